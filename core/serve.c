@@ -1,0 +1,343 @@
+/* serve.c - see serve.h. */
+#include "core/serve.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "core/runtime.h"
+#include "core/worker.h"
+#include "fs/cache.h"
+#include "proto/date.h"
+#include "proto/path.h"
+#include "proto/response.h"
+
+/* Bodies up to this size are copied behind the head: one contiguous send. */
+#define COPY_BODY_MAX 4096u
+/* Room for a status line, Server, Date, Connection and the blank line. */
+#define HEAD_BASE 256u
+
+struct reply {
+    int status;
+    bool close;
+    bool head_only;       /* HEAD: headers of the GET response, no body */
+    uint8_t minor;        /* request's HTTP/1.<minor> */
+    struct slice extra;   /* extra header lines (each ending in CRLF) */
+};
+
+static void put_connection(struct http_buf *b, const struct reply *r)
+{
+    if (r->close) {
+        hbuf_lit(b, "Connection: close\r\n");
+    } else if (r->minor == 0) {
+        hbuf_lit(b, "Connection: keep-alive\r\n");
+    }
+}
+
+static void put_head_start(struct http_buf *b, struct worker *w, int status)
+{
+    if (status == 200) {
+        hbuf_lit(b, "HTTP/1.1 200 OK\r\n");
+    } else {
+        http_put_status_line(b, status);
+    }
+    hbuf_put(b, w->date_line, w->date_line_len);
+}
+
+static void mark_close(struct conn *c, bool close)
+{
+    if (close) {
+        c->flags |= CF_CLOSE_AFTER | CF_STOP_READ;
+    }
+}
+
+/* A response whose body, if any, is the small HTML page for its status. */
+static int queue_simple(struct conn *c, const struct reply *r, bool with_page)
+{
+    struct worker *w = c->w;
+    size_t page = with_page ? http_error_body_len(r->status) : 0;
+    size_t need = HEAD_BASE + 64 + r->extra.len + page;
+    if (!out_has_room(c, need, 1)) {
+        return -EAGAIN;
+    }
+    char *p = out_reserve(c, need);
+    struct http_buf b;
+    hbuf_init(&b, p, need);
+    put_head_start(&b, w, r->status);
+    if (with_page) {
+        hbuf_lit(&b, "Content-Type: text/html\r\n");
+    }
+    if (r->status != 304 && r->status != 204 && !(r->status >= 100 && r->status < 200)) {
+        http_put_header_u64(&b, SLICE_LIT("Content-Length"), page);
+    }
+    hbuf_slice(&b, r->extra);
+    put_connection(&b, r);
+    hbuf_lit(&b, "\r\n");
+    if (with_page && !r->head_only) {
+        http_put_error_body(&b, r->status);
+    }
+    ASSERT(!b.overflow);
+    out_commit(c, b.len);
+    out_end_response(c, r->status, r->close);
+    mark_close(c, r->close);
+    return 0;
+}
+
+int serve_error(struct conn *c, int status, bool close)
+{
+    struct reply r = {status, close, false, 1, SLICE_NULL};
+    return queue_simple(c, &r, true);
+}
+
+static const struct cfg_location *match_location(const struct cfg_server *s, struct slice path)
+{
+    const struct cfg_location *best = NULL;
+    for (unsigned i = 0; i < s->nlocs; i++) {
+        const struct cfg_location *l = &s->locs[i];
+        if (l->prefix_len <= path.len && memcmp(l->prefix, path.ptr, l->prefix_len) == 0 &&
+            (!best || l->prefix_len > best->prefix_len)) {
+            best = l;
+        }
+    }
+    return best;
+}
+
+/* Cache-Control / Expires / add_header lines of a location. */
+static void put_location_headers(struct http_buf *b, struct worker *w,
+                                 const struct cfg_location *l)
+{
+    if (!l) {
+        return;
+    }
+    if (l->expires_s >= 0) {
+        char d[HTTP_DATE_LEN];
+        http_date_format(d, w->date_sec + (time_t)l->expires_s);
+        http_put_header(b, SLICE_LIT("Expires"), slice_make(d, HTTP_DATE_LEN));
+        if (!l->cache_control) {
+            hbuf_lit(b, "Cache-Control: max-age=");
+            hbuf_u64(b, (uint64_t)l->expires_s);
+            hbuf_lit(b, "\r\n");
+        }
+    }
+    if (l->cache_control) {
+        http_put_header(b, SLICE_LIT("Cache-Control"), slice_cstr(l->cache_control));
+    }
+    if (l->extra_headers) {
+        hbuf_put(b, l->extra_headers, l->extra_headers_len);
+    }
+}
+
+static size_t location_headers_len(const struct cfg_location *l)
+{
+    if (!l) {
+        return 0;
+    }
+    return 128 + (l->cache_control ? strlen(l->cache_control) + 24 : 0) + l->extra_headers_len;
+}
+
+static int serve_file(struct conn *c, const struct http_request *req, const struct cfg_server *s,
+                      struct fs_entry *e, struct slice path, struct reply *r)
+{
+    struct worker *w = c->w;
+    const struct cfg_location *loc = match_location(s, path);
+    bool body = !r->head_only && e->size > 0;
+    bool copy = body && e->body && e->size <= COPY_BODY_MAX;
+    size_t need = HEAD_BASE + e->hdr_len + location_headers_len(loc) + (copy ? e->size : 0);
+    unsigned segs = 1 + (body && !copy ? 1 : 0);
+    (void)req;
+    if (!out_has_room(c, need, segs)) {
+        return -EAGAIN;
+    }
+    char *p = out_reserve(c, need);
+    struct http_buf b;
+    hbuf_init(&b, p, need);
+    put_head_start(&b, w, 200);
+    hbuf_put(&b, e->hdr, e->hdr_len);
+    put_location_headers(&b, w, loc);
+    put_connection(&b, r);
+    hbuf_lit(&b, "\r\n");
+    if (copy) {
+        hbuf_put(&b, e->body, e->size);
+    }
+    ASSERT(!b.overflow);
+    out_commit(c, b.len);
+    if (body && !copy) {
+        if (e->body) {
+            out_push_mem(c, e->body, e->size, e);
+        } else {
+            out_push_file(c, e, 0, e->size);
+        }
+    }
+    out_end_response(c, 200, r->close);
+    mark_close(c, r->close);
+    return 0;
+}
+
+/* 301 to the same path with a trailing slash, query kept (RFC 9110 15.4.2). */
+static int redirect_slash(struct conn *c, const struct http_request *req, struct reply *r)
+{
+    size_t n = 10 + req->path.len + 1 + (req->has_query ? 1 + req->query.len : 0) + 2;
+    char *loc = arena_alloc(&c->arena, n);
+    if (!loc) {
+        r->status = 500;
+        return queue_simple(c, r, true);
+    }
+    struct http_buf b;
+    hbuf_init(&b, loc, n);
+    hbuf_lit(&b, "Location: ");
+    hbuf_slice(&b, req->path);
+    hbuf_lit(&b, "/");
+    if (req->has_query) {
+        hbuf_lit(&b, "?");
+        hbuf_slice(&b, req->query);
+    }
+    hbuf_lit(&b, "\r\n");
+    r->status = 301;
+    r->extra = slice_make(loc, b.len);
+    return queue_simple(c, r, true);
+}
+
+static int serve_static(struct conn *c, const struct http_request *req,
+                        const struct cfg_server *s, struct reply *r)
+{
+    struct worker *w = c->w;
+    if (req->form == HTTP_TARGET_ASTERISK) {
+        r->status = 400;
+        return queue_simple(c, r, true);
+    }
+    size_t max_index = 0;
+    for (unsigned i = 0; i < s->nindex; i++) {
+        max_index = MAX(max_index, strlen(s->index[i]));
+    }
+    size_t cap = req->path.len + max_index + 2;
+    char *np = arena_alloc(&c->arena, cap);
+    if (!np) {
+        r->status = 500;
+        return queue_simple(c, r, true);
+    }
+    int n = http_path_normalize(req->path, np, cap,
+                                s->allow_encoded_slash ? HTTP_PATH_ALLOW_ENCODED_SLASH : 0);
+    if (n < 0) {
+        r->status = -n;
+        return queue_simple(c, r, true);
+    }
+    struct slice path = slice_make(np, (size_t)n);
+    struct fs_entry *e = fs_cache_get(w->fcache, &s->froot, s->root_id, path, w->now_ms);
+    if (!e) {
+        r->status = 503;
+        return queue_simple(c, r, true);
+    }
+    int rc;
+    if (e->kind == FS_DIR && np[n - 1] == '/') {
+        /* directory request: the first index file that exists */
+        int status = 404;
+        struct fs_entry *found = NULL;
+        for (unsigned i = 0; i < s->nindex && !found; i++) {
+            size_t k = strlen(s->index[i]);
+            memcpy(np + n, s->index[i], k + 1);
+            struct fs_entry *ie =
+                fs_cache_get(w->fcache, &s->froot, s->root_id, slice_make(np, n + k), w->now_ms);
+            if (!ie) {
+                status = 503;
+                break;
+            }
+            if (ie->kind == FS_FILE) {
+                found = ie;
+                path = slice_make(np, n + k);
+            } else {
+                if (ie->kind == FS_ERROR && ie->status != 404) {
+                    status = ie->status;
+                }
+                fs_entry_release(w->fcache, ie);
+                if (status != 404) {
+                    break;
+                }
+            }
+        }
+        if (found) {
+            rc = serve_file(c, req, s, found, path, r);
+            fs_entry_release(w->fcache, found);
+        } else {
+            r->status = status;
+            rc = queue_simple(c, r, true);
+        }
+    } else if (e->kind == FS_DIR) {
+        rc = redirect_slash(c, req, r);
+    } else if (e->kind == FS_FILE) {
+        rc = serve_file(c, req, s, e, path, r);
+    } else {
+        r->status = e->status;
+        rc = queue_simple(c, r, true);
+    }
+    fs_entry_release(w->fcache, e);
+    return rc;
+}
+
+static struct slice allow_value(const struct worker *w)
+{
+    return w->cfg->trace_enabled ? SLICE_LIT("Allow: GET, HEAD, OPTIONS, TRACE\r\n")
+                                 : SLICE_LIT("Allow: GET, HEAD, OPTIONS\r\n");
+}
+
+int serve_request(struct conn *c, const struct http_request *req)
+{
+    struct worker *w = c->w;
+    const struct cfg *cfg = w->cfg;
+    struct reply r = {0};
+    r.minor = req->version_minor;
+    r.head_only = req->method == HTTP_HEAD;
+    r.close = !req->keep_alive || w->draining || cfg->keepalive_timeout_ms == 0 ||
+              c->nreq + 1 >= cfg->keepalive_requests;
+    if (req->body == HTTP_BODY_CHUNKED) {
+        /* the body is not needed for any static response: answer, then close */
+        r.close = true;
+    }
+    if (req->expect_continue && req->body != HTTP_BODY_NONE) {
+        /* answered without reading the body (RFC 9110 10.1.1): the client may not send it */
+        r.close = true;
+    }
+
+    int rc;
+    if (req->body == HTTP_BODY_LENGTH && req->content_length > cfg->max_body) {
+        r.status = 413;
+        r.close = true;
+        rc = queue_simple(c, &r, true);
+    } else {
+        const struct listen_group *g = &w->rt->groups[c->group];
+        const struct cfg_server *s = runtime_pick_server(g, req->host);
+        switch (req->method) {
+        case HTTP_GET:
+        case HTTP_HEAD:
+            rc = serve_static(c, req, s, &r);
+            break;
+        case HTTP_OPTIONS:
+            r.status = 200;
+            r.extra = allow_value(w);
+            rc = queue_simple(c, &r, false);
+            break;
+        case HTTP_METHOD_UNKNOWN:
+            r.status = 501;
+            rc = queue_simple(c, &r, true);
+            break;
+        case HTTP_POST:
+            if (req->body == HTTP_BODY_NONE && !hdr_get_known(&req->headers, HDR_CONTENT_LENGTH)) {
+                r.status = 411; /* RFC 9110 15.5.12: POST needs a length */
+                rc = queue_simple(c, &r, true);
+                break;
+            }
+            /* fall through */
+        default:
+            r.status = 405;
+            r.extra = allow_value(w);
+            rc = queue_simple(c, &r, true);
+            break;
+        }
+    }
+    if (rc == 0) {
+        c->nreq++;
+        w->stats.requests++;
+        if (req->body == HTTP_BODY_LENGTH && !(c->flags & CF_STOP_READ)) {
+            c->body_left = req->content_length;
+        }
+    }
+    return rc;
+}

@@ -1,0 +1,75 @@
+/* docroot.c - see docroot.h. */
+#include "fs/docroot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/base/alloc.h"
+
+int fs_root_open(struct fs_root *r, const char *dir)
+{
+    r->fd = -1;
+    r->path = NULL;
+    int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    r->path = sp_strndup(dir, strlen(dir));
+    if (!r->path) {
+        close(fd);
+        return -ENOMEM;
+    }
+    r->fd = fd;
+    return 0;
+}
+
+void fs_root_close(struct fs_root *r)
+{
+    if (r->fd >= 0) {
+        close(r->fd);
+    }
+    sp_free(r->path);
+    r->fd = -1;
+    r->path = NULL;
+}
+
+int fs_open_beneath(const struct fs_root *r, const char *rel, int oflags)
+{
+    struct open_how how = {
+        .flags = (unsigned)(oflags | O_CLOEXEC | O_NOCTTY),
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+    };
+    if (rel[0] == '\0') {
+        rel = ".";
+    }
+    long fd = syscall(SYS_openat2, r->fd, rel, &how, sizeof(how));
+    if (fd < 0) {
+        return -errno;
+    }
+    return (int)fd;
+}
+
+int fs_status_for_errno(int err)
+{
+    if (err < 0) {
+        err = -err;
+    }
+    switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+    case ENAMETOOLONG:
+        return 404;
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+    case EAGAIN:
+        return 503;
+    default: /* EACCES, EPERM, EXDEV (outside the root), ELOOP, ENXIO ... */
+        return 403;
+    }
+}

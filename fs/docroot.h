@@ -1,0 +1,33 @@
+/*
+ * docroot.h - confining file access to a document root.
+ *
+ * Every path a client names is opened relative to the docroot's directory fd
+ * with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS): no "..", no absolute
+ * symlink and no symlink pointing outside the root can reach a file above it,
+ * whatever the path says (the kernel enforces it, atomically).
+ *
+ * Thread-safe: a root is read-only once opened.
+ */
+#pragma once
+
+#include "core/base/compiler.h"
+
+struct fs_root {
+    int fd;     /* O_PATH directory fd */
+    char *path; /* as configured, for messages */
+};
+
+/* Opens dir as a root. Returns 0 or -errno (-ENOENT, -ENOTDIR, -EACCES ...). */
+int fs_root_open(struct fs_root *r, const char *dir) MUST_CHECK;
+
+void fs_root_close(struct fs_root *r);
+
+/*
+ * Opens rel (relative to the root, no leading '/'; "" means the root) with
+ * oflags plus O_CLOEXEC|O_NOCTTY. Returns an fd or -errno; -EXDEV means the
+ * path tried to leave the root.
+ */
+int fs_open_beneath(const struct fs_root *r, const char *rel, int oflags) MUST_CHECK;
+
+/* HTTP status for an open/stat failure: 404, 403, or 503 for resource shortage. */
+int fs_status_for_errno(int err);
