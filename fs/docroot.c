@@ -40,8 +40,10 @@ void fs_root_close(struct fs_root *r)
 
 int fs_open_beneath(const struct fs_root *r, const char *rel, int oflags)
 {
+    /* openat2 is strict: O_PATH admits no flags beyond O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW */
+    int extra = (oflags & O_PATH) ? O_CLOEXEC : O_CLOEXEC | O_NOCTTY;
     struct open_how how = {
-        .flags = (unsigned)(oflags | O_CLOEXEC | O_NOCTTY),
+        .flags = (unsigned)(oflags | extra),
         .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
     };
     if (rel[0] == '\0') {

@@ -31,6 +31,9 @@ static inline void hbuf_init(struct http_buf *b, char *mem, size_t cap)
 
 static inline void hbuf_put(struct http_buf *b, const void *s, size_t n)
 {
+    if (n == 0) {
+        return; /* s may be NULL (an empty slice) */
+    }
     if (UNLIKELY(b->cap - b->len < n)) {
         b->overflow = true;
         return;
