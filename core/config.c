@@ -35,6 +35,7 @@ struct parser {
     struct cfg *cfg;
     struct cfg_server *server;    /* current server block */
     struct cfg_location *loc;     /* current location block */
+    bool from_file;               /* relative paths resolve against name's directory */
 };
 
 PRINTF_LIKE(3, 4)
@@ -379,13 +380,21 @@ static int set_bool(struct parser *p, const struct directive *d, struct tok *a, 
     return get_flag(p, d, a, (bool *)field(p, d));
 }
 
-static int set_str(struct parser *p, const struct directive *d, struct tok *a, size_t n)
+/* A relative path in a file is relative to that file's directory (not to the cwd). */
+static char *resolve_path(struct parser *p, const char *path)
 {
-    (void)n;
-    char **dst = (char **)field(p, d);
-    sp_free(*dst);
-    *dst = sp_strndup(a[0].text, strlen(a[0].text));
-    return *dst ? 0 : fail(p, a[0].line, "out of memory");
+    const char *slash = strrchr(p->name, '/');
+    if (path[0] == '/' || !p->from_file || !slash) {
+        return sp_strndup(path, strlen(path));
+    }
+    size_t dl = (size_t)(slash - p->name), pl = strlen(path);
+    char *r = sp_malloc(dl + 1 + pl + 1);
+    if (r) {
+        memcpy(r, p->name, dl);
+        r[dl] = '/';
+        memcpy(r + dl + 1, path, pl + 1);
+    }
+    return r;
 }
 
 static int set_workers(struct parser *p, const struct directive *d, struct tok *a, size_t n)
@@ -407,8 +416,12 @@ static int set_workers(struct parser *p, const struct directive *d, struct tok *
 
 static int set_error_log(struct parser *p, const struct directive *d, struct tok *a, size_t n)
 {
-    if (set_str(p, d, a, 1) < 0) {
-        return -1;
+    (void)d;
+    sp_free(p->cfg->error_log);
+    p->cfg->error_log = strcmp(a[0].text, "stderr") == 0 ? sp_strndup("stderr", 6)
+                                                         : resolve_path(p, a[0].text);
+    if (!p->cfg->error_log) {
+        return fail(p, a[0].line, "out of memory");
     }
     if (n > 1) {
         int lvl = errlog_level_from_name(a[1].text);
@@ -428,7 +441,7 @@ static int set_access_log(struct parser *p, const struct directive *d, struct to
     char **path = p->server ? &p->server->access_log : &p->cfg->access_log;
     char **fmt = p->server ? &p->server->access_format : &p->cfg->access_format;
     sp_free(*path);
-    *path = sp_strndup(a[0].text, strlen(a[0].text));
+    *path = strcmp(a[0].text, "off") == 0 ? sp_strndup("off", 3) : resolve_path(p, a[0].text);
     if (!*path) {
         return fail(p, a[0].line, "out of memory");
     }
@@ -546,7 +559,7 @@ static int set_root(struct parser *p, const struct directive *d, struct tok *a, 
     if (s->root) {
         return fail(p, a[0].line, "\"root\" is duplicate");
     }
-    s->root = sp_strndup(a[0].text, strlen(a[0].text));
+    s->root = resolve_path(p, a[0].text);
     return s->root ? 0 : fail(p, a[0].line, "out of memory");
 }
 
@@ -859,7 +872,16 @@ void cfg_init_defaults(struct cfg *c)
     c->log_buffer = 1u << 20;
 }
 
+static int load(struct cfg *c, const char *name, const char *text, bool from_file, char *err,
+                size_t errlen);
+
 int cfg_load_string(struct cfg *c, const char *name, const char *text, char *err, size_t errlen)
+{
+    return load(c, name, text, false, err, errlen);
+}
+
+static int load(struct cfg *c, const char *name, const char *text, bool from_file, char *err,
+                size_t errlen)
 {
     struct parser p;
     memset(&p, 0, sizeof(p));
@@ -870,6 +892,7 @@ int cfg_load_string(struct cfg *c, const char *name, const char *text, char *err
     p.err = err;
     p.errlen = errlen;
     p.cfg = c;
+    p.from_file = from_file;
     int rc = lex(&p);
     if (rc == 0) {
         rc = parse_block(&p, CTX_MAIN);
@@ -930,7 +953,7 @@ int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: configuration contains a NUL byte", path);
         return -1;
     }
-    int rc = cfg_load_string(c, path, buf, err, errlen);
+    int rc = load(c, path, buf, true, err, errlen);
     sp_free(buf);
     return rc;
 }
