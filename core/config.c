@@ -1,6 +1,9 @@
 /* config.c - see config.h. */
 #include "core/config.h"
 
+#include "core/base/alloc.h"
+#include "log/errlog.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -10,9 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/base/alloc.h"
-#include "log/errlog.h"
-
 enum { CTX_MAIN = 1, CTX_SERVER = 2, CTX_LOCATION = 4 };
 
 /* ---------------------------------------------------------------- tokenizer */
@@ -20,7 +20,7 @@ enum { CTX_MAIN = 1, CTX_SERVER = 2, CTX_LOCATION = 4 };
 struct tok {
     char *text; /* NUL-terminated, unquoted */
     int line;
-    char kind;  /* 'w' word, ';', '{', '}' */
+    char kind; /* 'w' word, ';', '{', '}' */
 };
 
 struct parser {
@@ -33,12 +33,13 @@ struct parser {
     char *err;
     size_t errlen;
     struct cfg *cfg;
-    struct cfg_server *server;    /* current server block */
-    struct cfg_location *loc;     /* current location block */
-    bool from_file;               /* relative paths resolve against name's directory */
+    struct cfg_server *server; /* current server block */
+    struct cfg_location *loc;  /* current location block */
+    bool from_file;            /* relative paths resolve against name's directory */
 };
 
 PRINTF_LIKE(3, 4)
+
 static int fail(struct parser *p, int line, const char *fmt, ...)
 {
     char msg[CFG_ERR_MAX];
@@ -286,7 +287,7 @@ typedef int (*setter_fn)(struct parser *p, const struct directive *d, struct tok
 
 struct directive {
     const char *name;
-    unsigned ctx;      /* CTX_* where allowed */
+    unsigned ctx; /* CTX_* where allowed */
     unsigned min_args, max_args;
     setter_fn set;
     size_t offset;     /* into struct cfg, for the generic setters */
@@ -418,8 +419,8 @@ static int set_error_log(struct parser *p, const struct directive *d, struct tok
 {
     (void)d;
     sp_free(p->cfg->error_log);
-    p->cfg->error_log = strcmp(a[0].text, "stderr") == 0 ? sp_strndup("stderr", 6)
-                                                         : resolve_path(p, a[0].text);
+    p->cfg->error_log =
+        strcmp(a[0].text, "stderr") == 0 ? sp_strndup("stderr", 6) : resolve_path(p, a[0].text);
     if (!p->cfg->error_log) {
         return fail(p, a[0].line, "out of memory");
     }
@@ -625,8 +626,7 @@ static int set_add_header(struct parser *p, const struct directive *d, struct to
         }
     }
     if (!header_value_ok(a[1].text)) {
-        return fail(p, a[1].line, "header value for \"%s\" contains control characters",
-                    a[0].text);
+        return fail(p, a[1].line, "header value for \"%s\" contains control characters", a[0].text);
     }
     size_t add = strlen(a[0].text) + 2 + strlen(a[1].text) + 2;
     char *nb = sp_realloc(l->extra_headers, l->extra_headers_len + add + 1);
@@ -729,17 +729,16 @@ static const struct directive directives[] = {
     {"header_max", CTX_MAIN, 1, 1, set_u32_size, CFG_OFF(limits.max_head), 256, 1u << 20, false},
     {"headers_count_max", CTX_MAIN, 1, 1, set_u32_num, CFG_OFF(limits.max_headers), 1, 10000,
      false},
-    {"client_max_body_size", CTX_MAIN, 1, 1, set_u64_size, CFG_OFF(max_body), 0, UINT64_MAX,
-     false},
+    {"client_max_body_size", CTX_MAIN, 1, 1, set_u64_size, CFG_OFF(max_body), 0, UINT64_MAX, false},
     {"pipeline_max", CTX_MAIN, 1, 1, set_u32_num, CFG_OFF(max_pipeline), 1, 1024, false},
-    {"client_header_timeout", CTX_MAIN, 1, 1, set_u32_time, CFG_OFF(header_timeout_ms), 1,
-     T_MAX_MS, false},
+    {"client_header_timeout", CTX_MAIN, 1, 1, set_u32_time, CFG_OFF(header_timeout_ms), 1, T_MAX_MS,
+     false},
     {"client_body_timeout", CTX_MAIN, 1, 1, set_u32_time, CFG_OFF(body_timeout_ms), 1, T_MAX_MS,
      false},
-    {"keepalive_timeout", CTX_MAIN, 1, 1, set_u32_time, CFG_OFF(keepalive_timeout_ms), 0,
-     T_MAX_MS, false},
-    {"keepalive_requests", CTX_MAIN, 1, 1, set_u32_num, CFG_OFF(keepalive_requests), 1,
-     UINT32_MAX, false},
+    {"keepalive_timeout", CTX_MAIN, 1, 1, set_u32_time, CFG_OFF(keepalive_timeout_ms), 0, T_MAX_MS,
+     false},
+    {"keepalive_requests", CTX_MAIN, 1, 1, set_u32_num, CFG_OFF(keepalive_requests), 1, UINT32_MAX,
+     false},
     {"send_timeout", CTX_MAIN, 1, 1, set_u32_time, CFG_OFF(send_timeout_ms), 1, T_MAX_MS, false},
     {"lingering_timeout", CTX_MAIN, 1, 1, set_u32_time, CFG_OFF(linger_timeout_ms), 1, T_MAX_MS,
      false},
@@ -1029,8 +1028,8 @@ int cfg_finalize(struct cfg *c, char *err, size_t errlen)
         return -1;
     }
     if (c->limits.max_request_line > c->limits.max_head) {
-        snprintf(err, errlen, "%s: request_line_max (%u) is larger than header_max (%u)",
-                 c->source, c->limits.max_request_line, c->limits.max_head);
+        snprintf(err, errlen, "%s: request_line_max (%u) is larger than header_max (%u)", c->source,
+                 c->limits.max_request_line, c->limits.max_head);
         return -1;
     }
     for (unsigned i = 0; i < c->nservers; i++) {
@@ -1138,8 +1137,8 @@ void cfg_print(const struct cfg *c, FILE *out)
     fprintf(out, "max_connections %u;\n", c->max_connections);
     fprintf(out, "request_line_max %u;\nheader_max %u;\nheaders_count_max %u;\n",
             c->limits.max_request_line, c->limits.max_head, c->limits.max_headers);
-    fprintf(out, "client_max_body_size %llu;\npipeline_max %u;\n",
-            (unsigned long long)c->max_body, c->max_pipeline);
+    fprintf(out, "client_max_body_size %llu;\npipeline_max %u;\n", (unsigned long long)c->max_body,
+            c->max_pipeline);
     print_time(out, "client_header_timeout", c->header_timeout_ms);
     print_time(out, "client_body_timeout", c->body_timeout_ms);
     print_time(out, "keepalive_timeout", c->keepalive_timeout_ms);

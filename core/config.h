@@ -12,22 +12,22 @@
  */
 #pragma once
 
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <sys/socket.h>
-
 #include "core/base/compiler.h"
 #include "fs/cache.h"
 #include "fs/docroot.h"
 #include "proto/request.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
 
 #define CFG_ERR_MAX 512
 
 struct cfg_listen {
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    char text[80];        /* "127.0.0.1:8080", "[::1]:8080" as written */
+    char text[80]; /* "127.0.0.1:8080", "[::1]:8080" as written */
     bool default_server;
 };
 
@@ -47,47 +47,47 @@ struct cfg_server {
     unsigned nnames;
     struct cfg_listen *listens;
     unsigned nlistens;
-    char *root;                  /* docroot path as configured */
-    struct fs_root froot;        /* opened by cfg_open_roots() */
-    uint32_t root_id;            /* index of the server, keys the file cache */
-    char **index;                /* index file names, default "index.html" */
+    char *root;           /* docroot path as configured */
+    struct fs_root froot; /* opened by cfg_open_roots() */
+    uint32_t root_id;     /* index of the server, keys the file cache */
+    char **index;         /* index file names, default "index.html" */
     unsigned nindex;
     struct cfg_location *locs;
     unsigned nlocs;
-    char *access_log;            /* path, "off", or NULL (inherit main) */
-    char *access_format;         /* format name or NULL */
+    char *access_log;    /* path, "off", or NULL (inherit main) */
+    char *access_format; /* format name or NULL */
     bool allow_encoded_slash;
     const char *file;
     int line;
 };
 
 struct cfg {
-    unsigned workers; /* 0 = one per CPU available to the process */
+    unsigned workers;         /* 0 = one per CPU available to the process */
     uint32_t max_connections; /* per worker */
     struct http_limits limits;
-    uint64_t max_body;            /* client_max_body_size: 413 beyond */
-    uint32_t max_pipeline;        /* responses queued per connection before reading pauses */
-    uint32_t header_timeout_ms;   /* whole request head must arrive within */
-    uint32_t body_timeout_ms;     /* between two reads of a body */
-    uint32_t keepalive_timeout_ms;/* idle connection between requests; 0 disables keep-alive */
-    uint32_t keepalive_requests;  /* requests per connection, then close */
-    uint32_t send_timeout_ms;     /* between two successful writes */
-    uint32_t linger_timeout_ms;   /* wait for the client's FIN after our last response */
-    uint32_t drain_timeout_ms;    /* graceful shutdown limit */
-    uint32_t sendfile_chunk;      /* bytes per sendfile call (nginx sendfile_max_chunk) */
+    uint64_t max_body;             /* client_max_body_size: 413 beyond */
+    uint32_t max_pipeline;         /* responses queued per connection before reading pauses */
+    uint32_t header_timeout_ms;    /* whole request head must arrive within */
+    uint32_t body_timeout_ms;      /* between two reads of a body */
+    uint32_t keepalive_timeout_ms; /* idle connection between requests; 0 disables keep-alive */
+    uint32_t keepalive_requests;   /* requests per connection, then close */
+    uint32_t send_timeout_ms;      /* between two successful writes */
+    uint32_t linger_timeout_ms;    /* wait for the client's FIN after our last response */
+    uint32_t drain_timeout_ms;     /* graceful shutdown limit */
+    uint32_t sendfile_chunk;       /* bytes per sendfile call (nginx sendfile_max_chunk) */
     struct fs_cache_limits file_cache;
     bool trace_enabled;
-    char *error_log;              /* path or NULL for stderr */
-    int error_level;              /* log/errlog.h levels */
-    char *access_log;             /* path, "off", or NULL (off) */
-    char *access_format;          /* "common", "combined", "json" or a format string name */
-    char **log_format_names;      /* log_format NAME 'string' */
+    char *error_log;         /* path or NULL for stderr */
+    int error_level;         /* log/errlog.h levels */
+    char *access_log;        /* path, "off", or NULL (off) */
+    char *access_format;     /* "common", "combined", "json" or a format string name */
+    char **log_format_names; /* log_format NAME 'string' */
     char **log_format_values;
     unsigned nlog_formats;
-    uint32_t log_buffer;          /* per-worker access-log ring bytes */
+    uint32_t log_buffer; /* per-worker access-log ring bytes */
     struct cfg_server *servers;
     unsigned nservers;
-    char *source;                 /* file the config came from, or "(command line)" */
+    char *source; /* file the config came from, or "(command line)" */
 };
 
 /* Command-line overrides applied on top of (or instead of) a file. */
@@ -95,7 +95,7 @@ struct cfg_overrides {
     const char *root;
     const char *listen[8];
     unsigned nlisten;
-    int workers;          /* -1: not given */
+    int workers; /* -1: not given */
     const char *access_log;
     const char *error_log;
 };

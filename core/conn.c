@@ -1,9 +1,9 @@
 /* conn.c - the output queue of a connection (see conn.h). */
 #include "core/conn.h"
 
-#include <string.h>
-
 #include "core/worker.h"
+
+#include <string.h>
 
 static struct out_state *out_get(struct conn *c)
 {

@@ -19,15 +19,15 @@
  */
 #pragma once
 
-#include <stdbool.h>
-#include <stdint.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
-
 #include "core/base/arena.h"
 #include "core/base/compiler.h"
 #include "core/timer.h"
 #include "fs/cache.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 struct worker;
 
@@ -53,9 +53,9 @@ enum seg_kind {
 
 struct out_seg {
     const char *ptr;
-    uint64_t len;          /* bytes not yet sent */
-    uint64_t off;          /* SEG_FILE: file offset of the next byte */
-    struct fs_entry *ref;  /* released once the segment is sent, or NULL */
+    uint64_t len;         /* bytes not yet sent */
+    uint64_t off;         /* SEG_FILE: file offset of the next byte */
+    struct fs_entry *ref; /* released once the segment is sent, or NULL */
     uint8_t kind;
 };
 
@@ -65,10 +65,10 @@ struct out_seg {
  * (pipelined heads leave in one send); these records keep the boundaries.
  */
 struct out_resp {
-    uint64_t end_pos;      /* stream offset just past the response's last byte */
-    uint64_t start_pos;    /* stream offset of its first byte */
+    uint64_t end_pos;   /* stream offset just past the response's last byte */
+    uint64_t start_pos; /* stream offset of its first byte */
     int status;
-    bool close;            /* the connection closes after this response */
+    bool close; /* the connection closes after this response */
 };
 
 #define OUT_SEGS 64
@@ -77,12 +77,12 @@ struct out_resp {
 
 /* The output queue: one pooled block per busy connection. */
 struct out_state {
-    uint32_t head, count;  /* segment ring */
-    uint32_t rhead, rcount;/* response ring */
-    uint32_t len, cap;     /* bytes used in buf; never moved while sending */
-    uint64_t queued_pos;   /* bytes ever queued on this connection */
-    uint64_t sent_pos;     /* bytes confirmed sent */
-    uint64_t last_end;     /* queued_pos at the end of the last response */
+    uint32_t head, count;   /* segment ring */
+    uint32_t rhead, rcount; /* response ring */
+    uint32_t len, cap;      /* bytes used in buf; never moved while sending */
+    uint64_t queued_pos;    /* bytes ever queued on this connection */
+    uint64_t sent_pos;      /* bytes confirmed sent */
+    uint64_t last_end;      /* queued_pos at the end of the last response */
     struct msghdr msg;
     struct iovec iov[OUT_IOV];
     struct out_seg segs[OUT_SEGS];
@@ -97,20 +97,20 @@ struct conn {
     uint32_t idx, gen;
     int fd;
     uint32_t flags;
-    uint16_t group;    /* listen group it arrived on */
-    uint16_t pending;  /* io_uring operations in flight */
+    uint16_t group;   /* listen group it arrived on */
+    uint16_t pending; /* io_uring operations in flight */
 
     /* input that did not form a complete request yet */
     char *in;
     uint32_t in_len, in_cap;
-    uint32_t scanned;  /* bytes of `in` already seen incomplete by the parser */
+    uint32_t scanned;   /* bytes of `in` already seen incomplete by the parser */
     uint64_t body_left; /* Content-Length body bytes still to discard */
 
     struct out_state *out;
     struct arena arena;
 
-    uint64_t id;       /* connection number, unique per worker */
-    uint32_t nreq;     /* requests received */
+    uint64_t id;   /* connection number, unique per worker */
+    uint32_t nreq; /* requests received */
 };
 
 /* ---- output queue (conn.c) ---- */

@@ -9,14 +9,6 @@
  * is copied (into c->in). Every provided buffer goes back to the ring in the
  * same loop turn, so slow clients never pin the shared pool.
  */
-#include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <string.h>
-#include <sys/sendfile.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include "core/base/alloc.h"
 #include "core/conn.h"
 #include "core/serve.h"
@@ -24,6 +16,14 @@
 #include "core/worker.h"
 #include "log/errlog.h"
 #include "proto/request.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static struct io_uring_sqe *get_sqe(struct worker *w)
 {
@@ -280,8 +280,8 @@ static size_t process(struct worker *w, struct conn *c, const char *buf, size_t 
             break;
         }
         struct http_request req;
-        int rc = http_parse_request(buf + off, len - off, c->scanned, &cfg->limits, &c->arena,
-                                    &req);
+        int rc =
+            http_parse_request(buf + off, len - off, c->scanned, &cfg->limits, &c->arena, &req);
         if (rc == -EAGAIN) {
             c->scanned = (uint32_t)(len - off);
             break;
@@ -386,8 +386,7 @@ static void on_data(struct worker *w, struct conn *c, const char *p, size_t n)
 static void on_eof(struct worker *w, struct conn *c)
 {
     c->flags |= CF_EOF;
-    if ((c->flags & CF_LINGER) ||
-        (out_empty(c) && !(c->flags & (CF_SENDING | CF_BLOCKED)))) {
+    if ((c->flags & CF_LINGER) || (out_empty(c) && !(c->flags & (CF_SENDING | CF_BLOCKED)))) {
         conn_abort(w, c); /* an incomplete request is dropped with the connection */
     }
     /* else: buffered requests are answered, the responses go out, then output_drained closes */

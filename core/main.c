@@ -5,6 +5,14 @@
  * SIGTERM drain and stop (a second one cuts the drain short), SIGUSR1
  * reopens the logs.
  */
+#include "core/base/alloc.h"
+#include "core/base/hash.h"
+#include "core/config.h"
+#include "core/runtime.h"
+#include "core/uring.h"
+#include "log/errlog.h"
+#include "proto/hdr_table.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -15,31 +23,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/base/alloc.h"
-#include "core/base/hash.h"
-#include "core/config.h"
-#include "core/runtime.h"
-#include "core/uring.h"
-#include "log/errlog.h"
-#include "proto/hdr_table.h"
-
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: spate [options]\n"
-            "\n"
-            "  -c, --config FILE     read the configuration file FILE (nginx-style syntax)\n"
-            "  -t, --test            check the configuration and exit\n"
-            "      --print-config    print the effective configuration and exit\n"
-            "  -r, --root DIR        serve files from DIR (overrides every server's root)\n"
-            "  -l, --listen ADDR     listen on ADDR (host:port, [v6]:port, *:port or port);\n"
-            "                        repeatable; port 0 picks a free port, printed at start\n"
-            "  -w, --workers N       worker threads (default: one per available CPU)\n"
-            "  -h, --help            show this help\n"
-            "  -v, --version         show the version\n"
-            "\n"
-            "Without -c, spate serves --root on 127.0.0.1:8080 (or --listen).\n"
-            "See docs/config.md for the configuration file.\n");
+    fprintf(out, "usage: spate [options]\n"
+                 "\n"
+                 "  -c, --config FILE     read the configuration file FILE (nginx-style syntax)\n"
+                 "  -t, --test            check the configuration and exit\n"
+                 "      --print-config    print the effective configuration and exit\n"
+                 "  -r, --root DIR        serve files from DIR (overrides every server's root)\n"
+                 "  -l, --listen ADDR     listen on ADDR (host:port, [v6]:port, *:port or port);\n"
+                 "                        repeatable; port 0 picks a free port, printed at start\n"
+                 "  -w, --workers N       worker threads (default: one per available CPU)\n"
+                 "  -h, --help            show this help\n"
+                 "  -v, --version         show the version\n"
+                 "\n"
+                 "Without -c, spate serves --root on 127.0.0.1:8080 (or --listen).\n"
+                 "See docs/config.md for the configuration file.\n");
 }
 
 static void version(void)
@@ -58,10 +57,14 @@ enum { OPT_PRINT_CONFIG = 256 };
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, 0, 'c'},  {"test", no_argument, 0, 't'},
-        {"root", required_argument, 0, 'r'},    {"listen", required_argument, 0, 'l'},
-        {"workers", required_argument, 0, 'w'}, {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, 'v'},       {"print-config", no_argument, 0, OPT_PRINT_CONFIG},
+        {"config", required_argument, 0, 'c'},
+        {"test", no_argument, 0, 't'},
+        {"root", required_argument, 0, 'r'},
+        {"listen", required_argument, 0, 'l'},
+        {"workers", required_argument, 0, 'w'},
+        {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'v'},
+        {"print-config", no_argument, 0, OPT_PRINT_CONFIG},
         {0, 0, 0, 0},
     };
     const char *config = NULL;
@@ -170,8 +173,8 @@ int main(int argc, char **argv)
         return fatal(err);
     }
     for (unsigned g = 0; g < rt.ngroups; g++) {
-        printf("spate: listening on http://%s (%u worker%s)\n", rt.groups[g].addr.text,
-               rt.nworkers, rt.nworkers == 1 ? "" : "s");
+        printf("spate: listening on http://%s (%u worker%s)\n", rt.groups[g].addr.text, rt.nworkers,
+               rt.nworkers == 1 ? "" : "s");
     }
     fflush(stdout);
     errlog(ERRLOG_NOTICE, "spate %s started: %u workers, %u listener(s)", SPATE_VERSION,
@@ -185,8 +188,8 @@ int main(int argc, char **argv)
         }
         if (sig == SIGUSR1) {
             int r = errlog_reopen();
-            errlog(r < 0 ? ERRLOG_ERROR : ERRLOG_NOTICE, "reopening logs%s%s",
-                   r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+            errlog(r < 0 ? ERRLOG_ERROR : ERRLOG_NOTICE, "reopening logs%s%s", r < 0 ? ": " : "",
+                   r < 0 ? strerror(-r) : "");
             continue;
         }
         if (sig == SIGHUP) {

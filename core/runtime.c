@@ -1,19 +1,19 @@
 /* runtime.c - see runtime.h. */
 #include "core/runtime.h"
 
+#include "core/base/alloc.h"
+#include "log/errlog.h"
+
 #include <errno.h>
-#include <stdatomic.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include "core/base/alloc.h"
-#include "log/errlog.h"
 
 #define LISTEN_BACKLOG 4096
 
@@ -58,8 +58,7 @@ static int build_groups(struct runtime *rt, char *err, size_t errlen)
                 }
             }
             if (!g) {
-                struct listen_group *ng =
-                    sp_realloc(rt->groups, (rt->ngroups + 1) * sizeof(*ng));
+                struct listen_group *ng = sp_realloc(rt->groups, (rt->ngroups + 1) * sizeof(*ng));
                 if (!ng) {
                     snprintf(err, errlen, "out of memory");
                     return -1;
@@ -70,8 +69,7 @@ static int build_groups(struct runtime *rt, char *err, size_t errlen)
                 g->addr = *l;
                 g->addr.default_server = false;
             }
-            const struct cfg_server **ns =
-                sp_realloc(g->servers, (g->nservers + 1) * sizeof(*ns));
+            const struct cfg_server **ns = sp_realloc(g->servers, (g->nservers + 1) * sizeof(*ns));
             if (!ns) {
                 snprintf(err, errlen, "out of memory");
                 return -1;
@@ -193,8 +191,8 @@ int runtime_init(struct runtime *rt, const struct cfg *cfg, int nworkers_overrid
     pthread_cond_init(&rt->cv, NULL);
     resolve_cpus(rt);
     rt->nworkers = nworkers_override > 0 ? (unsigned)nworkers_override
-                   : cfg->workers       ? cfg->workers
-                                        : rt->ncpus;
+                   : cfg->workers        ? cfg->workers
+                                         : rt->ncpus;
     if (rt->nworkers == 0) {
         rt->nworkers = 1;
     }
@@ -345,17 +343,16 @@ static bool name_matches(const char *name, struct slice host)
     size_t n = strlen(name);
     if (name[0] == '*' && name[1] == '.') {
         /* *.example.com: any subdomain, not the bare domain */
-        return host.len > n - 1 &&
-               slice_eq_nocase(slice_make(host.ptr + host.len - (n - 1), n - 1),
-                               slice_make(name + 1, n - 1));
+        return host.len > n - 1 && slice_eq_nocase(slice_make(host.ptr + host.len - (n - 1), n - 1),
+                                                   slice_make(name + 1, n - 1));
     }
     if (name[0] == '.') {
         /* .example.com: the domain and every subdomain */
         if (slice_eq_nocase(host, slice_make(name + 1, n - 1))) {
             return true;
         }
-        return host.len > n && slice_eq_nocase(slice_make(host.ptr + host.len - n, n),
-                                                slice_make(name, n));
+        return host.len > n &&
+               slice_eq_nocase(slice_make(host.ptr + host.len - n, n), slice_make(name, n));
     }
     return slice_eq_nocase(host, slice_make(name, n));
 }

@@ -10,18 +10,18 @@
  */
 #pragma once
 
-#include <pthread.h>
-#include <stdbool.h>
-
 #include "core/config.h"
 #include "core/worker.h"
 
+#include <pthread.h>
+#include <stdbool.h>
+
 struct listen_group {
-    struct cfg_listen addr;               /* with the port actually bound */
-    const struct cfg_server **servers;    /* virtual hosts on this address */
+    struct cfg_listen addr;            /* with the port actually bound */
+    const struct cfg_server **servers; /* virtual hosts on this address */
     unsigned nservers;
-    const struct cfg_server *def;         /* default_server, else the first */
-    int *fds;                             /* one listening socket per worker */
+    const struct cfg_server *def; /* default_server, else the first */
+    int *fds;                     /* one listening socket per worker */
 };
 
 struct runtime {
@@ -30,13 +30,13 @@ struct runtime {
     struct worker *workers;
     struct listen_group *groups;
     unsigned ngroups;
-    int cpus[1024];                       /* CPUs this process may run on */
+    int cpus[1024]; /* CPUs this process may run on */
     unsigned ncpus;
 
-    pthread_mutex_t mu;                   /* startup barrier only */
+    pthread_mutex_t mu; /* startup barrier only */
     pthread_cond_t cv;
     unsigned nstarted;
-    _Atomic unsigned nexited;             /* workers that left their loop */
+    _Atomic unsigned nexited; /* workers that left their loop */
 };
 
 /* Resolves workers and CPUs, opens every listening socket. 0 or -1 + err. */

@@ -1,15 +1,15 @@
 /* serve.c - see serve.h. */
 #include "core/serve.h"
 
-#include <errno.h>
-#include <string.h>
-
 #include "core/runtime.h"
 #include "core/worker.h"
 #include "fs/cache.h"
 #include "proto/date.h"
 #include "proto/path.h"
 #include "proto/response.h"
+
+#include <errno.h>
+#include <string.h>
 
 /* Bodies up to this size are copied behind the head: one contiguous send. */
 #define COPY_BODY_MAX 4096u
@@ -19,9 +19,9 @@
 struct reply {
     int status;
     bool close;
-    bool head_only;       /* HEAD: headers of the GET response, no body */
-    uint8_t minor;        /* request's HTTP/1.<minor> */
-    struct slice extra;   /* extra header lines (each ending in CRLF) */
+    bool head_only;     /* HEAD: headers of the GET response, no body */
+    uint8_t minor;      /* request's HTTP/1.<minor> */
+    struct slice extra; /* extra header lines (each ending in CRLF) */
 };
 
 static void put_connection(struct http_buf *b, const struct reply *r)
@@ -102,8 +102,7 @@ static const struct cfg_location *match_location(const struct cfg_server *s, str
 }
 
 /* Cache-Control / Expires / add_header lines of a location. */
-static void put_location_headers(struct http_buf *b, struct worker *w,
-                                 const struct cfg_location *l)
+static void put_location_headers(struct http_buf *b, struct worker *w, const struct cfg_location *l)
 {
     if (!l) {
         return;
@@ -196,8 +195,8 @@ static int redirect_slash(struct conn *c, const struct http_request *req, struct
     return queue_simple(c, r, true);
 }
 
-static int serve_static(struct conn *c, const struct http_request *req,
-                        const struct cfg_server *s, struct reply *r)
+static int serve_static(struct conn *c, const struct http_request *req, const struct cfg_server *s,
+                        struct reply *r)
 {
     struct worker *w = c->w;
     if (req->form == HTTP_TARGET_ASTERISK) {

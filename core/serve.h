@@ -8,11 +8,11 @@
  */
 #pragma once
 
-#include <stdbool.h>
-
 #include "core/base/compiler.h"
 #include "core/conn.h"
 #include "proto/request.h"
+
+#include <stdbool.h>
 
 /*
  * Queues the response to req on c. Returns 0, or -EAGAIN when the output

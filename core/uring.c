@@ -1,13 +1,13 @@
 /* uring.c - see uring.h. */
 #include "core/uring.h"
 
+#include "core/base/alloc.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#include "core/base/alloc.h"
 
 int io_ring_create(struct io_uring *ring, unsigned sq_entries, unsigned cq_entries,
                    const char **mode)
@@ -21,6 +21,7 @@ int io_ring_create(struct io_uring *ring, unsigned sq_entries, unsigned cq_entri
         {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL, "coop-taskrun"},
         {0, "plain"},
     };
+
     int rc = -EINVAL;
     for (size_t i = 0; i < ARRAY_SIZE(tries); i++) {
         struct io_uring_params p;
@@ -130,14 +131,16 @@ int io_probe(char *msg, size_t msglen)
         return rc;
     }
     struct io_uring_probe *probe = io_uring_get_probe_ring(&ring);
+
     static const struct {
         int op;
         const char *name;
     } need[] = {
-        {IORING_OP_ACCEPT, "accept"}, {IORING_OP_RECV, "recv"},         {IORING_OP_SEND, "send"},
-        {IORING_OP_SENDMSG, "sendmsg"}, {IORING_OP_POLL_ADD, "poll"},   {IORING_OP_READ, "read"},
+        {IORING_OP_ACCEPT, "accept"},       {IORING_OP_RECV, "recv"},     {IORING_OP_SEND, "send"},
+        {IORING_OP_SENDMSG, "sendmsg"},     {IORING_OP_POLL_ADD, "poll"}, {IORING_OP_READ, "read"},
         {IORING_OP_ASYNC_CANCEL, "cancel"},
     };
+
     rc = 0;
     if (!probe) {
         snprintf(msg, msglen, "io_uring is unavailable: cannot probe supported operations");

@@ -8,11 +8,11 @@
  */
 #pragma once
 
-#include <linux/io_uring.h> /* before liburing.h: the 6.1 UAPI copy has newer names */
-#include <liburing.h>
-#include <stdint.h>
-
 #include "core/base/compiler.h"
+
+#include <liburing.h>
+#include <linux/io_uring.h> /* before liburing.h: the 6.1 UAPI copy has newer names */
+#include <stdint.h>
 
 enum io_op {
     IO_ACCEPT = 1, /* idx = listener index */

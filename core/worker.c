@@ -13,6 +13,12 @@
  */
 #include "core/worker.h"
 
+#include "core/base/alloc.h"
+#include "core/conn.h"
+#include "core/runtime.h"
+#include "log/errlog.h"
+#include "proto/date.h"
+
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -21,12 +27,6 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "core/base/alloc.h"
-#include "core/conn.h"
-#include "core/runtime.h"
-#include "log/errlog.h"
-#include "proto/date.h"
 
 #define SQ_ENTRIES 1024
 #define CQ_ENTRIES 16384
@@ -125,8 +125,8 @@ static void on_accept(struct worker *w, unsigned g, int res, uint32_t flags)
         if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
             /* out of descriptors: keep serving what we have, try again shortly */
             if (!w->accept_paused) {
-                errlog(ERRLOG_WARN, "accept: %s; pausing new connections for %d ms",
-                       strerror(-res), ACCEPT_PAUSE_MS);
+                errlog(ERRLOG_WARN, "accept: %s; pausing new connections for %d ms", strerror(-res),
+                       ACCEPT_PAUSE_MS);
             }
             w->accept_paused = true;
             w->accept_resume_ms = w->now_ms + ACCEPT_PAUSE_MS;

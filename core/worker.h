@@ -8,16 +8,16 @@
  */
 #pragma once
 
-#include <pthread.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <time.h>
-
 #include "core/base/arena.h"
 #include "core/config.h"
 #include "core/timer.h"
 #include "core/uring.h"
 #include "fs/cache.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
 
 struct conn;
 struct runtime;
@@ -31,11 +31,11 @@ struct worker_stats {
 };
 
 enum timer_kind {
-    TK_HEADER,    /* request head must complete */
-    TK_BODY,      /* body bytes must keep coming */
-    TK_IDLE,      /* keep-alive idle */
-    TK_SEND,      /* client must keep reading */
-    TK_LINGER,    /* waiting for the client's FIN after ours */
+    TK_HEADER, /* request head must complete */
+    TK_BODY,   /* body bytes must keep coming */
+    TK_IDLE,   /* keep-alive idle */
+    TK_SEND,   /* client must keep reading */
+    TK_LINGER, /* waiting for the client's FIN after ours */
     TK__COUNT
 };
 
@@ -60,18 +60,18 @@ struct worker {
     int *lfds;
     unsigned nlisten;
     bool *accept_armed;
-    bool accept_paused;     /* after EMFILE/ENFILE */
+    bool accept_paused; /* after EMFILE/ENFILE */
     uint64_t accept_resume_ms;
 
     /* connections: slots indexed by user_data idx */
     struct conn **slots;
     uint32_t nslots, slots_cap;
-    uint32_t free_head;     /* first free slot index, or UINT32_MAX */
-    uint32_t nconns;        /* live connections */
+    uint32_t free_head; /* first free slot index, or UINT32_MAX */
+    uint32_t nconns;    /* live connections */
     uint64_t next_conn_id;
 
-    struct conn *ready;     /* connections with work to resume this turn */
-    struct conn *rearm;     /* connections whose recv must be re-armed */
+    struct conn *ready; /* connections with work to resume this turn */
+    struct conn *rearm; /* connections whose recv must be re-armed */
 
     struct arena_pool arena_pool;
     struct block_pool out_pool;
@@ -80,17 +80,17 @@ struct worker {
 
     struct fs_cache *fcache;
 
-    uint64_t now_ms;        /* CLOCK_MONOTONIC, refreshed each loop turn */
+    uint64_t now_ms; /* CLOCK_MONOTONIC, refreshed each loop turn */
     time_t date_sec;
-    char date_line[64];     /* "Server: spate\r\nDate: ...\r\n" */
+    char date_line[64]; /* "Server: spate\r\nDate: ...\r\n" */
     uint32_t date_line_len;
 
-    int wake_fd;            /* eventfd: main asks for shutdown */
+    int wake_fd; /* eventfd: main asks for shutdown */
     uint64_t wake_buf;
     bool draining;
     uint64_t drain_deadline_ms;
 
-    int init_rc;            /* set before the startup barrier */
+    int init_rc; /* set before the startup barrier */
     char init_err[256];
 
     struct worker_stats stats;

@@ -1,18 +1,18 @@
 /* cache.c - see cache.h. */
 #include "fs/cache.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "core/base/alloc.h"
 #include "core/base/hash.h"
 #include "core/base/numfmt.h"
 #include "fs/mime.h"
 #include "proto/date.h"
 #include "proto/response.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct fs_cache {
     struct fs_cache_limits lim;

@@ -19,13 +19,13 @@
  */
 #pragma once
 
-#include <stdbool.h>
-#include <stdint.h>
-#include <time.h>
-
 #include "core/base/compiler.h"
 #include "core/base/slice.h"
 #include "fs/docroot.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
 
 struct fs_cache_limits {
     bool enabled;         /* false: every lookup opens and reads afresh */
@@ -40,11 +40,7 @@ struct fs_cache_limits {
 #define FS_CACHE_LIMITS_DEFAULT                                                                    \
     ((struct fs_cache_limits){true, 65536, 64u << 20, 64u << 10, 1024, 1000, 1000})
 
-enum fs_kind {
-    FS_FILE,
-    FS_DIR,
-    FS_ERROR
-};
+enum fs_kind { FS_FILE, FS_DIR, FS_ERROR };
 
 struct fs_entry {
     /* ---- read-only for users ---- */
@@ -68,16 +64,16 @@ struct fs_entry {
     uint16_t off_len, off_val, hdr_len;
 
     /* ---- private to cache.c ---- */
-    struct fs_entry *_hnext;           /* hash chain */
-    struct fs_entry *_prev, *_next;    /* LRU, most recent first */
+    struct fs_entry *_hnext;        /* hash chain */
+    struct fs_entry *_prev, *_next; /* LRU, most recent first */
     uint64_t _hash;
-    uint64_t _checked_ms;              /* last validation */
+    uint64_t _checked_ms; /* last validation */
     uint64_t _dev, _ino;
     int64_t _mtime_ns, _ctime_ns;
-    uint64_t _bytes;                   /* accounted size */
+    uint64_t _bytes; /* accounted size */
     uint32_t _refs;
     uint32_t _root_id;
-    bool _linked;                      /* in the table and on the LRU */
+    bool _linked; /* in the table and on the LRU */
     uint16_t _path_len;
     char *_path;
 };

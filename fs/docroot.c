@@ -1,15 +1,15 @@
 /* docroot.c - see docroot.h. */
 #include "fs/docroot.h"
 
+#include "core/base/alloc.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <string.h>
 #include <unistd.h>
-
-#include "core/base/alloc.h"
 
 int fs_root_open(struct fs_root *r, const char *dir)
 {

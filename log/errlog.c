@@ -9,7 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 static const char *const level_names[] = {"debug", "info", "notice", "warn", "error", "crit"};
 
 static _Atomic int g_fd = 2;
@@ -115,9 +114,10 @@ int errlog_format(char *buf, int cap, int level, const char *fmt, va_list ap)
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
-    int n = snprintf(buf, (size_t)cap, "%04d/%02d/%02d %02d:%02d:%02d [%s] %d#%u: ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, errlog_level_name(level), (int)getpid(), t_id);
+    int n =
+        snprintf(buf, (size_t)cap, "%04d/%02d/%02d %02d:%02d:%02d [%s] %d#%u: ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 errlog_level_name(level), (int)getpid(), t_id);
     if (n < 0 || n >= cap) {
         return 0;
     }

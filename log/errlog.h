@@ -10,9 +10,9 @@
  */
 #pragma once
 
-#include <stdarg.h>
-
 #include "core/base/compiler.h"
+
+#include <stdarg.h>
 
 enum errlog_level {
     ERRLOG_DEBUG,

@@ -5,10 +5,10 @@
  */
 #pragma once
 
-#include <time.h>
-
 #include "core/base/compiler.h"
 #include "core/base/slice.h"
+
+#include <time.h>
 
 #define HTTP_DATE_LEN 29 /* "Sun, 06 Nov 1994 08:49:37 GMT" */
 

@@ -1,10 +1,10 @@
 /* hdr_table.c - see hdr_table.h. */
 #include "proto/hdr_table.h"
 
+#include "core/base/hash.h"
+
 #include <errno.h>
 #include <string.h>
-
-#include "core/base/hash.h"
 
 static const struct slice known_names[HDR__COUNT] = {
     [HDR_HOST] = SLICE_LIT("host"),

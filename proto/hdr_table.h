@@ -11,12 +11,12 @@
  */
 #pragma once
 
-#include <stdbool.h>
-#include <stdint.h>
-
 #include "core/base/arena.h"
 #include "core/base/compiler.h"
 #include "core/base/slice.h"
+
+#include <stdbool.h>
+#include <stdint.h>
 
 #define HDR_NONE UINT32_MAX
 

@@ -7,10 +7,10 @@
  */
 #pragma once
 
+#include "core/base/slice.h"
+
 #include <stdbool.h>
 #include <stdint.h>
-
-#include "core/base/slice.h"
 
 enum http_method {
     HTTP_METHOD_UNKNOWN = 0, /* a valid token we do not implement: 501 */

@@ -7,10 +7,10 @@
  */
 #pragma once
 
-#include <stddef.h>
-
 #include "core/base/compiler.h"
 #include "core/base/slice.h"
+
+#include <stddef.h>
 
 /* Accept %2F as a path separator instead of refusing it. */
 #define HTTP_PATH_ALLOW_ENCODED_SLASH 1u

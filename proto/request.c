@@ -1,11 +1,11 @@
 /* request.c - see request.h. */
 #include "proto/request.h"
 
-#include <errno.h>
-#include <string.h>
-
 #include "core/base/hash.h"
 #include "core/base/numfmt.h"
+
+#include <errno.h>
+#include <string.h>
 
 /* Largest Content-Length we parse; larger values are answered 413 by the handler. */
 #define MAX_CONTENT_LENGTH ((uint64_t)1 << 62)
@@ -26,10 +26,10 @@ static const uint8_t target_ok[256] = {
 
 /* uri-host / port bytes allowed in Host (RFC 3986 reg-name, IP-literal, port) */
 static const uint8_t host_ok[256] = {
-    ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['0' ... '9'] = 1,
-    ['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1, ['!'] = 1, ['$'] = 1, ['&'] = 1, ['\''] = 1,
-    ['('] = 1, [')'] = 1, ['*'] = 1, ['+'] = 1, [','] = 1, [';'] = 1, ['='] = 1, ['%'] = 1,
-    [':'] = 1, ['['] = 1, [']'] = 1,
+    ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['0' ... '9'] = 1, ['-'] = 1, ['.'] = 1,  ['_'] = 1,
+    ['~'] = 1,         ['!'] = 1,         ['$'] = 1,         ['&'] = 1, ['\''] = 1, ['('] = 1,
+    [')'] = 1,         ['*'] = 1,         ['+'] = 1,         [','] = 1, [';'] = 1,  ['='] = 1,
+    ['%'] = 1,         [':'] = 1,         ['['] = 1,         [']'] = 1,
 };
 
 /* Pointer just past the empty line that ends the head, or NULL. Searches [from, end). */

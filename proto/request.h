@@ -23,15 +23,15 @@
  */
 #pragma once
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-
 #include "core/base/arena.h"
 #include "core/base/compiler.h"
 #include "core/base/slice.h"
 #include "proto/hdr_table.h"
 #include "proto/http.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 struct http_limits {
     uint32_t max_request_line; /* bytes of the request line; longer: 414 */
@@ -60,23 +60,23 @@ struct http_request {
     struct slice request_line; /* without its line ending */
     struct slice method_token;
     enum http_method method;
-    struct slice target;       /* as received */
+    struct slice target; /* as received */
     enum http_target_form form;
-    struct slice path;         /* raw (percent-encoded) path, starts with '/' for origin/absolute */
-    struct slice query;        /* after '?', without it */
+    struct slice path;  /* raw (percent-encoded) path, starts with '/' for origin/absolute */
+    struct slice query; /* after '?', without it */
     bool has_query;
-    struct slice authority;    /* host[:port] of an absolute-form target */
-    uint8_t version_minor;     /* HTTP/1.<minor>: 0 or 1 (1.2+ are handled as 1.1) */
+    struct slice authority; /* host[:port] of an absolute-form target */
+    uint8_t version_minor;  /* HTTP/1.<minor>: 0 or 1 (1.2+ are handled as 1.1) */
 
     struct hdr_table headers;
-    uint32_t head_len;         /* bytes consumed for this head */
+    uint32_t head_len; /* bytes consumed for this head */
 
     /* message semantics, filled by the parser from the fields (RFC 9112 6, 9.3) */
-    struct slice host;         /* Host (or the absolute-form authority); empty if none */
+    struct slice host; /* Host (or the absolute-form authority); empty if none */
     enum http_body_kind body;
-    uint64_t content_length;   /* for HTTP_BODY_LENGTH */
-    bool keep_alive;           /* persistence per RFC 9112 9.3 */
-    bool expect_continue;      /* Expect: 100-continue */
+    uint64_t content_length; /* for HTTP_BODY_LENGTH */
+    bool keep_alive;         /* persistence per RFC 9112 9.3 */
+    bool expect_continue;    /* Expect: 100-continue */
 };
 
 /*

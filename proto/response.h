@@ -7,13 +7,13 @@
  */
 #pragma once
 
+#include "core/base/compiler.h"
+#include "core/base/slice.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-
-#include "core/base/compiler.h"
-#include "core/base/slice.h"
 
 struct http_buf {
     char *ptr;

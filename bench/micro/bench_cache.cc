@@ -1,18 +1,19 @@
 // bench_cache - open-file cache: a hit (the common case) and a revalidation.
-#include <benchmark/benchmark.h>
+#include "c_api.h"
 
+#include <benchmark/benchmark.h>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <unistd.h>
 
-#include "c_api.h"
-
-namespace {
+namespace
+{
 
 struct Tree {
     char dir[64] = "/tmp/spate-bench-XXXXXX";
     fs_root root;
+
     Tree()
     {
         hash_init();
@@ -29,6 +30,7 @@ struct Tree {
             std::abort();
         }
     }
+
     ~Tree()
     {
         fs_root_close(&root);
@@ -58,6 +60,7 @@ void BM_cache_hit(benchmark::State &state)
     state.SetItemsProcessed(int64_t(state.iterations()));
     fs_cache_free(c);
 }
+
 BENCHMARK(BM_cache_hit);
 
 void BM_cache_revalidate(benchmark::State &state)
@@ -75,6 +78,7 @@ void BM_cache_revalidate(benchmark::State &state)
     state.SetItemsProcessed(int64_t(state.iterations()));
     fs_cache_free(c);
 }
+
 BENCHMARK(BM_cache_revalidate);
 
 void BM_cache_off(benchmark::State &state)
@@ -91,6 +95,7 @@ void BM_cache_off(benchmark::State &state)
     state.SetItemsProcessed(int64_t(state.iterations()));
     fs_cache_free(c);
 }
+
 BENCHMARK(BM_cache_off);
 
-}  // namespace
+} // namespace

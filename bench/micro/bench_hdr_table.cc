@@ -1,16 +1,17 @@
 // bench_hdr_table - header table build and lookups (hit, miss, known name).
-#include <benchmark/benchmark.h>
-
-#include <cstdlib>
-
 #include "c_api.h"
 
-namespace {
+#include <benchmark/benchmark.h>
+#include <cstdlib>
+
+namespace
+{
 
 struct Table {
     arena_pool pool;
     arena a;
     http_request r;
+
     Table()
     {
         hash_init();
@@ -23,6 +24,7 @@ struct Table {
             std::abort();
         }
     }
+
     ~Table()
     {
         arena_release(&a);
@@ -38,6 +40,7 @@ void BM_lookup_known(benchmark::State &state)
     }
     state.SetItemsProcessed(int64_t(state.iterations()));
 }
+
 BENCHMARK(BM_lookup_known);
 
 void BM_lookup_by_name_hit(benchmark::State &state)
@@ -49,6 +52,7 @@ void BM_lookup_by_name_hit(benchmark::State &state)
     }
     state.SetItemsProcessed(int64_t(state.iterations()));
 }
+
 BENCHMARK(BM_lookup_by_name_hit);
 
 void BM_lookup_by_name_miss(benchmark::State &state)
@@ -60,6 +64,7 @@ void BM_lookup_by_name_miss(benchmark::State &state)
     }
     state.SetItemsProcessed(int64_t(state.iterations()));
 }
+
 BENCHMARK(BM_lookup_by_name_miss);
 
 void BM_build_index_15(benchmark::State &state)
@@ -79,6 +84,7 @@ void BM_build_index_15(benchmark::State &state)
     }
     state.SetItemsProcessed(int64_t(state.iterations()));
 }
+
 BENCHMARK(BM_build_index_15);
 
 void BM_hash_name(benchmark::State &state)
@@ -90,6 +96,7 @@ void BM_hash_name(benchmark::State &state)
     }
     state.SetItemsProcessed(int64_t(state.iterations()));
 }
+
 BENCHMARK(BM_hash_name);
 
-}  // namespace
+} // namespace

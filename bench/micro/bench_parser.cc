@@ -1,17 +1,18 @@
 // bench_parser - request-head parsing throughput (bytes/s and requests/s).
-#include <benchmark/benchmark.h>
+#include "c_api.h"
 
+#include <benchmark/benchmark.h>
 #include <cerrno>
 #include <cstring>
 
-#include "c_api.h"
-
-namespace {
+namespace
+{
 
 struct Env {
     arena_pool pool;
     arena a;
     http_limits lim = HTTP_LIMITS_DEFAULT;
+
     Env()
     {
         hash_init();
@@ -19,6 +20,7 @@ struct Env {
         arena_pool_init(&pool, 4096, 64);
         arena_init(&a, &pool, 1 << 20);
     }
+
     ~Env()
     {
         arena_release(&a);
@@ -44,12 +46,14 @@ void BM_parse_minimal(benchmark::State &state)
 {
     run(state, samples::minimal);
 }
+
 BENCHMARK(BM_parse_minimal);
 
 void BM_parse_browser(benchmark::State &state)
 {
     run(state, samples::browser);
 }
+
 BENCHMARK(BM_parse_browser);
 
 // a request arriving in two pieces: incomplete call, then the resumed one
@@ -68,6 +72,7 @@ void BM_parse_browser_split(benchmark::State &state)
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(req.size()));
     state.SetItemsProcessed(int64_t(state.iterations()));
 }
+
 BENCHMARK(BM_parse_browser_split);
 
 // 16 pipelined minimal requests in one buffer (the harness's pipe scenario)
@@ -82,7 +87,8 @@ void BM_parse_pipelined16(benchmark::State &state)
         size_t off = 0;
         while (off < buf.size()) {
             http_request r;
-            int rc = http_parse_request(buf.data() + off, buf.size() - off, 0, &env.lim, &env.a, &r);
+            int rc =
+                http_parse_request(buf.data() + off, buf.size() - off, 0, &env.lim, &env.a, &r);
             off += size_t(rc);
         }
         arena_release(&env.a);
@@ -90,6 +96,7 @@ void BM_parse_pipelined16(benchmark::State &state)
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(buf.size()));
     state.SetItemsProcessed(int64_t(state.iterations()) * 16);
 }
+
 BENCHMARK(BM_parse_pipelined16);
 
-}  // namespace
+} // namespace

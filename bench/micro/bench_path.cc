@@ -1,9 +1,10 @@
 // bench_path - percent-decoding and normalization of request paths.
-#include <benchmark/benchmark.h>
-
 #include "c_api.h"
 
-namespace {
+#include <benchmark/benchmark.h>
+
+namespace
+{
 
 void run(benchmark::State &state, const char *p)
 {
@@ -19,12 +20,14 @@ void BM_path_plain(benchmark::State &state)
 {
     run(state, "/tree/d42/e07/f003.html");
 }
+
 BENCHMARK(BM_path_plain);
 
 void BM_path_encoded_dots(benchmark::State &state)
 {
     run(state, "/a/b/%2e%2e/c/./d//e/caf%C3%A9/f%20g.html");
 }
+
 BENCHMARK(BM_path_encoded_dots);
 
-}  // namespace
+} // namespace

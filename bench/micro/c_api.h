@@ -13,7 +13,8 @@ extern "C" {
 #include <string>
 
 // Request samples shared by the parser benchmarks.
-namespace samples {
+namespace samples
+{
 // what wrk sends
 inline const std::string minimal = "GET /small.bin HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
 // what a current browser sends for a page (about 560 bytes)
@@ -21,7 +22,8 @@ inline const std::string browser =
     "GET /docs/index.html?lang=en HTTP/1.1\r\n"
     "Host: www.example.com\r\n"
     "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0\r\n"
-    "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8\r\n"
+    "Accept: "
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8\r\n"
     "Accept-Language: en-US,en;q=0.5\r\n"
     "Accept-Encoding: gzip, deflate, br\r\n"
     "Referer: https://www.example.com/\r\n"
@@ -33,4 +35,4 @@ inline const std::string browser =
     "Sec-Fetch-Site: same-origin\r\n"
     "If-None-Match: \"5f2-1a2b3c4d\"\r\n"
     "If-Modified-Since: Tue, 24 Nov 2026 10:00:00 GMT\r\n\r\n";
-}  // namespace samples
+} // namespace samples

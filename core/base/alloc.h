@@ -7,9 +7,9 @@
  */
 #pragma once
 
-#include <stddef.h>
-
 #include "core/base/compiler.h"
+
+#include <stddef.h>
 
 /* Returns NULL on failure, like malloc. */
 void *sp_malloc(size_t n) MUST_CHECK;

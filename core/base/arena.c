@@ -1,9 +1,9 @@
 /* arena.c - see arena.h. */
 #include "core/base/arena.h"
 
-#include <string.h>
-
 #include "core/base/alloc.h"
+
+#include <string.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -21,8 +21,8 @@
  */
 struct arena_chunk {
     struct arena_chunk *next;
-    size_t size;      /* usable bytes after the header */
-    int oversize;     /* 1: not from the pool */
+    size_t size;  /* usable bytes after the header */
+    int oversize; /* 1: not from the pool */
     char data[] __attribute__((aligned(16)));
 };
 

@@ -16,10 +16,10 @@
  */
 #pragma once
 
+#include "core/base/compiler.h"
+
 #include <stddef.h>
 #include <stdint.h>
-
-#include "core/base/compiler.h"
 
 struct arena_chunk;
 
@@ -35,8 +35,8 @@ struct arena {
     struct arena_pool *pool;
     struct arena_chunk *head; /* newest chunk first */
     char *cur, *end;
-    size_t used;  /* bytes handed out since the last reset */
-    size_t cap;   /* 0 = unlimited */
+    size_t used; /* bytes handed out since the last reset */
+    size_t cap;  /* 0 = unlimited */
 };
 
 /* Sets up a pool of chunk_size-byte chunks; keeps at most max_free idle ones. */

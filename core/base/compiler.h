@@ -33,7 +33,7 @@
 #define ASSERT(cond)                                                                               \
     do {                                                                                           \
         if (UNLIKELY(!(cond))) {                                                                   \
-            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond);         \
+            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond);           \
             abort();                                                                               \
         }                                                                                          \
     } while (0)

@@ -5,11 +5,11 @@
  */
 #pragma once
 
-#include <stddef.h>
-#include <stdint.h>
-
 #include "core/base/compiler.h"
 #include "core/base/slice.h"
+
+#include <stddef.h>
+#include <stdint.h>
 
 /* Writes v in decimal to dst (at least 20 bytes); returns the number of digits. */
 size_t num_u64_to_dec(char *dst, uint64_t v);

@@ -1,13 +1,12 @@
 /* Unit tests for core/base/arena.c: alignment, cap, reset keeps one chunk, pool reuse. */
+#include "common/unit.h"
+#include "core/base/arena.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-
-#include <cmocka.h>
-
-#include "core/base/arena.h"
 
 static void test_basic(void **state)
 {

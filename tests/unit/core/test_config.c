@@ -1,4 +1,7 @@
 /* Unit tests for core/config.c: syntax, every value type, errors with file:line. */
+#include "common/unit.h"
+#include "core/config.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,10 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <cmocka.h>
-
-#include "core/config.h"
 
 static void test_full(void **state)
 {
@@ -130,9 +129,8 @@ static void test_finalize_errors(void **state)
     cfg_free(&c);
 
     cfg_init_defaults(&c);
-    assert_int_equal(cfg_load_string(&c, "t.conf", "\nserver { root /nonexistent/dir; }", err,
-                                     sizeof(err)),
-                     0);
+    assert_int_equal(
+        cfg_load_string(&c, "t.conf", "\nserver { root /nonexistent/dir; }", err, sizeof(err)), 0);
     assert_int_equal(cfg_finalize(&c, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "t.conf:2: document root \"/nonexistent/dir\" is not usable"));
     cfg_free(&c);
@@ -214,9 +212,12 @@ static void test_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_full),         cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_finalize_errors), cmocka_unit_test(test_overrides),
-        cmocka_unit_test(test_values),       cmocka_unit_test(test_file),
+        cmocka_unit_test(test_full),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_finalize_errors),
+        cmocka_unit_test(test_overrides),
+        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

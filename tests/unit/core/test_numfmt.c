@@ -1,4 +1,7 @@
 /* Unit tests for core/base/numfmt.c. */
+#include "common/unit.h"
+#include "core/base/numfmt.h"
+
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -6,10 +9,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-
-#include <cmocka.h>
-
-#include "core/base/numfmt.h"
 
 static void test_dec(void **state)
 {

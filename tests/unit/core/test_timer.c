@@ -1,12 +1,11 @@
 /* Unit tests for core/timer.c: FIFO order, re-arm moves to the tail, cancel. */
+#include "common/unit.h"
+#include "core/timer.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <cmocka.h>
-
-#include "core/timer.h"
 
 static void test_fifo(void **state)
 {
@@ -27,7 +26,7 @@ static void test_fifo(void **state)
     timer_cancel(&n[1]);
     assert_false(timer_armed(&n[1]));
     assert_ptr_equal(timer_first(&l), &n[2]);
-    timer_cancel(&n[1]); /* no-op */
+    timer_cancel(&n[1]);            /* no-op */
     timer_arm(&other, &n[2], 2000); /* moves lists */
     assert_int_equal(l.count, 1);
     assert_int_equal(other.count, 1);

@@ -1,4 +1,9 @@
 /* Unit tests for fs/cache.c and fs/docroot.c against a temporary tree. */
+#include "common/unit.h"
+#include "core/base/hash.h"
+#include "fs/cache.h"
+#include "fs/docroot.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -10,12 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <cmocka.h>
-
-#include "core/base/hash.h"
-#include "fs/cache.h"
-#include "fs/docroot.h"
 
 static char dir[64];
 static char outside[64];

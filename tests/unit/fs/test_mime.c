@@ -1,13 +1,12 @@
 /* Unit tests for fs/mime.c. */
+#include "common/unit.h"
+#include "fs/mime.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-
-#include <cmocka.h>
-
-#include "fs/mime.h"
 
 static struct slice type_of(const char *p)
 {
@@ -42,8 +41,8 @@ static void test_lookup(void **state)
     assert_true(slice_eq(type_of("/dir.d/file"), SLICE_LIT("application/octet-stream")));
     assert_true(slice_eq(type_of("/x."), SLICE_LIT("application/octet-stream")));
     assert_true(slice_eq(type_of("/x.unknownext"), SLICE_LIT("application/octet-stream")));
-    assert_true(slice_eq(type_of("/x.averyveryverylongextension"),
-                         SLICE_LIT("application/octet-stream")));
+    assert_true(
+        slice_eq(type_of("/x.averyveryverylongextension"), SLICE_LIT("application/octet-stream")));
 }
 
 int main(void)

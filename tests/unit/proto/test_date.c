@@ -1,14 +1,13 @@
 /* Unit tests for proto/date.c: the three HTTP-date formats, round trips, rejects. */
+#include "common/unit.h"
+#include "proto/date.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
-
-#include <cmocka.h>
-
-#include "proto/date.h"
 
 static void test_format(void **state)
 {

@@ -1,16 +1,15 @@
 /* Unit tests for proto/hdr_table.c: O(1) lookup, case folding, duplicates, seeds. */
+#include "common/unit.h"
+#include "core/base/arena.h"
+#include "core/base/hash.h"
+#include "proto/hdr_table.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-
-#include <cmocka.h>
-
-#include "core/base/arena.h"
-#include "core/base/hash.h"
-#include "proto/hdr_table.h"
 
 static struct arena_pool pool;
 static struct arena arena;

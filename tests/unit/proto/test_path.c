@@ -1,15 +1,14 @@
 /* Unit tests for proto/path.c: decoding, dot segments, traversal, refusals. */
+#include "common/guard.h"
+#include "common/unit.h"
+#include "proto/path.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-
-#include <cmocka.h>
-
-#include "common/guard.h"
-#include "proto/path.h"
 
 struct pcase {
     const char *in;

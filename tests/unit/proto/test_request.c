@@ -1,5 +1,11 @@
 /* Unit tests for proto/request.c: valid requests parsed whole and split at every byte,
  * every framing error with its status, pipelining, limits. Inputs end at a PROT_NONE page. */
+#include "common/guard.h"
+#include "common/unit.h"
+#include "core/base/arena.h"
+#include "core/base/hash.h"
+#include "proto/request.h"
+
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,13 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <cmocka.h>
-
-#include "common/guard.h"
-#include "core/base/arena.h"
-#include "core/base/hash.h"
-#include "proto/request.h"
 
 static struct arena_pool pool;
 static struct arena arena;
@@ -152,9 +151,9 @@ static void test_fields(void **state)
     assert_null(hdr_next_dup(&r.headers, h));
     h = hdr_get(&r.headers, SLICE_LIT("USER-AGENT"));
     assert_non_null(h);
-    assert_true(slice_eq(h->value,
-                         SLICE_LIT("Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 "
-                                   "Firefox/119.0")));
+    assert_true(
+        slice_eq(h->value, SLICE_LIT("Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 "
+                                     "Firefox/119.0")));
     assert_non_null(hdr_get_known(&r.headers, HDR_IF_NONE_MATCH));
     assert_null(hdr_get(&r.headers, SLICE_LIT("x-missing")));
     assert_true(slice_eq(r.request_line, SLICE_LIT("GET /index.html?x=1&y=2 HTTP/1.1")));
@@ -234,30 +233,30 @@ struct bad {
 };
 
 static const struct bad bad[] = {
-    {"GET / HTTP/1.1\r\n\r\n", -400},                                  /* no Host */
-    {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", -400},             /* two Hosts */
-    {"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", -400},                      /* bad Host */
+    {"GET / HTTP/1.1\r\n\r\n", -400},                       /* no Host */
+    {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", -400}, /* two Hosts */
+    {"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", -400},          /* bad Host */
     {"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", -400},
-    {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", -400},                       /* space before colon */
-    {"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n folded\r\n\r\n", -400},      /* obs-fold */
-    {"GET / HTTP/1.1\r\nHost: a\rX: 1\r\n\r\n", -400},                  /* bare CR */
-    {"GET / HTTP/1.1\r\nHost: a\r\nX: a\x01z\r\n\r\n", -400},           /* control byte */
+    {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", -400},                   /* space before colon */
+    {"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n folded\r\n\r\n", -400}, /* obs-fold */
+    {"GET / HTTP/1.1\r\nHost: a\rX: 1\r\n\r\n", -400},              /* bare CR */
+    {"GET / HTTP/1.1\r\nHost: a\r\nX: a\x01z\r\n\r\n", -400},       /* control byte */
     {"GET / HTTP/1.1\r\nHost: a\r\nX\x7f: 1\r\n\r\n", -400},
     {"GET / HTTP/1.1\r\nHost: a\r\n: empty-name\r\n\r\n", -400},
     {"GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n", -400},
-    {"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", -400},                       /* two spaces */
+    {"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", -400}, /* two spaces */
     {"GET / HTTP/1.1 \r\nHost: a\r\n\r\n", -400},
     {"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", -400},
     {"GET /#frag HTTP/1.1\r\nHost: a\r\n\r\n", -400},
     {"GET / http/1.1\r\nHost: a\r\n\r\n", -400},
     {"GET / HTTP/1.10\r\nHost: a\r\n\r\n", -400},
-    {"GET /\r\n\r\n", -400},                                            /* HTTP/0.9 */
+    {"GET /\r\n\r\n", -400}, /* HTTP/0.9 */
     {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", -505},
     {"GET / HTTP/0.9\r\nHost: a\r\n\r\n", -505},
     {"GET / HTTP/3.1\r\nHost: a\r\n\r\n", -505},
     {"G@T / HTTP/1.1\r\nHost: a\r\n\r\n", -400},
-    {"GET x HTTP/1.1\r\nHost: a\r\n\r\n", -400},                        /* not origin-form */
-    {"GET * HTTP/1.1\r\nHost: a\r\n\r\n", -400},                        /* * only for OPTIONS */
+    {"GET x HTTP/1.1\r\nHost: a\r\n\r\n", -400}, /* not origin-form */
+    {"GET * HTTP/1.1\r\nHost: a\r\n\r\n", -400}, /* * only for OPTIONS */
     {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", -400},
     {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 2\r\n\r\n", -400},
     {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\n", -400},
@@ -266,8 +265,7 @@ static const struct bad bad[] = {
     {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n", -400},
     {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", -400},
     {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", -413},
-    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
-     -400},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", -400},
     {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", -400},
     {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
      "Transfer-Encoding: chunked\r\n\r\n",
@@ -392,10 +390,10 @@ static void test_many_headers_table(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_split_everywhere), cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_split_everywhere),   cmocka_unit_test(test_fields),
         cmocka_unit_test(test_forms_and_versions), cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_nul_byte), cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_pipelined), cmocka_unit_test(test_many_headers_table),
+        cmocka_unit_test(test_nul_byte),           cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_pipelined),          cmocka_unit_test(test_many_headers_table),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

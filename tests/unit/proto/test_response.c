@@ -1,15 +1,14 @@
 /* Unit tests for proto/response.c and proto/http.c tables. */
+#include "common/unit.h"
+#include "proto/http.h"
+#include "proto/response.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-
-#include <cmocka.h>
-
-#include "proto/http.h"
-#include "proto/response.h"
 
 static void test_head(void **state)
 {
