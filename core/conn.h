@@ -23,6 +23,7 @@
 #include "core/base/compiler.h"
 #include "core/timer.h"
 #include "fs/cache.h"
+#include "proto/chunked.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,6 +31,22 @@
 #include <sys/uio.h>
 
 struct worker;
+struct conn;
+
+/*
+ * Where the bytes of a request body go, as they arrive: data pieces in order,
+ * then one call with end = true (status 0, or < 0 when the body was malformed,
+ * too large or timed out and the connection will close). NULL discards the
+ * body, which is what static resources do; handlers that consume bodies
+ * (uploads, CGI) set one.
+ */
+typedef void (*conn_body_fn)(struct conn *c, struct slice data, bool end, int status);
+
+enum body_kind {
+    BODY_NONE,
+    BODY_LENGTH,  /* body_left bytes */
+    BODY_CHUNKED, /* decoded by `chunk` */
+};
 
 enum conn_flag {
     CF_RECV = 1u << 0,        /* multishot recv armed */
@@ -104,7 +121,12 @@ struct conn {
     char *in;
     uint32_t in_len, in_cap;
     uint32_t scanned;   /* bytes of `in` already seen incomplete by the parser */
-    uint64_t body_left; /* Content-Length body bytes still to discard */
+
+    /* the body of the request being received (its response may already be queued) */
+    uint8_t body_kind;         /* enum body_kind */
+    uint64_t body_left;        /* BODY_LENGTH: bytes still to come */
+    struct http_chunked chunk; /* BODY_CHUNKED: decoder state */
+    conn_body_fn body_sink;    /* NULL: discard */
 
     struct out_state *out;
     struct arena arena;
@@ -139,6 +161,11 @@ bool out_has_room(struct conn *c, size_t bytes, unsigned segs) MUST_CHECK;
 
 /* Drops every queued segment (releasing references) and returns the block. */
 void out_discard(struct conn *c);
+
+static inline bool conn_reading_body(const struct conn *c)
+{
+    return c->body_kind != BODY_NONE;
+}
 
 static inline bool out_empty(const struct conn *c)
 {

@@ -187,12 +187,22 @@ static void conn_drain(struct worker *w, struct conn *c)
     if (c->flags & CF_DEAD) {
         return;
     }
-    bool idle = out_empty(c) && !(c->flags & CF_SENDING) && c->in_len == 0 && c->body_left == 0;
+    bool idle = out_empty(c) && !(c->flags & CF_SENDING) && c->in_len == 0 && !conn_reading_body(c);
     if (idle || (c->flags & CF_LINGER)) {
         conn_abort(w, c);
     }
     /* otherwise serve_request answers the next request with Connection: close and
      * output_drained closes once the response is out */
+}
+
+static void body_end(struct conn *c, int status)
+{
+    c->body_kind = BODY_NONE;
+    c->body_left = 0;
+    if (c->body_sink) {
+        c->body_sink(c, SLICE_NULL, true, status);
+        c->body_sink = NULL;
+    }
 }
 
 /* ---------------------------------------------------------------- timers */
@@ -208,7 +218,7 @@ static void update_timer(struct worker *w, struct conn *c)
         }
         return;
     }
-    if (c->body_left) {
+    if (conn_reading_body(c)) {
         timer_arm(&w->timers[TK_BODY], &c->timer, w->now_ms);
         return;
     }
@@ -234,27 +244,91 @@ static void update_timer(struct worker *w, struct conn *c)
 static void on_timeout(struct worker *w, struct conn *c, int tk)
 {
     w->stats.timeouts++;
-    switch (tk) {
-    case TK_HEADER:
-    case TK_BODY:
-        if (out_empty(c) && !(c->flags & CF_SENDING) && (c->in_len || c->body_left)) {
-            /* RFC 9110 15.5.9: a response is still possible; send 408 and close */
-            c->flags |= CF_STOP_READ;
-            c->body_left = 0;
-            if (serve_error(c, 408, true) == 0) {
-                conn_schedule(w, c);
-                return;
-            }
+    /*
+     * RFC 9110 15.5.9: 408 when a request is still unanswered (a head that never
+     * completed, or a body a handler waits for). A discarded body belongs to a
+     * request already answered: just close.
+     */
+    bool unanswered = (tk == TK_HEADER && c->in_len) || (tk == TK_BODY && c->body_sink);
+    if (unanswered && out_empty(c) && !(c->flags & CF_SENDING)) {
+        c->flags |= CF_STOP_READ;
+        if (conn_reading_body(c)) {
+            body_end(c, -408);
         }
-        conn_abort(w, c);
-        return;
-    default: /* idle keep-alive, stalled send, lingering close */
-        conn_abort(w, c);
-        return;
+        if (serve_error(c, 408, true) == 0) {
+            conn_schedule(w, c);
+            return;
+        }
     }
+    conn_abort(w, c);
 }
 
 /* ---------------------------------------------------------------- input */
+
+/*
+ * Feeds request-body bytes to the body sink (or drops them). Returns the bytes
+ * that belonged to the body; what follows is the next request.
+ */
+static size_t body_bytes(struct worker *w, struct conn *c, const char *buf, size_t len)
+{
+    (void)w;
+    if (c->body_kind == BODY_LENGTH) {
+        size_t take = (size_t)MIN((uint64_t)len, c->body_left);
+        c->body_left -= take;
+        if (c->body_sink && take) {
+            c->body_sink(c, slice_make(buf, take), false, 0);
+        }
+        if (c->body_left == 0) {
+            body_end(c, 0);
+        }
+        return take;
+    }
+    size_t off = 0;
+    while (off < len) {
+        size_t used;
+        struct slice data;
+        int rc = http_chunked_decode(&c->chunk, buf + off, len - off, &used, &data);
+        off += used;
+        if (rc < 0) {
+            /* the response is already queued: framing is lost, so close after it */
+            body_end(c, rc);
+            c->flags |= CF_STOP_READ | CF_CLOSE_AFTER;
+            return len;
+        }
+        if (data.len && c->body_sink) {
+            c->body_sink(c, data, false, 0);
+        }
+        if (rc == HTTP_CHUNKED_DONE) {
+            body_end(c, 0);
+            break;
+        }
+        if (rc == HTTP_CHUNKED_MORE) {
+            break;
+        }
+    }
+    return off;
+}
+
+/* Checks the chunked body bytes already received: 0, or -400/-413 for an error among them. */
+static int chunked_prescan(const struct cfg *cfg, const char *p, size_t n)
+{
+    struct http_chunked d;
+    http_chunked_init(&d, cfg->max_body);
+    size_t off = 0;
+    while (off < n) {
+        size_t used;
+        struct slice data;
+        int rc = http_chunked_decode(&d, p + off, n - off, &used, &data);
+        if (rc < 0) {
+            return rc;
+        }
+        off += used;
+        if (rc != HTTP_CHUNKED_DATA) {
+            break;
+        }
+    }
+    return 0;
+}
 
 /*
  * Parses and answers as many requests as buf holds. Returns the bytes
@@ -269,10 +343,8 @@ static size_t process(struct worker *w, struct conn *c, const char *buf, size_t 
         if (c->flags & CF_STOP_READ) {
             return len; /* discarding until close */
         }
-        if (c->body_left) {
-            size_t take = (size_t)MIN((uint64_t)(len - off), c->body_left);
-            off += take;
-            c->body_left -= take;
+        if (c->body_kind != BODY_NONE) {
+            off += body_bytes(w, c, buf + off, len - off);
             continue;
         }
         if (!out_has_room(c, 2048, 2) || (c->out && c->out->rcount >= cfg->max_pipeline)) {
@@ -294,6 +366,17 @@ static size_t process(struct worker *w, struct conn *c, const char *buf, size_t 
                 conn_abort(w, c);
             }
             return len;
+        }
+        if (req.body == HTTP_BODY_CHUNKED) {
+            /* a framing error already in hand is answered with its status, not the resource */
+            int bad = chunked_prescan(cfg, buf + off + req.head_len, len - off - req.head_len);
+            if (bad < 0) {
+                c->flags |= CF_STOP_READ;
+                if (serve_error(c, -bad, true) < 0) {
+                    conn_abort(w, c);
+                }
+                return len;
+            }
         }
         rc = serve_request(c, &req);
         if (rc == -EAGAIN) {
@@ -596,7 +679,7 @@ static void output_drained(struct worker *w, struct conn *c)
         conn_abort(w, c);
         return;
     }
-    if (w->draining && c->in_len == 0 && c->body_left == 0) {
+    if (w->draining && c->in_len == 0 && !conn_reading_body(c)) {
         conn_abort(w, c);
         return;
     }

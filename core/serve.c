@@ -271,6 +271,34 @@ static int serve_static(struct conn *c, const struct http_request *req, const st
     return rc;
 }
 
+/* TRACE (RFC 9110 9.3.8): the request head as received, as a message/http body. */
+static int serve_trace(struct conn *c, const struct http_request *req, struct reply *r)
+{
+    struct worker *w = c->w;
+    if (req->head.len > 16384) {
+        r->status = 431;
+        r->close = true;
+        return queue_simple(c, r, true);
+    }
+    size_t need = HEAD_BASE + 64 + req->head.len;
+    if (!out_has_room(c, need, 1)) {
+        return -EAGAIN;
+    }
+    struct http_buf b;
+    hbuf_init(&b, out_reserve(c, need), need);
+    put_head_start(&b, w, 200);
+    hbuf_lit(&b, "Content-Type: message/http\r\n");
+    http_put_header_u64(&b, SLICE_LIT("Content-Length"), req->head.len);
+    put_connection(&b, r);
+    hbuf_lit(&b, "\r\n");
+    hbuf_slice(&b, req->head);
+    ASSERT(!b.overflow);
+    out_commit(c, b.len);
+    out_end_response(c, 200, r->close);
+    mark_close(c, r->close);
+    return 0;
+}
+
 static struct slice allow_value(const struct worker *w)
 {
     return w->cfg->trace_enabled ? SLICE_LIT("Allow: GET, HEAD, OPTIONS, TRACE\r\n")
@@ -286,10 +314,6 @@ int serve_request(struct conn *c, const struct http_request *req)
     r.head_only = req->method == HTTP_HEAD;
     r.close = !req->keep_alive || w->draining || cfg->keepalive_timeout_ms == 0 ||
               c->nreq + 1 >= cfg->keepalive_requests;
-    if (req->body == HTTP_BODY_CHUNKED) {
-        /* the body is not needed for any static response: answer, then close */
-        r.close = true;
-    }
     if (req->expect_continue && req->body != HTTP_BODY_NONE) {
         /* answered without reading the body (RFC 9110 10.1.1): the client may not send it */
         r.close = true;
@@ -317,6 +341,15 @@ int serve_request(struct conn *c, const struct http_request *req)
             r.status = 501;
             rc = queue_simple(c, &r, true);
             break;
+        case HTTP_TRACE:
+            if (cfg->trace_enabled) {
+                rc = serve_trace(c, req, &r);
+                break;
+            }
+            r.status = 405;
+            r.extra = allow_value(w);
+            rc = queue_simple(c, &r, true);
+            break;
         case HTTP_POST:
             if (req->body == HTTP_BODY_NONE && !hdr_get_known(&req->headers, HDR_CONTENT_LENGTH)) {
                 r.status = 411; /* RFC 9110 15.5.12: POST needs a length */
@@ -334,8 +367,15 @@ int serve_request(struct conn *c, const struct http_request *req)
     if (rc == 0) {
         c->nreq++;
         w->stats.requests++;
-        if (req->body == HTTP_BODY_LENGTH && !(c->flags & CF_STOP_READ)) {
-            c->body_left = req->content_length;
+        if (!(c->flags & CF_STOP_READ)) {
+            /* the body follows the head: consume it (and discard it) before the next request */
+            if (req->body == HTTP_BODY_LENGTH) {
+                c->body_kind = BODY_LENGTH;
+                c->body_left = req->content_length;
+            } else if (req->body == HTTP_BODY_CHUNKED) {
+                c->body_kind = BODY_CHUNKED;
+                http_chunked_init(&c->chunk, cfg->max_body);
+            }
         }
     }
     return rc;

@@ -440,5 +440,6 @@ int http_parse_request(const char *buf, size_t len, size_t prev_len, const struc
         return rc;
     }
     r->head_len = (uint32_t)(he - buf);
+    r->head = slice_make(p, (size_t)(he - p));
     return (int)r->head_len;
 }

@@ -70,6 +70,7 @@ struct http_request {
 
     struct hdr_table headers;
     uint32_t head_len; /* bytes consumed for this head */
+    struct slice head; /* the head from the request line to its final empty line */
 
     /* message semantics, filled by the parser from the fields (RFC 9112 6, 9.3) */
     struct slice host; /* Host (or the absolute-form authority); empty if none */

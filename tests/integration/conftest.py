@@ -146,3 +146,27 @@ def split_responses(data):
         body, data = rest[:n], rest[n:]
         out.append((status, headers, body))
     return out
+
+
+def spate_conf(tmp_path, docroot, main="", server="", workers=1, extra_args=()):
+    """Starts spate from a generated config: `main` and `server` are directive text."""
+    conf = tmp_path / "spate.conf"
+    conf.write_text("workers %d;\n%s\nserver {\n  listen 127.0.0.1:0;\n  root %s;\n%s\n}\n"
+                    % (workers, main, docroot, server))
+    return Spate(["-c", str(conf)] + list(extra_args)).start()
+
+
+def read_until_close(sock, limit=1 << 26):
+    """Reads until EOF (or limit bytes); returns the bytes."""
+    parts, n = [], 0
+    while n < limit:
+        d = sock.recv(1 << 20)
+        if not d:
+            break
+        parts.append(d)
+        n += len(d)
+    return b"".join(parts)
+
+
+def status_line(data):
+    return data.split(b"\r\n", 1)[0]
