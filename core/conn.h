@@ -120,7 +120,7 @@ struct conn {
     /* input that did not form a complete request yet */
     char *in;
     uint32_t in_len, in_cap;
-    uint32_t scanned;   /* bytes of `in` already seen incomplete by the parser */
+    uint32_t scanned; /* bytes of `in` already seen incomplete by the parser */
 
     /* the body of the request being received (its response may already be queued) */
     uint8_t body_kind;         /* enum body_kind */

@@ -115,6 +115,7 @@ int http_chunked_decode(struct http_chunked *d, const char *buf, size_t len, siz
 {
     size_t i = 0;
     *data = SLICE_NULL;
+    *used = 0; /* errors report nothing consumed: the connection is closing anyway */
     while (i < len) {
         unsigned char c = (unsigned char)buf[i];
         switch (d->state) {

@@ -15,12 +15,12 @@
  */
 #pragma once
 
+#include "core/base/compiler.h"
+#include "core/base/slice.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "core/base/compiler.h"
-#include "core/base/slice.h"
 
 enum {
     HTTP_CHUNKED_MORE = 0, /* all input consumed, body not finished */
@@ -35,7 +35,7 @@ enum {
 struct http_chunked {
     uint8_t state;
     uint8_t ndigits;
-    uint8_t ext; /* position inside chunk extensions */
+    uint8_t ext;          /* position inside chunk extensions */
     uint32_t line_len;    /* bytes of the current extension or trailer line */
     uint32_t trailer_len; /* bytes of the trailer section so far */
     uint64_t chunk_left;  /* data bytes left in the current chunk */
