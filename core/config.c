@@ -459,9 +459,22 @@ static int set_access_log(struct parser *p, const struct directive *d, struct to
 static int set_log_format(struct parser *p, const struct directive *d, struct tok *a, size_t n)
 {
     (void)d;
-    (void)n;
     struct cfg *c = p->cfg;
     const char *name = a[0].text;
+    int esc = 0; /* LOG_ESC_DEFAULT */
+    if (n == 3) {
+        if (strcmp(a[1].text, "escape=default") == 0) {
+            esc = 0;
+        } else if (strcmp(a[1].text, "escape=json") == 0) {
+            esc = 1;
+        } else if (strcmp(a[1].text, "escape=none") == 0) {
+            esc = 2;
+        } else {
+            return fail(p, a[1].line, "log_format parameter must be escape=default, escape=json "
+                        "or escape=none, not \"%s\"", a[1].text);
+        }
+    }
+    struct tok *text = &a[n - 1];
     if (!strcmp(name, "common") || !strcmp(name, "combined") || !strcmp(name, "json")) {
         return fail(p, a[0].line, "log_format \"%s\" is built in and cannot be redefined", name);
     }
@@ -480,8 +493,14 @@ static int set_log_format(struct parser *p, const struct directive *d, struct to
         return fail(p, a[0].line, "out of memory");
     }
     c->log_format_values = nv;
+    int *ne = sp_realloc(c->log_format_escapes, (c->nlog_formats + 1) * sizeof(int));
+    if (!ne) {
+        return fail(p, a[0].line, "out of memory");
+    }
+    c->log_format_escapes = ne;
+    ne[c->nlog_formats] = esc;
     nn[c->nlog_formats] = sp_strndup(name, strlen(name));
-    nv[c->nlog_formats] = sp_strndup(a[1].text, strlen(a[1].text));
+    nv[c->nlog_formats] = sp_strndup(text->text, strlen(text->text));
     if (!nn[c->nlog_formats] || !nv[c->nlog_formats]) {
         return fail(p, a[0].line, "out of memory");
     }
@@ -761,7 +780,7 @@ static const struct directive directives[] = {
     {"trace", CTX_MAIN, 1, 1, set_bool, CFG_OFF(trace_enabled), 0, 0, false},
     {"error_log", CTX_MAIN, 1, 2, set_error_log, CFG_OFF(error_log), 0, 0, false},
     {"access_log", CTX_MAIN | CTX_SERVER, 1, 2, set_access_log, 0, 0, 0, false},
-    {"log_format", CTX_MAIN, 2, 2, set_log_format, 0, 0, 0, false},
+    {"log_format", CTX_MAIN, 2, 3, set_log_format, 0, 0, 0, false},
     {"access_log_buffer", CTX_MAIN, 1, 1, set_u32_size, CFG_OFF(log_buffer), 64u << 10, 1u << 30,
      false},
     {"server", CTX_MAIN, 0, 0, set_server, 0, 0, 0, true},
@@ -1110,6 +1129,7 @@ void cfg_free(struct cfg *c)
     sp_free(c->servers);
     free_strs(c->log_format_names, c->nlog_formats);
     free_strs(c->log_format_values, c->nlog_formats);
+    sp_free(c->log_format_escapes);
     sp_free(c->error_log);
     sp_free(c->access_log);
     sp_free(c->access_format);

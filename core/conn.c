@@ -17,7 +17,8 @@ static struct out_state *out_get(struct conn *c)
     o->head = o->count = 0;
     o->rhead = o->rcount = 0;
     o->len = 0;
-    o->cap = c->w->out_pool.size - (uint32_t)sizeof(struct out_state);
+    o->scratch = 0;
+    o->cap = (c->w->out_pool.size - (uint32_t)sizeof(struct out_state)) & ~7u;
     o->queued_pos = o->sent_pos = o->last_end = 0;
     c->out = o;
     return o;
@@ -29,13 +30,14 @@ bool out_has_room(struct conn *c, size_t bytes, unsigned segs)
     if (!o) {
         return false;
     }
-    return o->cap - o->len >= bytes && OUT_SEGS - o->count >= segs && o->rcount < OUT_RESPS;
+    return o->cap - o->len - o->scratch >= bytes && OUT_SEGS - o->count >= segs &&
+           o->rcount < OUT_RESPS;
 }
 
 char *out_reserve(struct conn *c, size_t n)
 {
     struct out_state *o = out_get(c);
-    if (!o || o->cap - o->len < n || o->count == OUT_SEGS) {
+    if (!o || o->cap - o->len - o->scratch < n || o->count == OUT_SEGS) {
         return NULL;
     }
     return o->buf + o->len;
@@ -107,6 +109,17 @@ void out_push_file(struct conn *c, struct fs_entry *ref, uint64_t off, uint64_t 
     o->queued_pos += len;
 }
 
+char *out_scratch(struct conn *c, size_t n)
+{
+    struct out_state *o = out_get(c);
+    n = ALIGN_UP(n, (size_t)8);
+    if (!o || o->cap - o->len - o->scratch < n) {
+        return NULL;
+    }
+    o->scratch += (uint32_t)n;
+    return o->buf + o->cap - o->scratch;
+}
+
 struct out_resp *out_end_response(struct conn *c, int status, bool close)
 {
     struct out_state *o = out_get(c);
@@ -118,6 +131,10 @@ struct out_resp *out_end_response(struct conn *c, int status, bool close)
     o->last_end = o->queued_pos;
     r->status = status;
     r->close = close;
+    r->head_len = 0;
+    r->log_off = r->log_len = 0;
+    r->log_server = 0;
+    r->t_start_us = 0;
     return r;
 }
 

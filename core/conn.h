@@ -85,7 +85,12 @@ struct out_resp {
     uint64_t end_pos;   /* stream offset just past the response's last byte */
     uint64_t start_pos; /* stream offset of its first byte */
     int status;
-    bool close; /* the connection closes after this response */
+    bool close;         /* the connection closes after this response */
+    uint32_t head_len;  /* bytes of the response head (for body_bytes_sent) */
+    /* access log: phase-1 capture in the block's scratch area, or log_len == 0 */
+    uint32_t log_off, log_len;
+    uint16_t log_server; /* index of the server whose log gets the line */
+    uint64_t t_start_us; /* when the request was parsed (monotonic) */
 };
 
 #define OUT_SEGS 64
@@ -97,6 +102,7 @@ struct out_state {
     uint32_t head, count;   /* segment ring */
     uint32_t rhead, rcount; /* response ring */
     uint32_t len, cap;      /* bytes used in buf; never moved while sending */
+    uint32_t scratch;       /* bytes used at the top of buf by log captures */
     uint64_t queued_pos;    /* bytes ever queued on this connection */
     uint64_t sent_pos;      /* bytes confirmed sent */
     uint64_t last_end;      /* queued_pos at the end of the last response */
@@ -133,6 +139,12 @@ struct conn {
 
     uint64_t id;   /* connection number, unique per worker */
     uint32_t nreq; /* requests received */
+
+    /* the client's address, looked up (getpeername) the first time a log line needs it */
+    bool peer_known;
+    uint8_t peer_family;
+    uint16_t peer_port;
+    uint8_t peer_addr[16];
 };
 
 /* ---- output queue (conn.c) ---- */
@@ -148,6 +160,9 @@ void out_push_mem(struct conn *c, const char *ptr, size_t len, struct fs_entry *
 
 /* Queues len bytes of ref's file from off (sent with sendfile); ref gains a reference. */
 void out_push_file(struct conn *c, struct fs_entry *ref, uint64_t off, uint64_t len);
+
+/* n bytes at the top of the block that are never sent (log captures); NULL if full. */
+char *out_scratch(struct conn *c, size_t n) MUST_CHECK;
 
 /* Marks the end of a response at the current queue position; returns its record. */
 struct out_resp *out_end_response(struct conn *c, int status, bool close);
@@ -192,6 +207,9 @@ void conn_abort(struct worker *w, struct conn *c);
 
 /* Shutdown: close if idle, else let the current response finish and close. */
 void conn_shutdown(struct worker *w, struct conn *c);
+
+/* Logs the responses of c that never completed (the connection is going away). */
+void conn_log_unfinished(struct worker *w, struct conn *c);
 
 /* Queues c for conn_run_ready at the end of this loop turn. */
 void conn_schedule(struct worker *w, struct conn *c);

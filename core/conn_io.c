@@ -122,10 +122,26 @@ struct conn *conn_open(struct worker *w, int fd, uint16_t group)
     return c;
 }
 
+void conn_log_unfinished(struct worker *w, struct conn *c)
+{
+    struct out_state *o = c->out;
+    (void)w;
+    while (o && o->rcount) {
+        /* one line per response, with the bytes that did go out */
+        struct out_resp *r = &o->resps[o->rhead];
+        uint64_t sent = o->sent_pos > r->start_pos ? MIN(o->sent_pos, r->end_pos) - r->start_pos
+                                                   : 0;
+        alog_done(c, r, sent);
+        o->rhead = (o->rhead + 1) % OUT_RESPS;
+        o->rcount--;
+    }
+}
+
 static void conn_free(struct worker *w, struct conn *c)
 {
     timer_cancel(&c->timer);
     close(c->fd);
+    conn_log_unfinished(w, c);
     out_discard(c);
     sp_free(c->in);
     c->in = NULL;
@@ -255,7 +271,7 @@ static void on_timeout(struct worker *w, struct conn *c, int tk)
         if (conn_reading_body(c)) {
             body_end(c, -408);
         }
-        if (serve_error(c, 408, true) == 0) {
+        if (serve_bad_request(c, 408, c->in, c->in_len) == 0) {
             conn_schedule(w, c);
             return;
         }
@@ -347,7 +363,9 @@ static size_t process(struct worker *w, struct conn *c, const char *buf, size_t 
             off += body_bytes(w, c, buf + off, len - off);
             continue;
         }
-        if (!out_has_room(c, 2048, 2) || (c->out && c->out->rcount >= cfg->max_pipeline)) {
+        if (w->log.stalled || !out_has_room(c, 2048, 2) ||
+            (c->out && c->out->rcount >= cfg->max_pipeline)) {
+            /* the output queue is full, or the access log is (backpressure) */
             c->flags |= CF_BLOCKED;
             break;
         }
@@ -362,7 +380,7 @@ static size_t process(struct worker *w, struct conn *c, const char *buf, size_t 
         if (rc < 0) {
             /* framing cannot be trusted any more: answer and close */
             c->flags |= CF_STOP_READ;
-            if (serve_error(c, -rc, true) < 0) {
+            if (serve_bad_request(c, -rc, buf + off, len - off) < 0) {
                 conn_abort(w, c);
             }
             return len;
@@ -372,13 +390,21 @@ static size_t process(struct worker *w, struct conn *c, const char *buf, size_t 
             int bad = chunked_prescan(cfg, buf + off + req.head_len, len - off - req.head_len);
             if (bad < 0) {
                 c->flags |= CF_STOP_READ;
-                if (serve_error(c, -bad, true) < 0) {
+                if (serve_bad_request(c, -bad, buf + off, len - off) < 0) {
                     conn_abort(w, c);
                 }
                 return len;
             }
         }
         rc = serve_request(c, &req);
+        if (rc == -EAGAIN && out_empty(c) && !(c->flags & CF_SENDING)) {
+            /* does not fit even in an empty output block (an enormous Location): give up */
+            c->flags |= CF_STOP_READ;
+            if (serve_bad_request(c, 500, buf + off, len - off) < 0) {
+                conn_abort(w, c);
+            }
+            return len;
+        }
         if (rc == -EAGAIN) {
             c->flags |= CF_BLOCKED;
             break;
@@ -547,12 +573,17 @@ static void advance(struct worker *w, struct conn *c, uint64_t n)
         o->count--;
     }
     while (o->rcount && o->resps[o->rhead].end_pos <= o->sent_pos) {
+        struct out_resp *r = &o->resps[o->rhead];
         w->stats.responses++;
+        alog_done(c, r, r->end_pos - r->start_pos);
         o->rhead = (o->rhead + 1) % OUT_RESPS;
         o->rcount--;
     }
     if (o->count == 0) {
         o->len = 0; /* nothing references the block's bytes any more */
+        if (o->rcount == 0) {
+            o->scratch = 0;
+        }
     }
 }
 

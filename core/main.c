@@ -5,6 +5,7 @@
  * SIGTERM drain and stop (a second one cuts the drain short), SIGUSR1
  * reopens the logs.
  */
+#include "core/accesslog.h"
 #include "core/base/alloc.h"
 #include "core/base/hash.h"
 #include "core/config.h"
@@ -34,6 +35,8 @@ static void usage(FILE *out)
                  "  -l, --listen ADDR     listen on ADDR (host:port, [v6]:port, *:port or port);\n"
                  "                        repeatable; port 0 picks a free port, printed at start\n"
                  "  -w, --workers N       worker threads (default: one per available CPU)\n"
+            "      --access-log PATH access log for every server (\"off\" to disable)\n"
+            "      --error-log PATH  error log (default: standard error)\n"
                  "  -h, --help            show this help\n"
                  "  -v, --version         show the version\n"
                  "\n"
@@ -52,7 +55,7 @@ static int fatal(const char *msg)
     return 1;
 }
 
-enum { OPT_PRINT_CONFIG = 256 };
+enum { OPT_PRINT_CONFIG = 256, OPT_ACCESS_LOG, OPT_ERROR_LOG };
 
 int main(int argc, char **argv)
 {
@@ -65,6 +68,8 @@ int main(int argc, char **argv)
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'v'},
         {"print-config", no_argument, 0, OPT_PRINT_CONFIG},
+        {"access-log", required_argument, 0, OPT_ACCESS_LOG},
+        {"error-log", required_argument, 0, OPT_ERROR_LOG},
         {0, 0, 0, 0},
     };
     const char *config = NULL;
@@ -106,6 +111,12 @@ int main(int argc, char **argv)
             return 0;
         case OPT_PRINT_CONFIG:
             print = true;
+            break;
+        case OPT_ACCESS_LOG:
+            ov.access_log = optarg;
+            break;
+        case OPT_ERROR_LOG:
+            ov.error_log = optarg;
             break;
         default:
             usage(stderr);
@@ -166,8 +177,16 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     static struct runtime rt;
+    static struct alog_setup logs;
+    if (alog_setup_build(&logs, &cfg, err, sizeof(err)) < 0) {
+        alog_setup_destroy(&logs);
+        cfg_free(&cfg);
+        return fatal(err);
+    }
     if (runtime_init(&rt, &cfg, -1, err, sizeof(err)) < 0 ||
+        (rt.logs = &logs, alog_setup_start(&logs, &rt, err, sizeof(err)) < 0) ||
         runtime_start(&rt, err, sizeof(err)) < 0) {
+        alog_setup_destroy(&logs);
         runtime_destroy(&rt);
         cfg_free(&cfg);
         return fatal(err);
@@ -187,6 +206,7 @@ int main(int argc, char **argv)
             continue;
         }
         if (sig == SIGUSR1) {
+            alog_reopen(&logs);
             int r = errlog_reopen();
             errlog(r < 0 ? ERRLOG_ERROR : ERRLOG_NOTICE, "reopening logs%s%s", r < 0 ? ": " : "",
                    r < 0 ? strerror(-r) : "");
@@ -214,6 +234,8 @@ int main(int argc, char **argv)
         }
     }
     runtime_stop(&rt);
+    /* the workers are gone: write every buffered line, then stop the flusher */
+    alog_setup_destroy(&logs);
     runtime_destroy(&rt);
     cfg_free(&cfg);
     errlog(ERRLOG_NOTICE, "exited");

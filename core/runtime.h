@@ -10,6 +10,7 @@
  */
 #pragma once
 
+#include "core/accesslog.h"
 #include "core/config.h"
 #include "core/worker.h"
 
@@ -26,6 +27,7 @@ struct listen_group {
 
 struct runtime {
     const struct cfg *cfg;
+    struct alog_setup *logs; /* access/error log plumbing, or NULL */
     unsigned nworkers;
     struct worker *workers;
     struct listen_group *groups;

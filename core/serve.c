@@ -22,6 +22,9 @@ struct reply {
     bool head_only;     /* HEAD: headers of the GET response, no body */
     uint8_t minor;      /* request's HTTP/1.<minor> */
     struct slice extra; /* extra header lines (each ending in CRLF) */
+    unsigned server;    /* the server (root_id) whose access log records it */
+    const struct http_request *req; /* for the access log; NULL for unparsable input */
+    struct slice raw;   /* unparsable input's first line, for the access log */
 };
 
 static void put_connection(struct http_buf *b, const struct reply *r)
@@ -43,11 +46,21 @@ static void put_head_start(struct http_buf *b, struct worker *w, int status)
     hbuf_put(b, w->date_line, w->date_line_len);
 }
 
-static void mark_close(struct conn *c, bool close)
+/* Ends the response just queued: its record, its access-log capture, the close flags. */
+static void finish(struct conn *c, const struct reply *r, size_t head_len)
 {
-    if (close) {
+    struct out_resp *resp = out_end_response(c, r->status, r->close);
+    resp->head_len = (uint32_t)head_len;
+    alog_capture(c, resp, r->server, r->req, r->raw);
+    if (r->close) {
         c->flags |= CF_CLOSE_AFTER | CF_STOP_READ;
     }
+}
+
+/* Room for a response of `bytes` in `segs` segments plus its log capture. */
+static bool room(struct conn *c, const struct reply *r, size_t bytes, unsigned segs)
+{
+    return out_has_room(c, bytes + alog_capture_need(c, r->server, r->req, r->raw), segs);
 }
 
 /* A response whose body, if any, is the small HTML page for its status. */
@@ -56,7 +69,7 @@ static int queue_simple(struct conn *c, const struct reply *r, bool with_page)
     struct worker *w = c->w;
     size_t page = with_page ? http_error_body_len(r->status) : 0;
     size_t need = HEAD_BASE + 64 + r->extra.len + page;
-    if (!out_has_room(c, need, 1)) {
+    if (!room(c, r, need, 1)) {
         return -EAGAIN;
     }
     char *p = out_reserve(c, need);
@@ -72,19 +85,32 @@ static int queue_simple(struct conn *c, const struct reply *r, bool with_page)
     hbuf_slice(&b, r->extra);
     put_connection(&b, r);
     hbuf_lit(&b, "\r\n");
+    size_t head_len = b.len;
     if (with_page && !r->head_only) {
         http_put_error_body(&b, r->status);
     }
     ASSERT(!b.overflow);
     out_commit(c, b.len);
-    out_end_response(c, r->status, r->close);
-    mark_close(c, r->close);
+    finish(c, r, head_len);
     return 0;
 }
 
-int serve_error(struct conn *c, int status, bool close)
+int serve_bad_request(struct conn *c, int status, const char *buf, size_t len)
 {
-    struct reply r = {status, close, false, 1, SLICE_NULL};
+    struct reply r = {0};
+    r.status = status;
+    r.close = true;
+    r.minor = 1;
+    r.server = c->w->rt->groups[c->group].def->root_id;
+    /* the first line of what was received, for the access log */
+    size_t n = 0;
+    while (n < len && n < 8192 && buf[n] != '\n') {
+        n++;
+    }
+    if (n && buf[n - 1] == '\r') {
+        n--;
+    }
+    r.raw = slice_make(buf, n);
     return queue_simple(c, &r, true);
 }
 
@@ -143,7 +169,7 @@ static int serve_file(struct conn *c, const struct http_request *req, const stru
     size_t need = HEAD_BASE + e->hdr_len + location_headers_len(loc) + (copy ? e->size : 0);
     unsigned segs = 1 + (body && !copy ? 1 : 0);
     (void)req;
-    if (!out_has_room(c, need, segs)) {
+    if (!room(c, r, need, segs)) {
         return -EAGAIN;
     }
     char *p = out_reserve(c, need);
@@ -154,6 +180,7 @@ static int serve_file(struct conn *c, const struct http_request *req, const stru
     put_location_headers(&b, w, loc);
     put_connection(&b, r);
     hbuf_lit(&b, "\r\n");
+    size_t head_len = b.len;
     if (copy) {
         hbuf_put(&b, e->body, e->size);
     }
@@ -166,8 +193,8 @@ static int serve_file(struct conn *c, const struct http_request *req, const stru
             out_push_file(c, e, 0, e->size);
         }
     }
-    out_end_response(c, 200, r->close);
-    mark_close(c, r->close);
+    r->status = 200;
+    finish(c, r, head_len);
     return 0;
 }
 
@@ -281,7 +308,7 @@ static int serve_trace(struct conn *c, const struct http_request *req, struct re
         return queue_simple(c, r, true);
     }
     size_t need = HEAD_BASE + 64 + req->head.len;
-    if (!out_has_room(c, need, 1)) {
+    if (!room(c, r, need, 1)) {
         return -EAGAIN;
     }
     struct http_buf b;
@@ -291,11 +318,12 @@ static int serve_trace(struct conn *c, const struct http_request *req, struct re
     http_put_header_u64(&b, SLICE_LIT("Content-Length"), req->head.len);
     put_connection(&b, r);
     hbuf_lit(&b, "\r\n");
+    size_t head_len = b.len;
     hbuf_slice(&b, req->head);
     ASSERT(!b.overflow);
     out_commit(c, b.len);
-    out_end_response(c, 200, r->close);
-    mark_close(c, r->close);
+    r->status = 200;
+    finish(c, r, head_len);
     return 0;
 }
 
@@ -312,6 +340,10 @@ int serve_request(struct conn *c, const struct http_request *req)
     struct reply r = {0};
     r.minor = req->version_minor;
     r.head_only = req->method == HTTP_HEAD;
+    r.req = req;
+    const struct listen_group *g = &w->rt->groups[c->group];
+    const struct cfg_server *s = runtime_pick_server(g, req->host);
+    r.server = s->root_id;
     r.close = !req->keep_alive || w->draining || cfg->keepalive_timeout_ms == 0 ||
               c->nreq + 1 >= cfg->keepalive_requests;
     if (req->expect_continue && req->body != HTTP_BODY_NONE) {
@@ -325,8 +357,6 @@ int serve_request(struct conn *c, const struct http_request *req)
         r.close = true;
         rc = queue_simple(c, &r, true);
     } else {
-        const struct listen_group *g = &w->rt->groups[c->group];
-        const struct cfg_server *s = runtime_pick_server(g, req->host);
         switch (req->method) {
         case HTTP_GET:
         case HTTP_HEAD:

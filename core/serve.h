@@ -22,5 +22,6 @@
  */
 int serve_request(struct conn *c, const struct http_request *req) MUST_CHECK;
 
-/* Queues an error response with a small HTML body. 0 or -EAGAIN. */
-int serve_error(struct conn *c, int status, bool close) MUST_CHECK;
+/* Queues an error response with a small HTML body, closing the connection after it, for
+ * input that is not a valid request (buf: the bytes that were received, for the access log). */
+int serve_bad_request(struct conn *c, int status, const char *buf, size_t len) MUST_CHECK;

@@ -78,6 +78,15 @@ static void refresh_clock(struct worker *w)
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     w->now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
     time_t now = time(NULL);
+    if (w->logging) {
+        /* request durations in microseconds, log timestamps in milliseconds */
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        w->now_us = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        w->epoch_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+        now = ts.tv_sec;
+        alog_tick(w, now);
+    }
     if (now != w->date_sec) {
         /* Date is formatted at most once per second per worker */
         w->date_sec = now;
@@ -163,6 +172,7 @@ static void arm_wake(struct worker *w)
 
 void worker_request_stop(struct worker *w)
 {
+    atomic_store(&w->stop_requested, 1);
     uint64_t one = 1;
     ssize_t r = write(w->wake_fd, &one, sizeof(one));
     (void)r;
@@ -252,7 +262,15 @@ static void dispatch(struct worker *w, struct io_uring_cqe *cqe)
         on_accept(w, ud_idx(ud), cqe->res, cqe->flags);
         return;
     case IO_WAKE:
-        start_drain(w);
+        if (atomic_exchange(&w->log_space, 0)) {
+            alog_on_space(w);
+        }
+        if (atomic_load(&w->stop_requested)) {
+            atomic_store(&w->stop_requested, 0);
+            start_drain(w);
+        } else {
+            arm_wake(w);
+        }
         return;
     case IO_CANCEL:
         return;
@@ -392,6 +410,7 @@ static int init(struct worker *w)
     timer_list_init(&w->timers[TK_IDLE], cfg->keepalive_timeout_ms, TK_IDLE);
     timer_list_init(&w->timers[TK_SEND], cfg->send_timeout_ms, TK_SEND);
     timer_list_init(&w->timers[TK_LINGER], cfg->linger_timeout_ms, TK_LINGER);
+    w->logging = w->rt->logs != NULL;
     refresh_clock(w);
     for (unsigned g = 0; g < w->nlisten; g++) {
         arm_accept(w, g);
@@ -414,6 +433,7 @@ static void fini(struct worker *w)
         if (c->w) {
             /* still referenced by the kernel only if we gave up waiting: close anyway */
             close(c->fd);
+            conn_log_unfinished(w, c);
             out_discard(c);
             sp_free(c->in);
             arena_release(&c->arena);
@@ -421,6 +441,7 @@ static void fini(struct worker *w)
         sp_free(c);
     }
     sp_free(w->slots);
+    alog_worker_fini(w);
     io_bufring_free(&w->bufs);
     fs_cache_free(w->fcache);
     arena_pool_destroy(&w->arena_pool);
@@ -436,6 +457,9 @@ void *worker_main(void *arg)
     errlog_set_thread_id(w->id);
     pin(w);
     w->init_rc = init(w);
+    if (w->init_rc == 0) {
+        w->init_rc = alog_worker_init(w);
+    }
     runtime_worker_ready(w->rt);
     if (w->init_rc < 0) {
         return NULL;

@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include "core/accesslog.h"
 #include "core/base/arena.h"
 #include "core/config.h"
 #include "core/timer.h"
@@ -80,17 +81,23 @@ struct worker {
 
     struct fs_cache *fcache;
 
-    uint64_t now_ms; /* CLOCK_MONOTONIC, refreshed each loop turn */
+    uint64_t now_ms; /* CLOCK_MONOTONIC_COARSE, refreshed each loop turn */
+    uint64_t now_us; /* CLOCK_MONOTONIC, for request durations (when logging) */
+    uint64_t epoch_ms; /* CLOCK_REALTIME (when logging) */
     time_t date_sec;
     char date_line[64]; /* "Server: spate\r\nDate: ...\r\n" */
     uint32_t date_line_len;
 
-    int wake_fd; /* eventfd: main asks for shutdown */
+    int wake_fd; /* eventfd: main asks for shutdown, the log flusher reports room */
+    _Atomic int stop_requested;
+    _Atomic int log_space;
+    struct worker_log log;
     uint64_t wake_buf;
     bool draining;
     uint64_t drain_deadline_ms;
 
-    int init_rc; /* set before the startup barrier */
+    bool logging; /* an access log or the log flusher is in use */
+    int init_rc;  /* set before the startup barrier */
     char init_err[256];
 
     struct worker_stats stats;

@@ -15,6 +15,12 @@ static _Atomic int g_fd = 2;
 static int g_level = ERRLOG_NOTICE;
 static char g_path[4096];
 static _Thread_local unsigned t_id;
+static _Thread_local errlog_sink_fn t_sink;
+
+void errlog_set_thread_sink(errlog_sink_fn fn)
+{
+    t_sink = fn;
+}
 
 int errlog_level_from_name(const char *name)
 {
@@ -148,6 +154,9 @@ void errlog_v(int level, const char *fmt, va_list ap)
     char buf[2048];
     int n = errlog_format(buf, (int)sizeof(buf), level, fmt, ap);
     if (n <= 0) {
+        return;
+    }
+    if (t_sink && t_sink(buf, (size_t)n) == 0) {
         return;
     }
     int fd = atomic_load(&g_fd);

@@ -13,6 +13,7 @@
 #include "core/base/compiler.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum errlog_level {
     ERRLOG_DEBUG,
@@ -43,6 +44,14 @@ int errlog_fd(void);
 
 /* Sets the worker id that prefixes this thread's lines (0 = main). */
 void errlog_set_thread_id(unsigned id);
+
+/*
+ * Routes this thread's lines elsewhere (a worker hands them to its log ring so
+ * it never blocks on the error log's disk). fn returns 0 when it took the
+ * line, -1 to fall back to a direct write. NULL restores direct writes.
+ */
+typedef int (*errlog_sink_fn)(const char *line, size_t len);
+void errlog_set_thread_sink(errlog_sink_fn fn);
 
 /* Writes one line at level. The message needs no trailing newline. */
 void errlog(int level, const char *fmt, ...) PRINTF_LIKE(2, 3);
