@@ -1,6 +1,12 @@
 /* accesslog.c - see accesslog.h. */
 #include "core/accesslog.h"
 
+#include "core/base/alloc.h"
+#include "core/conn.h"
+#include "core/runtime.h"
+#include "core/worker.h"
+#include "log/errlog.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -9,12 +15,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "core/base/alloc.h"
-#include "core/conn.h"
-#include "core/runtime.h"
-#include "core/worker.h"
-#include "log/errlog.h"
 
 #define RING_DEFAULT (1u << 20)
 
@@ -77,7 +77,7 @@ int alog_setup_build(struct alog_setup *ls, const struct cfg *cfg, char *err, si
     for (unsigned i = 0; i < cfg->nservers; i++) {
         const struct cfg_server *s = &cfg->servers[i];
         const char *path = s->access_log ? s->access_log : cfg->access_log;
-        const char *fmt = s->access_format   ? s->access_format
+        const char *fmt = s->access_format     ? s->access_format
                           : cfg->access_format ? cfg->access_format
                                                : "common";
         struct alog_server *as = &ls->servers[i];
@@ -87,8 +87,10 @@ int alog_setup_build(struct alog_setup *ls, const struct cfg *cfg, char *err, si
         }
         as->fmt = find_format(ls, fmt);
         if (!as->fmt) {
-            snprintf(err, errlen, "%s:%d: unknown log format \"%s\" (common, combined, json, or "
-                     "a log_format name)", s->file, s->line, fmt);
+            snprintf(err, errlen,
+                     "%s:%d: unknown log format \"%s\" (common, combined, json, or "
+                     "a log_format name)",
+                     s->file, s->line, fmt);
             sp_free(paths);
             return -1;
         }
@@ -106,8 +108,7 @@ int alog_setup_build(struct alog_setup *ls, const struct cfg *cfg, char *err, si
     int rc = log_flusher_init(&ls->flusher, paths, npaths, &bad);
     sp_free(paths);
     if (rc < 0) {
-        snprintf(err, errlen, "cannot open access log \"%s\": %s", bad ? bad : "?",
-                 strerror(-rc));
+        snprintf(err, errlen, "cannot open access log \"%s\": %s", bad ? bad : "?", strerror(-rc));
         log_flusher_stop(&ls->flusher);
         return -1;
     }
@@ -124,8 +125,8 @@ int alog_setup_start(struct alog_setup *ls, struct runtime *rt, char *err, size_
     }
     for (unsigned i = 0; i < rt->nworkers; i++) {
         struct worker *w = &rt->workers[i];
-        if (log_ring_init(&w->log.ring, rt->cfg->log_buffer ? rt->cfg->log_buffer
-                                                             : RING_DEFAULT) < 0) {
+        if (log_ring_init(&w->log.ring, rt->cfg->log_buffer ? rt->cfg->log_buffer : RING_DEFAULT) <
+            0) {
             sp_free(rings);
             snprintf(err, errlen, "out of memory for log rings");
             return -1;
@@ -172,8 +173,8 @@ void alog_setup_destroy(struct alog_setup *ls)
 static void kick_if_filling(struct worker *w)
 {
     struct log_ring *r = &w->log.ring;
-    if (log_ring_used(r) > r->cap / 4 && !atomic_load_explicit(&r->want_flush,
-                                                               memory_order_relaxed)) {
+    if (log_ring_used(r) > r->cap / 4 &&
+        !atomic_load_explicit(&r->want_flush, memory_order_relaxed)) {
         atomic_store_explicit(&r->want_flush, 1, memory_order_relaxed);
         log_flusher_kick(&w->rt->logs->flusher);
     }
@@ -283,8 +284,10 @@ void alog_on_space(struct worker *w)
     kick_if_filling(w);
     if (w->log.stalled) {
         w->log.stalled = false;
-        errlog(ERRLOG_WARN, "access log backpressure: requests waited for the log writer "
-               "(%llu time(s) so far on this worker)", (unsigned long long)w->log.stalls);
+        errlog(ERRLOG_WARN,
+               "access log backpressure: requests waited for the log writer "
+               "(%llu time(s) so far on this worker)",
+               (unsigned long long)w->log.stalls);
         /* resume every connection that stopped parsing */
         for (uint32_t i = 0; i < w->nslots; i++) {
             struct conn *c = w->slots[i];
@@ -374,7 +377,7 @@ static void fill_info(struct conn *c, const struct alog_server *as, const struct
     }
     ri->worker = c->w->id;
     ri->connection = c->id;
-    ri->conn_requests = c->nreq;
+    ri->conn_requests = c->nreq + 1; /* this request included, 1-based like nginx */
     if (!req) {
         ri->request_line = raw;
         return;

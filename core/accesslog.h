@@ -16,14 +16,14 @@
  */
 #pragma once
 
-#include <stdbool.h>
-#include <stdint.h>
-
 #include "core/config.h"
 #include "log/access.h"
 #include "log/flusher.h"
 #include "log/ring.h"
 #include "proto/request.h"
+
+#include <stdbool.h>
+#include <stdint.h>
 
 struct conn;
 struct out_resp;

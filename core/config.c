@@ -442,7 +442,9 @@ static int set_access_log(struct parser *p, const struct directive *d, struct to
     char **path = p->server ? &p->server->access_log : &p->cfg->access_log;
     char **fmt = p->server ? &p->server->access_format : &p->cfg->access_format;
     sp_free(*path);
-    *path = strcmp(a[0].text, "off") == 0 ? sp_strndup("off", 3) : resolve_path(p, a[0].text);
+    bool special =
+        !strcmp(a[0].text, "off") || !strcmp(a[0].text, "stdout") || !strcmp(a[0].text, "stderr");
+    *path = special ? sp_strndup(a[0].text, strlen(a[0].text)) : resolve_path(p, a[0].text);
     if (!*path) {
         return fail(p, a[0].line, "out of memory");
     }
@@ -470,8 +472,10 @@ static int set_log_format(struct parser *p, const struct directive *d, struct to
         } else if (strcmp(a[1].text, "escape=none") == 0) {
             esc = 2;
         } else {
-            return fail(p, a[1].line, "log_format parameter must be escape=default, escape=json "
-                        "or escape=none, not \"%s\"", a[1].text);
+            return fail(p, a[1].line,
+                        "log_format parameter must be escape=default, escape=json "
+                        "or escape=none, not \"%s\"",
+                        a[1].text);
         }
     }
     struct tok *text = &a[n - 1];

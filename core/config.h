@@ -83,7 +83,7 @@ struct cfg {
     char *access_format;     /* "common", "combined", "json" or a format string name */
     char **log_format_names; /* log_format NAME 'string' */
     char **log_format_values;
-    int *log_format_escapes;      /* enum log_escape per log_format */
+    int *log_format_escapes; /* enum log_escape per log_format */
     unsigned nlog_formats;
     uint32_t log_buffer; /* per-worker access-log ring bytes */
     struct cfg_server *servers;

@@ -85,8 +85,8 @@ struct out_resp {
     uint64_t end_pos;   /* stream offset just past the response's last byte */
     uint64_t start_pos; /* stream offset of its first byte */
     int status;
-    bool close;         /* the connection closes after this response */
-    uint32_t head_len;  /* bytes of the response head (for body_bytes_sent) */
+    bool close;        /* the connection closes after this response */
+    uint32_t head_len; /* bytes of the response head (for body_bytes_sent) */
     /* access log: phase-1 capture in the block's scratch area, or log_len == 0 */
     uint32_t log_off, log_len;
     uint16_t log_server; /* index of the server whose log gets the line */

@@ -129,8 +129,8 @@ void conn_log_unfinished(struct worker *w, struct conn *c)
     while (o && o->rcount) {
         /* one line per response, with the bytes that did go out */
         struct out_resp *r = &o->resps[o->rhead];
-        uint64_t sent = o->sent_pos > r->start_pos ? MIN(o->sent_pos, r->end_pos) - r->start_pos
-                                                   : 0;
+        uint64_t sent =
+            o->sent_pos > r->start_pos ? MIN(o->sent_pos, r->end_pos) - r->start_pos : 0;
         alog_done(c, r, sent);
         o->rhead = (o->rhead + 1) % OUT_RESPS;
         o->rcount--;

@@ -19,12 +19,12 @@
 struct reply {
     int status;
     bool close;
-    bool head_only;     /* HEAD: headers of the GET response, no body */
-    uint8_t minor;      /* request's HTTP/1.<minor> */
-    struct slice extra; /* extra header lines (each ending in CRLF) */
-    unsigned server;    /* the server (root_id) whose access log records it */
+    bool head_only;                 /* HEAD: headers of the GET response, no body */
+    uint8_t minor;                  /* request's HTTP/1.<minor> */
+    struct slice extra;             /* extra header lines (each ending in CRLF) */
+    unsigned server;                /* the server (root_id) whose access log records it */
     const struct http_request *req; /* for the access log; NULL for unparsable input */
-    struct slice raw;   /* unparsable input's first line, for the access log */
+    struct slice raw;               /* unparsable input's first line, for the access log */
 };
 
 static void put_connection(struct http_buf *b, const struct reply *r)

@@ -81,8 +81,8 @@ struct worker {
 
     struct fs_cache *fcache;
 
-    uint64_t now_ms; /* CLOCK_MONOTONIC_COARSE, refreshed each loop turn */
-    uint64_t now_us; /* CLOCK_MONOTONIC, for request durations (when logging) */
+    uint64_t now_ms;   /* CLOCK_MONOTONIC_COARSE, refreshed each loop turn */
+    uint64_t now_us;   /* CLOCK_MONOTONIC, for request durations (when logging) */
     uint64_t epoch_ms; /* CLOCK_REALTIME (when logging) */
     time_t date_sec;
     char date_line[64]; /* "Server: spate\r\nDate: ...\r\n" */

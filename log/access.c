@@ -1,12 +1,12 @@
 /* access.c - see access.h. */
 #include "log/access.h"
 
-#include <stdio.h>
-#include <string.h>
-
 #include "core/base/alloc.h"
 #include "core/base/numfmt.h"
 #include "proto/hdr_table.h"
+
+#include <stdio.h>
+#include <string.h>
 
 /* Longest output of one string variable; longer values end in "..." (docs/logging.md). */
 #define CAP_LONG 2048u  /* request line, URI */
@@ -243,8 +243,10 @@ int log_format_compile(struct log_format *f, const char *name, const char *text,
         goto oom;
     }
     if (max_capture(f) > CAPTURE_MAX) {
-        snprintf(err, errlen, "log_format \"%s\" has too many variables (at most %u bytes of request "
-                 "fields per line)", name, CAPTURE_MAX);
+        snprintf(err, errlen,
+                 "log_format \"%s\" has too many variables (at most %u bytes of request "
+                 "fields per line)",
+                 name, CAPTURE_MAX);
         log_format_free(f);
         return -1;
     }
@@ -306,8 +308,7 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
-size_t log_escape_into(char *out, size_t cap, struct slice s, enum log_escape esc,
-                       size_t *consumed)
+size_t log_escape_into(char *out, size_t cap, struct slice s, enum log_escape esc, size_t *consumed)
 {
     const unsigned char *p = (const unsigned char *)s.ptr;
     size_t o = 0;
@@ -368,7 +369,8 @@ size_t log_escape_into(char *out, size_t cap, struct slice s, enum log_escape es
 
 /* ---------------------------------------------------------------- phase 1 */
 
-/* capture layout: u32 text length, u16 hole count, u16 escape, holes (u32 at, u8 var, 3 pad), text */
+/* capture layout: u32 text length, u16 hole count, u16 escape, holes (u32 at, u8 var, 3 pad), text
+ */
 struct hole {
     uint32_t at;
     uint8_t var;
@@ -489,14 +491,14 @@ static struct slice header_value(const struct log_req_info *ri, const struct log
 size_t log_render_request(const struct log_format *f, const struct log_req_info *ri, char *out,
                           size_t cap)
 {
-    if (cap < sizeof(struct capture_hdr) + f->nops * sizeof(struct hole) + 8) {
-        return 0;
-    }
-    struct capture_hdr *h = (struct capture_hdr *)out;
     unsigned nholes = 0;
     for (unsigned i = 0; i < f->nops; i++) {
         nholes += f->ops[i].var >= V__PHASE2;
     }
+    if (cap < sizeof(struct capture_hdr) + nholes * sizeof(struct hole)) {
+        return 0;
+    }
+    struct capture_hdr *h = (struct capture_hdr *)out;
     struct hole *holes = (struct hole *)(h + 1);
     char *text = (char *)(holes + nholes);
     size_t tcap = cap - (size_t)(text - out), t = 0;

@@ -20,12 +20,12 @@
  */
 #pragma once
 
+#include "core/base/compiler.h"
+#include "core/base/slice.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "core/base/compiler.h"
-#include "core/base/slice.h"
 
 enum log_escape {
     LOG_ESC_DEFAULT,
@@ -61,11 +61,11 @@ struct log_req_info {
     struct slice method, target, path, query, protocol;
     bool has_query;
     struct slice host, referer, user_agent;
-    const void *headers;       /* const struct hdr_table * for $http_NAME, or NULL */
+    const void *headers; /* const struct hdr_table * for $http_NAME, or NULL */
     int status;
-    const char *client_addr;   /* text, or NULL */
+    const char *client_addr; /* text, or NULL */
     unsigned client_port;
-    const char *remote_user;   /* NULL: "-" */
+    const char *remote_user; /* NULL: "-" */
     unsigned worker;
     uint64_t connection;
     uint32_t conn_requests;
@@ -73,7 +73,7 @@ struct log_req_info {
 
 /* What phase 2 knows. */
 struct log_done_info {
-    uint64_t bytes_sent;      /* head + body bytes handed to the kernel */
+    uint64_t bytes_sent; /* head + body bytes handed to the kernel */
     uint64_t body_bytes_sent;
     uint64_t duration_us;
     const char *time_local;   /* "26/Nov/2026:01:44:04 +0000" */

@@ -1,6 +1,9 @@
 /* flusher.c - see flusher.h. */
 #include "log/flusher.h"
 
+#include "core/base/alloc.h"
+#include "log/errlog.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,9 +15,6 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "core/base/alloc.h"
-#include "log/errlog.h"
 
 #define FLUSH_INTERVAL_MS 100
 #define MAX_IOV 512
@@ -38,7 +38,9 @@ int log_flusher_init(struct log_flusher *f, const char *const *paths, unsigned n
     }
     for (unsigned i = 0; i < npaths; i++) {
         f->sinks[i].fd = 2;
-        if (paths[i] && strcmp(paths[i], "stderr") != 0) {
+        if (paths[i] && strcmp(paths[i], "stdout") == 0) {
+            f->sinks[i].fd = 1;
+        } else if (paths[i] && strcmp(paths[i], "stderr") != 0) {
             int fd = open_sink(paths[i]);
             if (fd < 0) {
                 *bad = paths[i];
@@ -153,8 +155,10 @@ static void reopen_all(struct log_flusher *f)
         }
         int fd = open_sink(s->path);
         if (fd < 0) {
-            errlog(ERRLOG_ERROR, "cannot reopen access log \"%s\": %s (still writing to the old "
-                   "file)", s->path, strerror(-fd));
+            errlog(ERRLOG_ERROR,
+                   "cannot reopen access log \"%s\": %s (still writing to the old "
+                   "file)",
+                   s->path, strerror(-fd));
             continue;
         }
         /* dup2 keeps the number: nothing else needs to learn about the new file */

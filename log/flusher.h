@@ -16,13 +16,13 @@
  */
 #pragma once
 
+#include "core/base/compiler.h"
+#include "log/ring.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-
-#include "core/base/compiler.h"
-#include "log/ring.h"
 
 /* A line a worker could not put in its ring (kept in order until there is room). */
 struct log_line {
@@ -47,8 +47,8 @@ struct log_flusher {
     unsigned nrings;
     struct log_sink *sinks; /* access-log files; index = record sink */
     unsigned nsinks;
-    int error_fd_sink;      /* -1: error records go to errlog_fd() */
-    int wake_fd;            /* eventfd: producers ask for an early drain */
+    int error_fd_sink; /* -1: error records go to errlog_fd() */
+    int wake_fd;       /* eventfd: producers ask for an early drain */
     _Atomic int reopen;
     _Atomic int stop;
     log_space_fn space_cb;

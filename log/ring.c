@@ -3,10 +3,10 @@
  * release; the producer reads tail with acquire before reusing the space. */
 #include "log/ring.h"
 
+#include "core/base/alloc.h"
+
 #include <errno.h>
 #include <string.h>
-
-#include "core/base/alloc.h"
 
 #define HDR ((uint64_t)sizeof(struct log_rec))
 

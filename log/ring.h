@@ -16,11 +16,11 @@
  */
 #pragma once
 
+#include "core/base/compiler.h"
+
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "core/base/compiler.h"
 
 enum log_rec_type {
     LOG_REC_PAD = 0,    /* filler up to the end of the buffer */
