@@ -170,12 +170,24 @@ void alog_setup_destroy(struct alog_setup *ls)
 
 /* ---------------------------------------------------------------- emitting (worker) */
 
+/*
+ * Wakes the flusher early once a quarter of the ring is in use (it also wakes
+ * every 100 ms on its own). The cached tail is refreshed only when the cheap
+ * check says the threshold may be crossed, and want_flush makes it one wakeup
+ * per drain, not one per line.
+ */
 static void kick_if_filling(struct worker *w)
 {
     struct log_ring *r = &w->log.ring;
-    if (log_ring_used(r) > r->cap / 4 &&
-        !atomic_load_explicit(&r->want_flush, memory_order_relaxed)) {
-        atomic_store_explicit(&r->want_flush, 1, memory_order_relaxed);
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    if (head - r->tail_cache <= r->cap / 4) {
+        return;
+    }
+    r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+    if (head - r->tail_cache <= r->cap / 4) {
+        return;
+    }
+    if (!atomic_exchange_explicit(&r->want_flush, 1, memory_order_relaxed)) {
         log_flusher_kick(&w->rt->logs->flusher);
     }
 }

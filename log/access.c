@@ -308,61 +308,82 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
-size_t log_escape_into(char *out, size_t cap, struct slice s, enum log_escape esc, size_t *consumed)
+/* bytes written as they are: printable ASCII except the quote and the backslash */
+static const uint8_t plain[256] = {
+    [0x20 ... 0x21] = 1,
+    [0x23 ... 0x5b] = 1,
+    [0x5d ... 0x7e] = 1,
+};
+
+/* Escapes one byte (or, in JSON, one UTF-8 sequence) at p; returns bytes written to tmp. */
+static size_t escape_one(const unsigned char *p, size_t left, enum log_escape esc, char *tmp,
+                         size_t *adv)
+{
+    unsigned char c = p[0];
+    *adv = 1;
+    if (esc == LOG_ESC_NONE || plain[c]) {
+        tmp[0] = (char)c;
+        return 1;
+    }
+    if (esc == LOG_ESC_JSON) {
+        if (c == '"' || c == '\\') {
+            tmp[0] = '\\';
+            tmp[1] = (char)c;
+            return 2;
+        }
+        if (c == '\n' || c == '\r' || c == '\t') {
+            tmp[0] = '\\';
+            tmp[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+            return 2;
+        }
+        size_t u = c >= 0x80 ? utf8_len(p, left) : 0;
+        if (u) {
+            memcpy(tmp, p, u); /* valid UTF-8 passes through */
+            *adv = u;
+            return u;
+        }
+        memcpy(tmp, "\\u00", 4);
+        tmp[4] = hex[c >> 4];
+        tmp[5] = hex[c & 15];
+        return 6;
+    }
+    tmp[0] = '\\';
+    tmp[1] = 'x';
+    tmp[2] = hex[c >> 4];
+    tmp[3] = hex[c & 15];
+    return 4;
+}
+
+size_t log_escape_into(char *out, size_t cap, struct slice s, enum log_escape esc,
+                       size_t *consumed)
 {
     const unsigned char *p = (const unsigned char *)s.ptr;
-    size_t o = 0;
-    for (size_t i = 0; i < s.len;) {
-        unsigned char c = p[i];
-        char tmp[8];
-        size_t n, adv = 1;
-        if (esc == LOG_ESC_NONE) {
-            tmp[0] = (char)c;
-            n = 1;
-        } else if (esc == LOG_ESC_JSON) {
-            if (c == '"' || c == '\\') {
-                tmp[0] = '\\';
-                tmp[1] = (char)c;
-                n = 2;
-            } else if (c >= 0x20 && c < 0x7f) {
-                tmp[0] = (char)c;
-                n = 1;
-            } else if (c == '\n' || c == '\r' || c == '\t') {
-                tmp[0] = '\\';
-                tmp[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
-                n = 2;
-            } else if (c >= 0x80 && (adv = utf8_len(p + i, s.len - i)) > 0) {
-                memcpy(tmp, p + i, adv); /* valid UTF-8 passes through */
-                n = adv;
-            } else {
-                memcpy(tmp, "\\u00", 4);
-                tmp[4] = hex[c >> 4];
-                tmp[5] = hex[c & 15];
-                n = 6;
-                adv = 1;
-            }
-        } else if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) {
-            tmp[0] = '\\';
-            tmp[1] = 'x';
-            tmp[2] = hex[c >> 4];
-            tmp[3] = hex[c & 15];
-            n = 4;
-        } else {
-            tmp[0] = (char)c;
-            n = 1;
+    size_t o = 0, i = 0;
+    while (i < s.len) {
+        /* runs of plain bytes are copied at once */
+        size_t r = i;
+        while (r < s.len && plain[p[r]]) {
+            r++;
         }
+        size_t run = MIN(r - i, cap - o);
+        memcpy(out + o, p + i, run);
+        o += run;
+        i += run;
+        if (i < r || i == s.len) {
+            break; /* out of room, or done */
+        }
+        char tmp[8];
+        size_t adv;
+        size_t n = escape_one(p + i, s.len - i, esc, tmp, &adv);
         if (o + n > cap) {
-            if (consumed) {
-                *consumed = i;
-            }
-            return o;
+            break;
         }
         memcpy(out + o, tmp, n);
         o += n;
         i += adv;
     }
     if (consumed) {
-        *consumed = s.len;
+        *consumed = i;
     }
     return o;
 }

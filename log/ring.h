@@ -18,7 +18,7 @@
 
 #include "core/base/compiler.h"
 
-#include <stdatomic.h>
+#include "core/base/atomic.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,20 +40,20 @@ struct log_rec {
 
 struct log_ring {
     /* producer side */
-    _Atomic uint64_t head __attribute__((aligned(CACHELINE)));
+    SP_ATOMIC(uint64_t) head __attribute__((aligned(CACHELINE)));
     uint64_t tail_cache;
     uint64_t reserved_at; /* position of the pending reservation */
     uint64_t full_events; /* reservations refused for lack of room */
     /* consumer side */
-    _Atomic uint64_t tail __attribute__((aligned(CACHELINE)));
+    SP_ATOMIC(uint64_t) tail __attribute__((aligned(CACHELINE)));
     uint64_t head_cache;
     /* shared, read-only after init */
     char *buf __attribute__((aligned(CACHELINE)));
     uint64_t cap; /* power of two */
     /* set by the producer when it waits for room; the consumer then calls wake() */
-    _Atomic int want_space;
+    SP_ATOMIC(int) want_space;
     /* set by the producer when the consumer should drain early (ring filling up) */
-    _Atomic int want_flush;
+    SP_ATOMIC(int) want_flush;
 };
 
 /* A ring of cap bytes (rounded up to a power of two, at least 2 * LOG_REC_MAX). 0 or -ENOMEM. */
