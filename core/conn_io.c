@@ -418,7 +418,12 @@ static size_t process(struct worker *w, struct conn *c, const char *buf, size_t 
 
 static bool stash(struct worker *w, struct conn *c, const char *p, size_t n)
 {
-    size_t hard_cap = (size_t)w->cfg->limits.max_head + w->bufs.size * 16u;
+    /*
+     * While output is blocked the receive is cancelled, but completions already under way
+     * still arrive: at most the socket's receive buffer (256 KiB requested on the listener,
+     * which the kernel doubles). Past this, the client pipelines without reading: drop it.
+     */
+    size_t hard_cap = (size_t)w->cfg->limits.max_head + (768u << 10);
     size_t need = c->in_len + n;
     if (need > hard_cap) {
         return false;

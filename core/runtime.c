@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #define LISTEN_BACKLOG 4096
+#define LISTEN_RCVBUF (256 * 1024)
 
 static int resolve_cpus(struct runtime *rt)
 {
@@ -110,6 +111,13 @@ static int make_socket(const struct cfg_listen *l, bool reuseport, int *out)
     }
     /* inherited by accepted sockets: no per-connection setsockopt */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /*
+     * A static server receives only request heads (and bodies it discards), so a bounded
+     * receive buffer costs nothing, and it bounds what a multishot receive can pull in before
+     * a pause for output backpressure takes effect (see conn_io.c: stash).
+     */
+    int rcvbuf = LISTEN_RCVBUF;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0) {
         int e = errno;
         close(fd);

@@ -1,11 +1,15 @@
 /* serve.c - see serve.h. */
 #include "core/serve.h"
 
+#include "core/base/hash.h"
+#include "core/base/numfmt.h"
 #include "core/runtime.h"
 #include "core/worker.h"
 #include "fs/cache.h"
+#include "proto/cond.h"
 #include "proto/date.h"
 #include "proto/path.h"
+#include "proto/range.h"
 #include "proto/response.h"
 
 #include <errno.h>
@@ -159,16 +163,208 @@ static size_t location_headers_len(const struct cfg_location *l)
     return 128 + (l->cache_control ? strlen(l->cache_control) + 24 : 0) + l->extra_headers_len;
 }
 
+/* "Content-Range: bytes a-b/size\r\n" (or "bytes * /size" when r is NULL). */
+static void put_content_range(struct http_buf *b, const struct http_range *r, uint64_t size)
+{
+    hbuf_lit(b, "Content-Range: bytes ");
+    if (r) {
+        hbuf_u64(b, r->first);
+        hbuf_lit(b, "-");
+        hbuf_u64(b, r->last);
+    } else {
+        hbuf_lit(b, "*");
+    }
+    hbuf_lit(b, "/");
+    hbuf_u64(b, size);
+    hbuf_lit(b, "\r\n");
+}
+
+/* Queues bytes [off, off + len) of e's body: from memory when cached, else with sendfile. */
+static void push_body(struct conn *c, struct fs_entry *e, uint64_t off, uint64_t len)
+{
+    if (e->body) {
+        out_push_mem(c, e->body + off, (size_t)len, e);
+    } else {
+        out_push_file(c, e, off, len);
+    }
+}
+
+/* 304: the validators and caching headers a 200 would carry, no body (RFC 9110 15.4.5). */
+static int not_modified(struct conn *c, struct fs_entry *e, const struct cfg_location *loc,
+                        struct reply *r)
+{
+    struct worker *w = c->w;
+    size_t need = HEAD_BASE + e->hdr_len + location_headers_len(loc);
+    r->status = 304;
+    if (!room(c, r, need, 1)) {
+        return -EAGAIN;
+    }
+    struct http_buf b;
+    hbuf_init(&b, out_reserve(c, need), need);
+    put_head_start(&b, w, 304);
+    hbuf_put(&b, e->hdr + e->off_val, (size_t)(e->hdr_len - e->off_val));
+    put_location_headers(&b, w, loc);
+    put_connection(&b, r);
+    hbuf_lit(&b, "\r\n");
+    ASSERT(!b.overflow);
+    out_commit(c, b.len);
+    finish(c, r, b.len);
+    return 0;
+}
+
+/* 416 with "Content-Range: bytes * /size" and the error page. */
+static int unsatisfiable(struct conn *c, struct fs_entry *e, struct reply *r)
+{
+    char extra[64];
+    struct http_buf b;
+    hbuf_init(&b, extra, sizeof(extra));
+    put_content_range(&b, NULL, e->size);
+    r->status = 416;
+    r->extra = slice_make(extra, b.len);
+    return queue_simple(c, r, true);
+}
+
+/* 206 with one range. */
+static int one_range(struct conn *c, struct fs_entry *e, const struct cfg_location *loc,
+                     const struct http_range *rg, struct reply *r)
+{
+    struct worker *w = c->w;
+    uint64_t len = rg->last - rg->first + 1;
+    bool copy = e->body && len <= COPY_BODY_MAX;
+    size_t need = HEAD_BASE + e->hdr_len + 64 + location_headers_len(loc) + (copy ? len : 0);
+    r->status = 206;
+    if (!room(c, r, need, 2)) {
+        return -EAGAIN;
+    }
+    struct http_buf b;
+    hbuf_init(&b, out_reserve(c, need), need);
+    put_head_start(&b, w, 206);
+    hbuf_put(&b, e->hdr, e->off_len); /* Content-Type */
+    http_put_header_u64(&b, SLICE_LIT("Content-Length"), len);
+    put_content_range(&b, rg, e->size);
+    hbuf_put(&b, e->hdr + e->off_val, (size_t)(e->hdr_len - e->off_val));
+    put_location_headers(&b, w, loc);
+    put_connection(&b, r);
+    hbuf_lit(&b, "\r\n");
+    size_t head_len = b.len;
+    if (copy) {
+        hbuf_put(&b, e->body + rg->first, (size_t)len);
+    }
+    ASSERT(!b.overflow);
+    out_commit(c, b.len);
+    if (!copy) {
+        push_body(c, e, rg->first, len);
+    }
+    finish(c, r, head_len);
+    return 0;
+}
+
+/* The delimiter and headers in front of part i: "\r\n--B\r\nContent-Type: ...\r\n\r\n". */
+static void put_part_head(struct http_buf *b, struct slice boundary, struct fs_entry *e,
+                          const struct http_range *rg)
+{
+    hbuf_lit(b, "\r\n--");
+    hbuf_slice(b, boundary);
+    hbuf_lit(b, "\r\n");
+    hbuf_put(b, e->hdr, e->off_len);
+    put_content_range(b, rg, e->size);
+    hbuf_lit(b, "\r\n");
+}
+
+/* 206 multipart/byteranges (RFC 9110 14.6), parts in ascending order. */
+static int multi_range(struct conn *c, struct fs_entry *e, const struct cfg_location *loc,
+                       const struct http_range *rg, int n, struct reply *r)
+{
+    struct worker *w = c->w;
+    char bnd[32];
+    uint64_t k = hash_mix(w->id, ++w->boundary_seq);
+    size_t bl = 0;
+    memcpy(bnd, "spate-", 6);
+    bl = 6 + num_u64_to_hex(bnd + 6, k);
+    struct slice boundary = slice_make(bnd, bl);
+    /* the body's length: every part head, every part, the closing delimiter */
+    char scratch[256];
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        struct http_buf pb;
+        hbuf_init(&pb, scratch, sizeof(scratch));
+        put_part_head(&pb, boundary, e, &rg[i]);
+        total += pb.len + (rg[i].last - rg[i].first + 1);
+    }
+    total += 4 + bl + 4; /* "\r\n--" B "--\r\n" */
+    size_t need = HEAD_BASE + e->hdr_len + 96 + location_headers_len(loc) + (size_t)n * 256;
+    r->status = 206;
+    if (!room(c, r, need, 2 + 2 * (unsigned)n)) {
+        return -EAGAIN;
+    }
+    struct http_buf b;
+    hbuf_init(&b, out_reserve(c, need), need);
+    put_head_start(&b, w, 206);
+    hbuf_lit(&b, "Content-Type: multipart/byteranges; boundary=");
+    hbuf_slice(&b, boundary);
+    hbuf_lit(&b, "\r\n");
+    http_put_header_u64(&b, SLICE_LIT("Content-Length"), total);
+    hbuf_put(&b, e->hdr + e->off_val, (size_t)(e->hdr_len - e->off_val));
+    put_location_headers(&b, w, loc);
+    put_connection(&b, r);
+    hbuf_lit(&b, "\r\n");
+    size_t head_len = b.len;
+    ASSERT(!b.overflow);
+    out_commit(c, b.len);
+    for (int i = 0; i < n; i++) {
+        size_t room_left = 256;
+        struct http_buf pb;
+        hbuf_init(&pb, out_reserve(c, room_left), room_left);
+        put_part_head(&pb, boundary, e, &rg[i]);
+        out_commit(c, pb.len);
+        push_body(c, e, rg[i].first, rg[i].last - rg[i].first + 1);
+    }
+    struct http_buf tb;
+    hbuf_init(&tb, out_reserve(c, 64), 64);
+    hbuf_lit(&tb, "\r\n--");
+    hbuf_slice(&tb, boundary);
+    hbuf_lit(&tb, "--\r\n");
+    out_commit(c, tb.len);
+    finish(c, r, head_len);
+    return 0;
+}
+
 static int serve_file(struct conn *c, const struct http_request *req, const struct cfg_server *s,
                       struct fs_entry *e, struct slice path, struct reply *r)
 {
     struct worker *w = c->w;
     const struct cfg_location *loc = match_location(s, path);
+    /* RFC 9110 13.2.2: preconditions first, then Range */
+    struct http_validators v = {e->etag, e->mtime, true};
+    enum http_precondition pc = http_preconditions(&req->headers, req->method, &v);
+    if (pc == HTTP_PRECOND_NOT_MODIFIED) {
+        return not_modified(c, e, loc, r);
+    }
+    if (pc == HTTP_PRECOND_FAILED) {
+        r->status = 412;
+        return queue_simple(c, r, true);
+    }
+    const struct http_header *rh = hdr_get_known(&req->headers, HDR_RANGE);
+    if (rh && req->method == HTTP_GET && !hdr_next_dup(&req->headers, rh) &&
+        http_if_range_ok(&req->headers, &v)) {
+        struct http_range rg[HTTP_RANGES_MAX];
+        int n = http_range_parse(rh->value, e->size, rg, HTTP_RANGES_MAX);
+        if (n == -416) {
+            return unsatisfiable(c, e, r);
+        }
+        if (n == 1) {
+            return one_range(c, e, loc, rg, r);
+        }
+        if (n > 1) {
+            return multi_range(c, e, loc, rg, n, r);
+        }
+        /* 0: a Range we ignore (other unit, invalid): the whole representation */
+    }
     bool body = !r->head_only && e->size > 0;
     bool copy = body && e->body && e->size <= COPY_BODY_MAX;
     size_t need = HEAD_BASE + e->hdr_len + location_headers_len(loc) + (copy ? e->size : 0);
     unsigned segs = 1 + (body && !copy ? 1 : 0);
-    (void)req;
+    r->status = 200;
     if (!room(c, r, need, segs)) {
         return -EAGAIN;
     }
@@ -187,13 +383,8 @@ static int serve_file(struct conn *c, const struct http_request *req, const stru
     ASSERT(!b.overflow);
     out_commit(c, b.len);
     if (body && !copy) {
-        if (e->body) {
-            out_push_mem(c, e->body, e->size, e);
-        } else {
-            out_push_file(c, e, 0, e->size);
-        }
+        push_body(c, e, 0, e->size);
     }
-    r->status = 200;
     finish(c, r, head_len);
     return 0;
 }

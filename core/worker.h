@@ -70,6 +70,7 @@ struct worker {
     uint32_t free_head; /* first free slot index, or UINT32_MAX */
     uint32_t nconns;    /* live connections */
     uint64_t next_conn_id;
+    uint64_t boundary_seq; /* multipart/byteranges boundaries */
 
     struct conn *ready; /* connections with work to resume this turn */
     struct conn *rearm; /* connections whose recv must be re-armed */

@@ -1,11 +1,11 @@
 /* Unit tests for proto/chunked.c: valid bodies whole and split at every byte, every error. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "common/guard.h"
 #include "common/unit.h"
 #include "proto/chunked.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Decodes in (fed in pieces of at most `step` bytes); returns the status and the payload. */
 static int decode(const char *in, size_t n, size_t step, uint64_t max, char *out, size_t *outn,
@@ -98,29 +98,31 @@ struct bad {
 };
 
 static const struct bad bad[] = {
-    {"\r\n", -400},                                    /* no size */
-    {"x\r\n", -400},                                   /* not hex */
+    {"\r\n", -400},  /* no size */
+    {"x\r\n", -400}, /* not hex */
     {"-1\r\n", -400},
     {"+1\r\n", -400},
-    {"5\nhello\r\n0\r\n\r\n", -400},                   /* bare LF after the size */
-    {"5\r\nhello\n0\r\n\r\n", -400},                   /* bare LF after data */
-    {"5\r\nhelloX\r\n0\r\n\r\n", -400},                /* data longer than the size */
-    {"5 x\r\nhello\r\n", -400},                        /* garbage after the size */
-    {"5;\r\nhello\r\n", -400},                         /* ";" without a name */
-    {"5;a=\r\nhello\r\n", -400},                       /* "=" without a value */
-    {"5;a=\"x\r\n", -400},                             /* unterminated quoted string */
+    {"5\nhello\r\n0\r\n\r\n", -400},    /* bare LF after the size */
+    {"5\r\nhello\n0\r\n\r\n", -400},    /* bare LF after data */
+    {"5\r\nhelloX\r\n0\r\n\r\n", -400}, /* data longer than the size */
+    {"5 x\r\nhello\r\n", -400},         /* garbage after the size */
+    {"5;\r\nhello\r\n", -400},          /* ";" without a name */
+    {"5;a=\r\nhello\r\n", -400},        /* "=" without a value */
+    {"5;a=\"x\r\n", -400},              /* unterminated quoted string */
     {"5;a\x01\r\nhello\r\n", -400},
-    {"10000000000000000\r\n", -400},                   /* 17 digits: overflow */
+    {"10000000000000000\r\n", -400}, /* 17 digits: overflow */
     {"fffffffffffffffff\r\n", -400},
-    {"0\r\nX: 1\r\n folded\r\n\r\n", -400},            /* obs-fold in a trailer */
-    {"0\r\nX : 1\r\n\r\n", -400},                      /* space before colon */
-    {"0\r\n: 1\r\n\r\n", -400},                        /* empty trailer name */
-    {"0\r\nX: a\x01\r\n\r\n", -400},                   /* control byte in a trailer */
-    {"0\r\n\n", -400},                                 /* bare LF ending the body */
+    {"0\r\nX: 1\r\n folded\r\n\r\n", -400}, /* obs-fold in a trailer */
+    {"0\r\nX : 1\r\n\r\n", -400},           /* space before colon */
+    {"0\r\n: 1\r\n\r\n", -400},             /* empty trailer name */
+    {"0\r\nX: a\x01\r\n\r\n", -400},        /* control byte in a trailer */
+    {"0\r\n\n", -400},                      /* bare LF ending the body */
     {"0\r\n\rX", -400},
-    {"65\r\n", -413},                                  /* 101 bytes > max 100 */
-    {"32\r\n" "01234567890123456789012345678901234567890123456789\r\n"
-     "33\r\n", -413},                                  /* 50 + 51 > 100 */
+    {"65\r\n", -413}, /* 101 bytes > max 100 */
+    {"32\r\n"
+     "01234567890123456789012345678901234567890123456789\r\n"
+     "33\r\n",
+     -413}, /* 50 + 51 > 100 */
 };
 
 static void test_bad(void **state)
