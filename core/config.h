@@ -75,6 +75,7 @@ struct cfg {
     uint32_t linger_timeout_ms;    /* wait for the client's FIN after our last response */
     uint32_t drain_timeout_ms;     /* graceful shutdown limit */
     uint32_t sendfile_chunk;       /* bytes per sendfile call (nginx sendfile_max_chunk) */
+    bool cold_file_reads; /* uncached file ranges: async read + send instead of sendfile */
     struct fs_cache_limits file_cache;
     bool trace_enabled;
     char *error_log;         /* path or NULL for stderr */

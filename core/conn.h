@@ -136,6 +136,7 @@ struct conn {
 
     struct out_state *out;
     struct arena arena;
+    char *bounce; /* file bytes read (not sendfile'd) because they were not in the page cache */
 
     uint64_t id;   /* connection number, unique per worker */
     uint32_t nreq; /* requests received */

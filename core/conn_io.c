@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static struct io_uring_sqe *get_sqe(struct worker *w)
@@ -137,12 +138,15 @@ void conn_log_unfinished(struct worker *w, struct conn *c)
     }
 }
 
+static void drop_bounce(struct worker *w, struct conn *c);
+
 static void conn_free(struct worker *w, struct conn *c)
 {
     timer_cancel(&c->timer);
     close(c->fd);
     conn_log_unfinished(w, c);
     out_discard(c);
+    drop_bounce(w, c);
     sp_free(c->in);
     c->in = NULL;
     arena_release(&c->arena);
@@ -603,6 +607,97 @@ static void arm_poll(struct worker *w, struct conn *c)
 
 static void flush(struct worker *w, struct conn *c);
 
+/* cachestat(2) (Linux 6.5): how much of a file range is in the page cache. */
+#ifndef __NR_cachestat
+#define __NR_cachestat 451
+#endif
+struct spate_cachestat_range {
+    uint64_t off, len;
+};
+
+struct spate_cachestat {
+    uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+
+#define COLD_CHUNK (256u * 1024) /* bytes read per cold read */
+#define COLD_MAX 64              /* connections per worker with a bounce buffer */
+
+/* True unless the kernel says some page of [off, off + len) is not in the page cache. */
+static bool range_cached(struct worker *w, int fd, uint64_t off, uint64_t len)
+{
+    if (!w->cachestat_ok) {
+        return true;
+    }
+    struct spate_cachestat_range r = {off, len};
+    struct spate_cachestat cs;
+    if (syscall(__NR_cachestat, fd, &r, &cs, 0) < 0) {
+        if (errno == ENOSYS) {
+            w->cachestat_ok = false; /* old kernel: sendfile everything */
+        }
+        return true;
+    }
+    uint64_t pages = (off + len - 1) / 4096 - off / 4096 + 1;
+    return cs.nr_cache >= pages;
+}
+
+/*
+ * Reads up to COLD_CHUNK bytes of the file segment at the head into the
+ * connection's bounce buffer with io_uring (the worker never waits for the
+ * disk); the read's completion sends them, and the send's completion
+ * consumes them from the segment like sendfile would have.
+ */
+static bool cold_read(struct worker *w, struct conn *c, struct out_seg *s)
+{
+    if (!c->bounce) {
+        if (w->cold_buffers >= COLD_MAX || !(c->bounce = sp_malloc(COLD_CHUNK))) {
+            return false; /* too many at once: let sendfile wait for the disk */
+        }
+        w->cold_buffers++;
+    }
+    struct io_uring_sqe *sqe = get_sqe(w);
+    io_uring_prep_read(sqe, s->ref->fd, c->bounce, (unsigned)MIN(s->len, COLD_CHUNK), s->off);
+    io_uring_sqe_set_data64(sqe, ud_pack(IO_FREAD, c->idx, c->gen));
+    c->flags |= CF_SENDING;
+    c->pending++;
+    return true;
+}
+
+static void drop_bounce(struct worker *w, struct conn *c)
+{
+    if (c->bounce) {
+        sp_free(c->bounce);
+        c->bounce = NULL;
+        w->cold_buffers--;
+    }
+}
+
+static void on_fread(struct worker *w, struct conn *c, int res)
+{
+    c->flags &= ~CF_SENDING;
+    c->pending--;
+    if (c->flags & CF_DEAD) {
+        return;
+    }
+    if (res <= 0) {
+        if (res == 0) {
+            errlog(ERRLOG_WARN, "file shrank while being sent (conn %llu): closing connection",
+                   (unsigned long long)c->id);
+        } else {
+            errlog(ERRLOG_ERROR, "reading a file for conn %llu: %s", (unsigned long long)c->id,
+                   strerror(-res));
+        }
+        conn_abort(w, c);
+        return;
+    }
+    bool more = c->out->segs[c->out->head].len > (uint64_t)res || c->out->count > 1;
+    struct io_uring_sqe *sqe = get_sqe(w);
+    io_uring_prep_send(sqe, c->fd, c->bounce, (size_t)res,
+                       MSG_NOSIGNAL | MSG_WAITALL | (more ? MSG_MORE : 0));
+    io_uring_sqe_set_data64(sqe, ud_pack(IO_SEND, c->idx, c->gen));
+    c->flags |= CF_SENDING;
+    c->pending++;
+}
+
 /* Sends the file segment at the head with sendfile(2), up to one chunk per turn. */
 static void send_file(struct worker *w, struct conn *c)
 {
@@ -612,6 +707,10 @@ static void send_file(struct worker *w, struct conn *c)
         struct out_seg *s = &o->segs[o->head];
         off_t off = (off_t)s->off;
         size_t want = (size_t)MIN(s->len, budget);
+        if (w->cfg->cold_file_reads && !range_cached(w, s->ref->fd, s->off, want) &&
+            cold_read(w, c, s)) {
+            return; /* the page cache lacks some of it: read asynchronously, then send */
+        }
         ssize_t r = sendfile(c->fd, s->ref->fd, &off, want);
         if (r > 0) {
             budget -= (uint64_t)r;
@@ -692,6 +791,7 @@ static void flush(struct worker *w, struct conn *c)
 
 static void output_drained(struct worker *w, struct conn *c)
 {
+    drop_bounce(w, c);
     if (c->out && c->out->rcount == 0) {
         out_discard(c); /* back to the pool: idle connections hold no block */
     }
@@ -781,6 +881,9 @@ void conn_complete(struct worker *w, struct conn *c, int op, int res, uint32_t c
         break;
     case IO_POLL:
         on_poll(w, c);
+        break;
+    case IO_FREAD:
+        on_fread(w, c, res);
         break;
     default:
         break;

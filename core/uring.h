@@ -21,6 +21,7 @@ enum io_op {
     IO_POLL,       /* POLLOUT before the next sendfile chunk */
     IO_CANCEL,     /* result of a cancel request (ignored) */
     IO_WAKE,       /* read on the worker's eventfd */
+    IO_FREAD,      /* read of an uncached file range into the connection's bounce buffer */
 };
 
 static inline uint64_t ud_pack(enum io_op op, uint32_t idx, uint32_t gen)

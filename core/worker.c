@@ -405,6 +405,7 @@ static int init(struct worker *w)
     w->out_pool.size = OUT_BLOCK_SIZE;
     w->out_pool.max_free = 1024;
     w->free_head = UINT32_MAX;
+    w->cachestat_ok = true;
     timer_list_init(&w->timers[TK_HEADER], cfg->header_timeout_ms, TK_HEADER);
     timer_list_init(&w->timers[TK_BODY], cfg->body_timeout_ms, TK_BODY);
     timer_list_init(&w->timers[TK_IDLE], cfg->keepalive_timeout_ms, TK_IDLE);
@@ -435,6 +436,7 @@ static void fini(struct worker *w)
             close(c->fd);
             conn_log_unfinished(w, c);
             out_discard(c);
+            sp_free(c->bounce);
             sp_free(c->in);
             arena_release(&c->arena);
         }

@@ -71,6 +71,8 @@ struct worker {
     uint32_t nconns;    /* live connections */
     uint64_t next_conn_id;
     uint64_t boundary_seq; /* multipart/byteranges boundaries */
+    uint32_t cold_buffers;  /* connections holding a bounce buffer (cold file reads) */
+    bool cachestat_ok;      /* the kernel has cachestat(2) */
 
     struct conn *ready; /* connections with work to resume this turn */
     struct conn *rearm; /* connections whose recv must be re-armed */
