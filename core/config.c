@@ -769,6 +769,7 @@ static const struct directive directives[] = {
     {"sendfile_max_chunk", CTX_MAIN, 1, 1, set_u32_size, CFG_OFF(sendfile_chunk), 4096, 1u << 30,
      false},
     {"cold_file_reads", CTX_MAIN, 1, 1, set_bool, CFG_OFF(cold_file_reads), 0, 0, false},
+    {"sendfile", CTX_MAIN, 1, 1, set_bool, CFG_OFF(use_sendfile), 0, 0, false},
     {"open_file_cache", CTX_MAIN, 1, 1, set_file_cache, 0, 0, 0, false},
     {"open_file_cache_max", CTX_MAIN, 1, 1, set_u32_num, CFG_OFF(file_cache.max_entries), 1,
      1u << 24, false},
@@ -891,6 +892,7 @@ void cfg_init_defaults(struct cfg *c)
     c->drain_timeout_ms = 10000;
     c->sendfile_chunk = 2u << 20;
     c->cold_file_reads = true;
+    c->use_sendfile = true;
     c->file_cache = FS_CACHE_LIMITS_DEFAULT;
     c->error_level = ERRLOG_NOTICE;
     c->log_buffer = 1u << 20;
@@ -1174,6 +1176,7 @@ void cfg_print(const struct cfg *c, FILE *out)
     print_time(out, "drain_timeout", c->drain_timeout_ms);
     fprintf(out, "sendfile_max_chunk %u;\n", c->sendfile_chunk);
     fprintf(out, "cold_file_reads %s;\n", c->cold_file_reads ? "on" : "off");
+    fprintf(out, "sendfile %s;\n", c->use_sendfile ? "on" : "off");
     fprintf(out, "open_file_cache %s;\n", c->file_cache.enabled ? "on" : "off");
     fprintf(out, "open_file_cache_max %u;\nopen_file_cache_bytes %llu;\n",
             c->file_cache.max_entries, (unsigned long long)c->file_cache.max_bytes);

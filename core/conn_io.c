@@ -649,7 +649,8 @@ static bool range_cached(struct worker *w, int fd, uint64_t off, uint64_t len)
 static bool cold_read(struct worker *w, struct conn *c, struct out_seg *s)
 {
     if (!c->bounce) {
-        if (w->cold_buffers >= COLD_MAX || !(c->bounce = sp_malloc(COLD_CHUNK))) {
+        if ((w->cfg->use_sendfile && w->cold_buffers >= COLD_MAX) ||
+            !(c->bounce = sp_malloc(COLD_CHUNK))) {
             return false; /* too many at once: let sendfile wait for the disk */
         }
         w->cold_buffers++;
@@ -707,9 +708,11 @@ static void send_file(struct worker *w, struct conn *c)
         struct out_seg *s = &o->segs[o->head];
         off_t off = (off_t)s->off;
         size_t want = (size_t)MIN(s->len, budget);
-        if (w->cfg->cold_file_reads && !range_cached(w, s->ref->fd, s->off, want) &&
-            cold_read(w, c, s)) {
-            return; /* the page cache lacks some of it: read asynchronously, then send */
+        if (!w->cfg->use_sendfile ||
+            (w->cfg->cold_file_reads && !range_cached(w, s->ref->fd, s->off, want))) {
+            if (cold_read(w, c, s)) {
+                return; /* read asynchronously (always, or because it is not cached), then send */
+            }
         }
         ssize_t r = sendfile(c->fd, s->ref->fd, &off, want);
         if (r > 0) {
