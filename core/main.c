@@ -16,11 +16,13 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,6 +58,49 @@ static int fatal(const char *msg)
 }
 
 enum { OPT_PRINT_CONFIG = 256, OPT_ACCESS_LOG, OPT_ERROR_LOG };
+
+/*
+ * Raises the soft RLIMIT_NOFILE to the hard one, then keeps the file caches' open fds to a
+ * quarter of it and connections within the rest, so the cache can never be the reason the
+ * process runs out of descriptors.
+ */
+static void fit_fd_limit(struct cfg *cfg, unsigned workers)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (workers == 0) {
+        cpu_set_t set;
+        workers = sched_getaffinity(0, sizeof(set), &set) == 0 ? (unsigned)CPU_COUNT(&set) : 1;
+    }
+    uint64_t limit = rl.rlim_cur == RLIM_INFINITY ? (1u << 20) : (uint64_t)rl.rlim_cur;
+    uint64_t cache_fds = limit / 4 / workers;
+    if (cfg->file_cache.max_fds > cache_fds) {
+        errlog(ERRLOG_INFO,
+               "open_file_cache_fds lowered to %llu per worker (RLIMIT_NOFILE %llu, "
+               "%u workers)",
+               (unsigned long long)cache_fds, (unsigned long long)limit, workers);
+        cfg->file_cache.max_fds = (uint32_t)cache_fds;
+    }
+    uint64_t reserve = (uint64_t)cfg->file_cache.max_fds * workers + 64;
+    if (limit <= 2 * reserve) {
+        return; /* a tiny limit: accept()'s EMFILE handling copes */
+    }
+    uint64_t conns = (limit - reserve) / workers;
+    if (cfg->max_connections > conns) {
+        errlog(ERRLOG_INFO,
+               "max_connections lowered to %llu per worker (RLIMIT_NOFILE %llu, "
+               "%u workers)",
+               (unsigned long long)conns, (unsigned long long)limit, workers);
+        cfg->max_connections = (uint32_t)conns;
+    }
+}
 
 int main(int argc, char **argv)
 {
@@ -161,6 +206,7 @@ int main(int argc, char **argv)
                  strerror(-rc));
         return fatal(err);
     }
+    fit_fd_limit(&cfg, ov.workers > 0 ? (unsigned)ov.workers : cfg.workers);
     hash_init();
     hdr_known_init();
     if (io_probe(err, sizeof(err)) < 0) {
