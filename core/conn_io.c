@@ -415,6 +415,7 @@ static size_t process(struct worker *w, struct conn *c, const char *buf, size_t 
         }
         off += req.head_len;
         c->flags &= ~CF_HEAD_TIMER;
+        arena_reset(&c->arena); /* the arena is per request: its cap bounds one request */
     }
     arena_release(&c->arena);
     return off;

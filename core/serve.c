@@ -389,10 +389,25 @@ static int serve_file(struct conn *c, const struct http_request *req, const stru
     return 0;
 }
 
-/* 301 to the same path with a trailing slash, query kept (RFC 9110 15.4.2). */
-static int redirect_slash(struct conn *c, const struct http_request *req, struct reply *r)
+/* Bytes that may stand for themselves in a Location path: unreserved, sub-delims, ":@/" */
+static const uint8_t path_safe[256] = {
+    ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['0' ... '9'] = 1, ['-'] = 1, ['.'] = 1,  ['_'] = 1,
+    ['~'] = 1,         ['!'] = 1,         ['$'] = 1,         ['&'] = 1, ['\''] = 1, ['('] = 1,
+    [')'] = 1,         ['*'] = 1,         ['+'] = 1,         [','] = 1, [';'] = 1,  ['='] = 1,
+    [':'] = 1,         ['@'] = 1,         ['/'] = 1,
+};
+
+/*
+ * 301 to the same directory with a trailing slash, query kept (RFC 9110 15.4.2). The Location
+ * is built from the normalized path (one leading slash, no dot segments), percent-encoded
+ * again: never from the raw target, which could make "//evil.example/../dir" an off-site
+ * redirect.
+ */
+static int redirect_slash(struct conn *c, const struct http_request *req, struct slice path,
+                          struct reply *r)
 {
-    size_t n = 10 + req->path.len + 1 + (req->has_query ? 1 + req->query.len : 0) + 2;
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 10 + 3 * path.len + 1 + (req->has_query ? 1 + 3 * req->query.len : 0) + 2;
     char *loc = arena_alloc(&c->arena, n);
     if (!loc) {
         r->status = 500;
@@ -401,11 +416,28 @@ static int redirect_slash(struct conn *c, const struct http_request *req, struct
     struct http_buf b;
     hbuf_init(&b, loc, n);
     hbuf_lit(&b, "Location: ");
-    hbuf_slice(&b, req->path);
+    for (size_t i = 0; i < path.len; i++) {
+        unsigned char ch = (unsigned char)path.ptr[i];
+        if (path_safe[ch]) {
+            hbuf_put(&b, &path.ptr[i], 1);
+        } else {
+            char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+            hbuf_put(&b, e, 3);
+        }
+    }
     hbuf_lit(&b, "/");
     if (req->has_query) {
+        /* the parser admitted only visible bytes; non-ASCII ones are escaped for a valid URI */
         hbuf_lit(&b, "?");
-        hbuf_slice(&b, req->query);
+        for (size_t i = 0; i < req->query.len; i++) {
+            unsigned char ch = (unsigned char)req->query.ptr[i];
+            if (ch < 0x80) {
+                hbuf_put(&b, &req->query.ptr[i], 1);
+            } else {
+                char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+                hbuf_put(&b, e, 3);
+            }
+        }
     }
     hbuf_lit(&b, "\r\n");
     r->status = 301;
@@ -478,7 +510,7 @@ static int serve_static(struct conn *c, const struct http_request *req, const st
             rc = queue_simple(c, r, true);
         }
     } else if (e->kind == FS_DIR) {
-        rc = redirect_slash(c, req, r);
+        rc = redirect_slash(c, req, slice_make(np, (size_t)n), r);
     } else if (e->kind == FS_FILE) {
         rc = serve_file(c, req, s, e, path, r);
     } else {

@@ -225,7 +225,7 @@ static void build_headers(struct http_buf *b, struct fs_entry *e, uint16_t *off_
 }
 
 static struct fs_entry *new_error(struct fs_cache *c, int err, uint64_t hash, uint32_t root_id,
-                                  struct slice path, uint64_t now)
+                                  struct slice path, uint64_t now, bool cacheable)
 {
     struct fs_entry *e = sp_calloc(1, sizeof(*e) + path.len + 1);
     if (!e) {
@@ -247,7 +247,7 @@ static struct fs_entry *new_error(struct fs_cache *c, int err, uint64_t hash, ui
     e->_bytes = sizeof(*e) + path.len;
     e->_refs = 1;
     /* resource shortages and I/O errors are transient: never remember them */
-    if (c->lim.enabled && e->status != 503 && e->status != 500) {
+    if (cacheable && c->lim.enabled && e->status != 503 && e->status != 500) {
         insert(c, e);
     }
     return e;
@@ -260,17 +260,17 @@ static struct fs_entry *load(struct fs_cache *c, const struct fs_root *root, uin
     const char *rel = path.ptr + 1; /* skip the leading '/' */
     int fd = fs_open_beneath(root, rel, O_RDONLY | O_NONBLOCK);
     if (fd < 0) {
-        return new_error(c, -fd, hash, root_id, path, now);
+        return new_error(c, -fd, hash, root_id, path, now, true);
     }
     struct stat st;
     if (fstat(fd, &st) < 0) {
         int err = errno;
         close(fd);
-        return new_error(c, err, hash, root_id, path, now);
+        return new_error(c, err, hash, root_id, path, now, true);
     }
     if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
         close(fd);
-        return new_error(c, EACCES, hash, root_id, path, now); /* fifo, device, socket */
+        return new_error(c, EACCES, hash, root_id, path, now, true); /* fifo, device, socket */
     }
     bool dir = S_ISDIR(st.st_mode);
     bool small = !dir && (uint64_t)st.st_size <= c->lim.small_max;
@@ -345,12 +345,12 @@ static struct fs_entry *load(struct fs_cache *c, const struct fs_root *root, uin
         if (got < 0) {
             int err = (int)-got;
             sp_free(e);
-            return new_error(c, err, hash, root_id, path, now);
+            return new_error(c, err, hash, root_id, path, now, true);
         }
         if ((size_t)got != body_cap) {
             /* truncated while we read: do not cache a body that disagrees with its headers */
             sp_free(e);
-            return new_error(c, EAGAIN, hash, root_id, path, now);
+            return new_error(c, EAGAIN, hash, root_id, path, now, true);
         }
         e->body = p;
     } else if (dir) {
@@ -386,7 +386,7 @@ struct fs_entry *fs_cache_get(struct fs_cache *c, const struct fs_root *root, ui
                               struct slice path, uint64_t now_ms)
 {
     if (path.len == 0 || path.ptr[0] != '/' || path.len > UINT16_MAX) {
-        return new_error(c, ENAMETOOLONG, 0, root_id, SLICE_LIT("/"), now_ms);
+        return new_error(c, ENAMETOOLONG, 0, root_id, SLICE_LIT("/"), now_ms, false);
     }
     uint64_t hash = hash_mix(hash_bytes(path.ptr, path.len), root_id);
     if (!c->lim.enabled) {

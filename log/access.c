@@ -3,6 +3,7 @@
 
 #include "core/base/alloc.h"
 #include "core/base/numfmt.h"
+#include "log/ring.h"
 #include "proto/hdr_table.h"
 
 #include <stdio.h>
@@ -242,6 +243,16 @@ int log_format_compile(struct log_format *f, const char *name, const char *text,
     if (p > lit && add_op(f, V_LITERAL, lit, (size_t)(p - lit)) < 0) {
         goto oom;
     }
+    unsigned holes = 0;
+    for (unsigned i = 0; i < f->nops; i++) {
+        holes += f->ops[i].var >= V__PHASE2;
+    }
+    if (max_capture(f) + (size_t)holes * 48 + 1 > LOG_REC_MAX) {
+        snprintf(err, errlen, "log_format \"%s\" can produce lines longer than %u bytes", name,
+                 LOG_REC_MAX);
+        log_format_free(f);
+        return -1;
+    }
     if (max_capture(f) > CAPTURE_MAX) {
         snprintf(err, errlen,
                  "log_format \"%s\" has too many variables (at most %u bytes of request "
@@ -354,8 +365,7 @@ static size_t escape_one(const unsigned char *p, size_t left, enum log_escape es
     return 4;
 }
 
-size_t log_escape_into(char *out, size_t cap, struct slice s, enum log_escape esc,
-                       size_t *consumed)
+size_t log_escape_into(char *out, size_t cap, struct slice s, enum log_escape esc, size_t *consumed)
 {
     const unsigned char *p = (const unsigned char *)s.ptr;
     size_t o = 0, i = 0;
@@ -627,6 +637,10 @@ size_t log_render_done(const char *capture, size_t caplen, const struct log_done
     const struct hole *holes = (const struct hole *)(h + 1);
     const char *text = (const char *)(holes + h->nholes);
     size_t o = 0, t = 0;
+    if (cap == 0) {
+        return 0;
+    }
+    cap--; /* the newline always fits: a cut line still ends where it should */
     for (unsigned i = 0; i <= h->nholes; i++) {
         size_t end = i < h->nholes ? holes[i].at : h->textlen;
         size_t n = MIN(end - t, cap - o);
@@ -675,8 +689,6 @@ size_t log_render_done(const char *capture, size_t caplen, const struct log_done
             break;
         }
     }
-    if (o < cap) {
-        out[o++] = '\n';
-    }
+    out[o++] = '\n';
     return o;
 }

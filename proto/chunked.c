@@ -41,7 +41,8 @@ static int hexval(unsigned char c)
 
 /* chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ), ext-val = token / quoted-string */
 enum ext_st {
-    E_PRE,        /* after the size or a complete extension: BWS, ";" or CR */
+    E_PRE,        /* after the size or a complete extension: ";" or CR (or BWS, then E_WS) */
+    E_WS,         /* BWS after the size or a value: only ";" (or more BWS) may follow */
     E_NAME_START, /* after ";": BWS, then a name */
     E_NAME,       /* in a name */
     E_AFTER_NAME, /* BWS after a name: "=", ";" or CR */
@@ -60,7 +61,6 @@ static int ext_byte(struct http_chunked *d, unsigned char c)
     }
     switch (d->ext) {
     case E_PRE:
-    case E_AFTER_NAME:
     case E_TOKEN:
     case E_NAME:
         if (c == '\r') {
@@ -69,10 +69,27 @@ static int ext_byte(struct http_chunked *d, unsigned char c)
         if (c == ';') {
             d->ext = E_NAME_START;
         } else if (ws) {
-            d->ext = d->ext == E_NAME ? E_AFTER_NAME : d->ext == E_TOKEN ? E_PRE : d->ext;
-        } else if (c == '=' && (d->ext == E_NAME || d->ext == E_AFTER_NAME)) {
+            /* BWS is allowed only in front of ";" or "=" (RFC 9112 7.1.1) */
+            d->ext = d->ext == E_NAME ? E_AFTER_NAME : E_WS;
+        } else if (c == '=' && d->ext == E_NAME) {
             d->ext = E_VAL_START;
         } else if (!(http_is_tchar(c) && (d->ext == E_NAME || d->ext == E_TOKEN))) {
+            return -400;
+        }
+        return 0;
+    case E_WS:
+        if (c == ';') {
+            d->ext = E_NAME_START;
+        } else if (!ws) {
+            return -400; /* "5 \r\n": whitespace not followed by an extension */
+        }
+        return 0;
+    case E_AFTER_NAME:
+        if (c == ';') {
+            d->ext = E_NAME_START;
+        } else if (c == '=') {
+            d->ext = E_VAL_START;
+        } else if (!ws) {
             return -400;
         }
         return 0;
@@ -92,7 +109,7 @@ static int ext_byte(struct http_chunked *d, unsigned char c)
         return 0;
     case E_QUOTED:
         if (c == '"') {
-            d->ext = E_PRE;
+            d->ext = E_PRE; /* a closed quoted value: ";", CR, or BWS then ";" */
         } else if (c == '\\') {
             d->ext = E_QESC;
         } else if ((c < 0x20 && c != '\t') || c == 0x7f) {

@@ -5,8 +5,8 @@
 
 #include <string.h>
 
-/* Parses one entity-tag at list[*i]: [W/]"etagc*". Returns false if malformed. */
-static bool next_tag(struct slice list, size_t *i, struct slice *tag, bool *weak)
+/* Parses the entity-tag at list[*i] ([W/]"etagc*"): 1 and the tag, 0 at the end, -1 malformed. */
+static int next_tag(struct slice list, size_t *i, struct slice *tag, bool *weak)
 {
     size_t p = *i;
     while (p < list.len && (list.ptr[p] == ' ' || list.ptr[p] == '\t' || list.ptr[p] == ',')) {
@@ -14,7 +14,7 @@ static bool next_tag(struct slice list, size_t *i, struct slice *tag, bool *weak
     }
     if (p >= list.len) {
         *i = p;
-        return false;
+        return 0;
     }
     *weak = false;
     if (p + 1 < list.len && list.ptr[p] == 'W' && list.ptr[p + 1] == '/') {
@@ -22,35 +22,29 @@ static bool next_tag(struct slice list, size_t *i, struct slice *tag, bool *weak
         p += 2;
     }
     if (p >= list.len || list.ptr[p] != '"') {
-        *i = list.len;
-        return false;
+        return -1;
     }
     size_t s = p++;
     while (p < list.len && list.ptr[p] != '"') {
         unsigned char c = (unsigned char)list.ptr[p];
-        /* etagc = %x21 / %x23-7E / obs-text */
-        if (c < 0x21 || c == 0x7f) {
-            *i = list.len;
-            return false;
+        if (c < 0x21 || c == 0x7f) { /* etagc = %x21 / %x23-7E / obs-text */
+            return -1;
         }
         p++;
     }
     if (p >= list.len) {
-        *i = list.len;
-        return false;
+        return -1;
     }
     p++;
     *tag = slice_make(list.ptr + s, p - s);
-    /* only OWS and a comma may follow */
     while (p < list.len && (list.ptr[p] == ' ' || list.ptr[p] == '\t')) {
         p++;
     }
     if (p < list.len && list.ptr[p] != ',') {
-        *i = list.len;
-        return false;
+        return -1; /* only OWS and a comma may follow a tag */
     }
     *i = p;
-    return true;
+    return 1;
 }
 
 bool http_etag_list_matches(struct slice list, struct slice etag, bool weak)
@@ -59,21 +53,16 @@ bool http_etag_list_matches(struct slice list, struct slice etag, bool weak)
     if (l.len == 1 && l.ptr[0] == '*') {
         return etag.len > 0;
     }
-    if (etag.len == 0) {
-        return false;
-    }
     size_t i = 0;
     struct slice tag;
-    bool tag_weak;
-    while (next_tag(l, &i, &tag, &tag_weak)) {
-        if (!weak && tag_weak) {
-            continue; /* strong comparison: a weak tag never matches */
-        }
-        if (slice_eq(tag, etag)) {
-            return true;
+    bool tag_weak, found = false;
+    int rc;
+    while ((rc = next_tag(l, &i, &tag, &tag_weak)) == 1) {
+        if ((weak || !tag_weak) && slice_eq(tag, etag)) {
+            found = true; /* a weak tag never matches by strong comparison */
         }
     }
-    return false;
+    return rc == 0 && found && etag.len > 0; /* a malformed list matches nothing */
 }
 
 /* The date of header k, if present and valid. */

@@ -2,6 +2,7 @@
 #include "proto/date.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -95,10 +96,15 @@ static int hms(const char *p, unsigned *h, unsigned *mi, unsigned *s)
     return (*h > 23 || *mi > 59 || *s > 60) ? -1 : 0;
 }
 
+static bool leap(int64_t y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
 static int finish(int64_t y, int mon, unsigned d, unsigned h, unsigned mi, unsigned s, time_t *t)
 {
     static const unsigned mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (mon < 1 || d < 1 || d > mdays[mon - 1]) {
+    if (mon < 1 || d < 1 || d > mdays[mon - 1] || (mon == 2 && d == 29 && !leap(y))) {
         return -EINVAL;
     }
     int64_t days = days_from_civil(y, (unsigned)mon, d);
@@ -146,7 +152,18 @@ int http_date_parse(struct slice in, time_t *t)
         num(c + 9, 2, &y) || hms(c + 12, &h, &mi, &s)) {
         return -EINVAL;
     }
-    /* RFC 9110: a two-digit year more than 50 years in the future is in the past century */
-    y += y < 70 ? 2000 : 1900;
+    /* RFC 9110 5.6.7: a two-digit year that would be more than 50 years in the future is
+     * the most recent past year with those digits */
+    struct tm now;
+    time_t nt = time(NULL);
+    gmtime_r(&nt, &now);
+    int64_t cur = now.tm_year + 1900;
+    int64_t full = cur - cur % 100 + (int64_t)y;
+    if (full > cur + 50) {
+        full -= 100;
+    } else if (full < cur - 50) {
+        full += 100;
+    }
+    y = (unsigned)full;
     return finish(y, mon, d, h, mi, s, t);
 }

@@ -72,6 +72,7 @@ int hdr_table_add(struct hdr_table *t, struct arena *a, struct slice name, struc
     h->value = value;
     h->hash = hash;
     h->next_dup = HDR_NONE;
+    h->last_dup = t->count - 1;
     return 0;
 }
 
@@ -87,7 +88,7 @@ int hdr_table_index(struct hdr_table *t, struct arena *a)
     }
     memset(t->slots, 0, nslots * sizeof(uint16_t));
     t->mask = nslots - 1;
-    /* tails of dup chains, so the chain keeps arrival order; reuses next_dup */
+    /* duplicates chain in arrival order */
     for (uint32_t i = 0; i < t->count; i++) {
         struct http_header *h = &t->entries[i];
         uint32_t s = (uint32_t)h->hash & t->mask;
@@ -99,11 +100,9 @@ int hdr_table_index(struct hdr_table *t, struct arena *a)
             }
             struct http_header *first = &t->entries[e - 1];
             if (first->hash == h->hash && slice_eq_nocase(first->name, h->name)) {
-                struct http_header *last = first;
-                while (last->next_dup != HDR_NONE) {
-                    last = &t->entries[last->next_dup];
-                }
-                last->next_dup = i;
+                /* append in O(1): the first entry remembers the chain's tail */
+                t->entries[first->last_dup].next_dup = i;
+                first->last_dup = i;
                 break;
             }
             s = (s + 1) & t->mask;

@@ -25,6 +25,7 @@ struct http_header {
     struct slice value; /* OWS trimmed */
     uint64_t hash;      /* hash_bytes_lower(name) */
     uint32_t next_dup;  /* next entry with the same name, or HDR_NONE */
+    uint32_t last_dup;  /* on the first entry of a name: the last one (private) */
 };
 
 struct hdr_table {

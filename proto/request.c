@@ -241,11 +241,42 @@ static int parse_fields(struct http_request *r, const char *p, const struct http
     }
 }
 
+/* Host = uri-host [ ":" port ] (RFC 9110 7.2); an empty value is allowed. */
 static bool host_valid(struct slice h)
 {
-    for (size_t i = 0; i < h.len; i++) {
-        if (!host_ok[(unsigned char)h.ptr[i]]) {
+    size_t i = 0;
+    if (h.len && h.ptr[0] == '[') {
+        /* IP-literal: "[" hex digits, ":" and "." (or a vFuture) "]" */
+        i = 1;
+        while (i < h.len && h.ptr[i] != ']') {
+            unsigned char c = (unsigned char)h.ptr[i];
+            if (!host_ok[c] || c == '[') {
+                return false;
+            }
+            i++;
+        }
+        if (i == h.len || i == 1) {
             return false;
+        }
+        i++;
+    } else {
+        while (i < h.len && h.ptr[i] != ':') {
+            unsigned char c = (unsigned char)h.ptr[i];
+            if (!host_ok[c] || c == '[' || c == ']') {
+                return false;
+            }
+            i++;
+        }
+    }
+    if (i == h.len) {
+        return true;
+    }
+    if (h.ptr[i] != ':') {
+        return false;
+    }
+    for (i++; i < h.len; i++) {
+        if (h.ptr[i] < '0' || h.ptr[i] > '9') {
+            return false; /* port = *DIGIT */
         }
     }
     return true;
@@ -254,7 +285,7 @@ static bool host_valid(struct slice h)
 /* Content-Length: every field and list member must be the same digits-only value. */
 static int parse_content_length(struct http_request *r, const struct http_header *h)
 {
-    bool seen = false;
+    bool seen = false, too_big = false;
     uint64_t cl = 0;
     int err = 0;
     for (; h && !err; h = hdr_next_dup(&r->headers, h)) {
@@ -264,16 +295,20 @@ static int parse_content_length(struct http_request *r, const struct http_header
             uint64_t n = 0;
             int rc = num_parse_u64(el, MAX_CONTENT_LENGTH, &n);
             if (rc == -ERANGE) {
-                err = err ? err : -413;
-            } else if (rc < 0 || (seen && n != cl)) {
+                too_big = true; /* 413, unless the values also disagree (400 wins) */
+                n = UINT64_MAX;
+            } else if (rc < 0) {
+                err = -400;
+            }
+            if (seen && n != cl) {
                 err = -400;
             }
             cl = n;
             seen = true;
         }
     }
-    if (err) {
-        return err;
+    if (err || too_big) {
+        return err ? err : -413;
     }
     r->body = cl ? HTTP_BODY_LENGTH : HTTP_BODY_NONE;
     r->content_length = cl;

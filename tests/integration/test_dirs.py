@@ -46,3 +46,20 @@ def test_redirect_is_keepalive(spate):
     data = raw(spate, b"GET /dir HTTP/1.1\r\nHost: x\r\n\r\nGET /dir/ HTTP/1.1\r\nHost: x\r\n"
                       b"Connection: close\r\n\r\n", shut=False)
     assert data.startswith(b"HTTP/1.1 301") and b"HTTP/1.1 200 OK" in data
+
+
+def test_redirect_location_is_never_off_site(spate, docroot):
+    # the Location comes from the normalized path, so "//host/.." cannot point elsewhere
+    for target in [b"//evil.example/..//dir", b"/./evil.example/../dir", b"//dir",
+                   b"/%2e/dir"]:
+        data = raw(spate, b"GET " + target + b"?x=1 HTTP/1.1\r\nHost: h\r\nConnection: close"
+                   b"\r\n\r\n", shut=False)
+        head = data.split(b"\r\n\r\n")[0]
+        assert head.startswith(b"HTTP/1.1 301"), target
+        loc = [l for l in head.split(b"\r\n") if l.lower().startswith(b"location:")][0]
+        assert loc == b"Location: /dir/?x=1", (target, loc)
+    (docroot / "a dir").mkdir()
+    (docroot / "a dir" / "index.html").write_bytes(b"spaced dir\n")
+    data = raw(spate, b"GET /a%20dir HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+               shut=False)
+    assert b"Location: /a%20dir/\r\n" in data

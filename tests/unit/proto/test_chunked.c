@@ -110,6 +110,9 @@ static const struct bad bad[] = {
     {"5;a=\r\nhello\r\n", -400},        /* "=" without a value */
     {"5;a=\"x\r\n", -400},              /* unterminated quoted string */
     {"5;a\x01\r\nhello\r\n", -400},
+    {"5 \r\nhello\r\n0\r\n\r\n", -400}, /* whitespace without an extension */
+    {"5;a=b \r\nhello\r\n0\r\n\r\n", -400},
+    {"5;a \r\nhello\r\n0\r\n\r\n", -400},
     {"10000000000000000\r\n", -400}, /* 17 digits: overflow */
     {"fffffffffffffffff\r\n", -400},
     {"0\r\nX: 1\r\n folded\r\n\r\n", -400}, /* obs-fold in a trailer */

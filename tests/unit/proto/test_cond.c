@@ -118,6 +118,8 @@ static void test_lists(void **state)
     assert_false(http_etag_list_matches(SLICE_LIT(" \"a\" , W/\"abc\" "), e, false));
     assert_false(http_etag_list_matches(SLICE_LIT("\"a\" junk, \"abc\""), e, true));
     assert_false(http_etag_list_matches(SLICE_LIT("\"abc"), e, true));
+    assert_false(http_etag_list_matches(SLICE_LIT("\"abc\", junk"), e, true)); /* malformed */
+    assert_false(http_etag_list_matches(SLICE_LIT("junk, \"abc\""), e, true));
     assert_true(http_etag_list_matches(SLICE_LIT("*"), e, false));
     assert_false(http_etag_list_matches(SLICE_LIT("*"), SLICE_NULL, false));
 }

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -52,6 +53,20 @@ static void test_parse_formats(void **state)
     assert_int_equal(http_date_parse(SLICE_LIT("Sun Nov  6 08:49:37 1994"), &t), 0);
     assert_int_equal(t, 784111777);
     assert_int_equal(http_date_parse(SLICE_LIT("Thu Nov 26 08:49:37 2026"), &t), 0);
+    assert_int_equal(http_date_parse(SLICE_LIT("Tue, 29 Feb 2000 00:00:00 GMT"), &t), 0);
+    /* RFC 850 two-digit years: more than 50 years ahead means the past century */
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    int yy = (tm.tm_year + 1900 + 10) % 100; /* ten years ahead: this century */
+    char buf[64];
+    snprintf(buf, sizeof(buf), "Monday, 01-Jan-%02d 00:00:00 GMT", yy);
+    assert_int_equal(http_date_parse(slice_cstr(buf), &t), 0);
+    assert_true(t > now);
+    yy = (tm.tm_year + 1900 + 60) % 100; /* 60 years ahead: read as 40 years ago */
+    snprintf(buf, sizeof(buf), "Monday, 01-Jan-%02d 00:00:00 GMT", yy);
+    assert_int_equal(http_date_parse(slice_cstr(buf), &t), 0);
+    assert_true(t < now);
     static const char *const bad[] = {
         "",
         "Sun, 06 Nov 1994 08:49:37",
@@ -63,6 +78,8 @@ static void test_parse_formats(void **state)
         "Sun, 31 Apr 1994 08:49:37 GMT",
         "yesterday",
         "Sunday, 06-Nov-94 08:49:37",
+        "Thu, 29 Feb 2001 00:00:00 GMT", /* not a leap year */
+        "Mon, 29 Feb 1900 00:00:00 GMT",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (http_date_parse(slice_cstr(bad[i]), &t) == 0) {

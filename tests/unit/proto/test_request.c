@@ -265,6 +265,18 @@ static const struct bad bad[] = {
     {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n", -400},
     {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", -400},
     {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", -413},
+    /* differing values are 400 whatever their order, even when one is too large */
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: "
+     "99999999999999999999\r\n\r\n",
+     -400},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\nContent-Length: "
+     "1\r\n\r\n",
+     -400},
+    {"GET / HTTP/1.1\r\nHost: ..:x\r\n\r\n", -400},
+    {"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", -400},
+    {"GET / HTTP/1.1\r\nHost: a:80:\r\n\r\n", -400},
+    {"GET / HTTP/1.1\r\nHost: []\r\n\r\n", -400},
+    {"GET / HTTP/1.1\r\nHost: a]b\r\n\r\n", -400},
     {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", -400},
     {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", -400},
     {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
