@@ -311,6 +311,10 @@ static size_t body_bytes(struct worker *w, struct conn *c, const char *buf, size
         off += used;
         if (rc < 0) {
             /* the response is already queued: framing is lost, so close after it */
+            errlog(ERRLOG_INFO,
+                   "conn %llu: malformed chunked body after the response (%d): "
+                   "closing",
+                   (unsigned long long)c->id, -rc);
             body_end(c, rc);
             c->flags |= CF_STOP_READ | CF_CLOSE_AFTER;
             return len;

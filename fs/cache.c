@@ -283,7 +283,13 @@ static struct fs_entry *load(struct fs_cache *c, const struct fs_root *root, uin
     struct fs_entry tmp = {0};
     tmp.size = (uint64_t)st.st_size;
     tmp.mime = fs_mime_for_path(path, SLICE_LIT("application/octet-stream"));
-    http_date_format(lm, st.st_mtim.tv_sec);
+    /* RFC 9110 8.8.2.1: never a Last-Modified later than now (a clock skew, a touch -d) */
+    time_t mtime = st.st_mtim.tv_sec;
+    time_t now_s = time(NULL);
+    if (mtime > now_s) {
+        mtime = now_s;
+    }
+    http_date_format(lm, mtime);
     tmp.last_modified = slice_make(lm, HTTP_DATE_LEN);
     size_t n = 0;
     etag[n++] = '"';
@@ -326,7 +332,7 @@ static struct fs_entry *load(struct fs_cache *c, const struct fs_root *root, uin
 
     e->kind = dir ? FS_DIR : FS_FILE;
     e->fd = -1;
-    e->mtime = st.st_mtim.tv_sec;
+    e->mtime = mtime;
     e->_hash = hash;
     e->_root_id = root_id;
     e->_path_len = (uint16_t)path.len;

@@ -11,7 +11,8 @@ static bool is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-/* Digits at v[*i]: 1 and the value, 0 if there are none, -1 on overflow. */
+/* Digits at v[*i]: 1 and the value (saturated at UINT64_MAX: 1*DIGIT has no bound, and
+ * anything that large is past every file), or 0 if there are none. */
 static int digits(struct slice v, size_t *i, uint64_t *out)
 {
     size_t s = *i;
@@ -21,7 +22,10 @@ static int digits(struct slice v, size_t *i, uint64_t *out)
     if (*i == s) {
         return 0;
     }
-    return num_parse_u64(slice_make(v.ptr + s, *i - s), UINT64_MAX, out) == 0 ? 1 : -1;
+    if (num_parse_u64(slice_make(v.ptr + s, *i - s), UINT64_MAX, out) != 0) {
+        *out = UINT64_MAX;
+    }
+    return 1;
 }
 
 static int cmp_range(const void *a, const void *b)
@@ -71,7 +75,10 @@ int http_range_parse(struct slice v, uint64_t size, struct http_range *out, unsi
         struct http_range r;
         if (!ha) {
             /* suffix: the last b bytes */
-            if (b == 0 || size == 0) {
+            if (b > 0 && size == 0) {
+                return 0; /* satisfiable but empty (RFC 9110 14.1.1): send the empty 200 */
+            }
+            if (b == 0) {
                 continue;
             }
             r.first = b >= size ? 0 : size - b;

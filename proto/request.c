@@ -271,8 +271,8 @@ static bool host_valid(struct slice h)
     if (i == h.len) {
         return true;
     }
-    if (h.ptr[i] != ':') {
-        return false;
+    if (h.ptr[i] != ':' || i == 0) {
+        return false; /* ":80": a port without a host names nothing */
     }
     for (i++; i < h.len; i++) {
         if (h.ptr[i] < '0' || h.ptr[i] > '9') {
@@ -401,12 +401,21 @@ static int analyze(struct http_request *r)
     }
     r->keep_alive = !close && (r->version_minor == 1 || ka);
 
-    const struct http_header *ex = hdr_get_known(t, HDR_EXPECT);
-    if (ex) {
-        if (hdr_next_dup(t, ex) || !slice_eq_nocase(ex->value, SLICE_LIT("100-continue"))) {
-            return -417;
+    /* Expect is a list (RFC 9110 10.1.1, 5.6.1): empty elements are ignored, "100-continue"
+     * is the only expectation defined; anything else is 417 */
+    for (const struct http_header *ex = hdr_get_known(t, HDR_EXPECT); ex;
+         ex = hdr_next_dup(t, ex)) {
+        size_t pos = 0;
+        struct slice el;
+        while (http_list_next(ex->value, &pos, &el)) {
+            if (el.len == 0) {
+                continue;
+            }
+            if (!slice_eq_nocase(el, SLICE_LIT("100-continue"))) {
+                return -417;
+            }
+            r->expect_continue = r->version_minor == 1;
         }
-        r->expect_continue = r->version_minor == 1;
     }
     return 0;
 }

@@ -224,6 +224,13 @@ static void test_forms_and_versions(void **state)
                       "Content-Length: 3\r\n\r\n";
     assert_true(http_parse_request(exp, strlen(exp), 0, &lim, &arena, &r) > 0);
     assert_true(r.expect_continue);
+    const char *exp2 = "PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+                       "Expect: 100-continue\r\nContent-Length: 3\r\n\r\n";
+    assert_true(http_parse_request(exp2, strlen(exp2), 0, &lim, &arena, &r) > 0);
+    assert_true(r.expect_continue);
+    const char *exp3 = "GET / HTTP/1.1\r\nHost: a\r\nExpect: ,\r\n\r\n";
+    assert_true(http_parse_request(exp3, strlen(exp3), 0, &lim, &arena, &r) > 0);
+    assert_false(r.expect_continue);
     arena_release(&arena);
 }
 
@@ -286,6 +293,8 @@ static const struct bad bad[] = {
     {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n", -400},
     {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", -400},
     {"GET / HTTP/1.1\r\nHost: a\r\nExpect: something\r\n\r\n", -417},
+    {"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue, x\r\n\r\n", -417},
+    {"GET / HTTP/1.1\r\nHost: :80\r\n\r\n", -400},
     {"GET http://a@b/ HTTP/1.1\r\nHost: a\r\n\r\n", -400},
     {"GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", -400},
     {"\rGET / HTTP/1.1\r\nHost: a\r\n\r\n", -400},
