@@ -75,8 +75,8 @@ struct cfg {
     uint32_t linger_timeout_ms;    /* wait for the client's FIN after our last response */
     uint32_t drain_timeout_ms;     /* graceful shutdown limit */
     uint32_t sendfile_chunk;       /* bytes per sendfile call (nginx sendfile_max_chunk) */
-    bool cold_file_reads; /* uncached file ranges: async read + send instead of sendfile */
-    bool use_sendfile;    /* off: every file range is read (io_uring) and sent, never sendfile */
+    bool cold_file_reads;          /* uncached file ranges: async read + send instead of sendfile */
+    bool use_sendfile; /* off: every file range is read (io_uring) and sent, never sendfile */
     struct fs_cache_limits file_cache;
     bool trace_enabled;
     char *error_log;         /* path or NULL for stderr */

@@ -195,9 +195,9 @@ static void graceful_close(struct worker *w, struct conn *c)
     }
     shutdown(c->fd, SHUT_WR);
     c->flags |= CF_LINGER | CF_STOP_READ;
+    c->flags &= ~(CF_PAUSED | CF_BLOCKED); /* read (and drop) until the client's FIN */
     timer_arm(&w->timers[TK_LINGER], &c->timer, w->now_ms);
     if (!(c->flags & CF_RECV)) {
-        c->flags &= ~CF_PAUSED;
         schedule_rearm(w, c);
     }
 }
@@ -208,8 +208,10 @@ static void conn_drain(struct worker *w, struct conn *c)
         return;
     }
     bool idle = out_empty(c) && !(c->flags & CF_SENDING) && c->in_len == 0 && !conn_reading_body(c);
-    if (idle || (c->flags & CF_LINGER)) {
+    if (c->flags & CF_LINGER) {
         conn_abort(w, c);
+    } else if (idle) {
+        graceful_close(w, c); /* FIN, then a short linger: never an RST over a request in flight */
     }
     /* otherwise serve_request answers the next request with Connection: close and
      * output_drained closes once the response is out */
@@ -387,30 +389,40 @@ static size_t process(struct worker *w, struct conn *c, const char *buf, size_t 
         c->scanned = 0;
         if (rc < 0) {
             /* framing cannot be trusted any more: answer and close */
-            c->flags |= CF_STOP_READ;
-            if (serve_bad_request(c, -rc, buf + off, len - off) < 0) {
+            int e = serve_bad_request(c, -rc, buf + off, len - off);
+            if (e == -EAGAIN && !(out_empty(c) && !(c->flags & CF_SENDING))) {
+                c->flags |= CF_BLOCKED; /* the responses before it go out first; then again */
+                break;
+            }
+            if (e < 0) {
                 conn_abort(w, c);
             }
+            c->flags |= CF_STOP_READ;
             return len;
         }
         if (req.body == HTTP_BODY_CHUNKED) {
             /* a framing error already in hand is answered with its status, not the resource */
             int bad = chunked_prescan(cfg, buf + off + req.head_len, len - off - req.head_len);
             if (bad < 0) {
-                c->flags |= CF_STOP_READ;
-                if (serve_bad_request(c, -bad, buf + off, len - off) < 0) {
+                int e = serve_bad_request(c, -bad, buf + off, len - off);
+                if (e == -EAGAIN && !(out_empty(c) && !(c->flags & CF_SENDING))) {
+                    c->flags |= CF_BLOCKED;
+                    break;
+                }
+                if (e < 0) {
                     conn_abort(w, c);
                 }
+                c->flags |= CF_STOP_READ;
                 return len;
             }
         }
         rc = serve_request(c, &req);
         if (rc == -EAGAIN && out_empty(c) && !(c->flags & CF_SENDING)) {
             /* does not fit even in an empty output block (an enormous Location): give up */
-            c->flags |= CF_STOP_READ;
             if (serve_bad_request(c, 500, buf + off, len - off) < 0) {
                 conn_abort(w, c);
             }
+            c->flags |= CF_STOP_READ;
             return len;
         }
         if (rc == -EAGAIN) {
@@ -498,10 +510,13 @@ static void on_data(struct worker *w, struct conn *c, const char *p, size_t n)
     if (c->flags & CF_DEAD) {
         return;
     }
-    if ((c->flags & CF_BLOCKED) && (c->flags & CF_RECV) && !(c->flags & CF_PAUSED)) {
-        /* output backlog: stop reading until it drains */
+    if ((c->flags & CF_BLOCKED) && !(c->flags & CF_PAUSED)) {
+        /* output (or log) backlog: stop reading until it drains; PAUSED means "recv left
+         * unarmed on purpose", so the unblocking path re-arms it */
         c->flags |= CF_PAUSED;
-        cancel_recv(w, c);
+        if (c->flags & CF_RECV) {
+            cancel_recv(w, c);
+        }
     }
     conn_schedule(w, c);
 }
@@ -552,7 +567,7 @@ static void on_recv(struct worker *w, struct conn *c, int res, uint32_t cqe_flag
 void conn_run_rearm(struct worker *w, struct conn *c)
 {
     c->flags &= ~CF_ON_REARM;
-    if (!(c->flags & (CF_DEAD | CF_RECV | CF_PAUSED | CF_EOF))) {
+    if (!(c->flags & (CF_DEAD | CF_RECV | CF_PAUSED | CF_EOF | CF_BLOCKED))) {
         arm_recv(w, c);
     }
     maybe_free(w, c);
@@ -818,13 +833,19 @@ static void output_drained(struct worker *w, struct conn *c)
             flush(w, c);
             return;
         }
+        if (c->flags & CF_BLOCKED) {
+            /* still held back with nothing to send: the access log is full. alog_on_space
+             * reschedules us; until then neither EOF nor a timer may drop these requests */
+            timer_cancel(&c->timer);
+            return;
+        }
     }
     if (c->flags & CF_EOF) {
         conn_abort(w, c);
         return;
     }
     if (w->draining && c->in_len == 0 && !conn_reading_body(c)) {
-        conn_abort(w, c);
+        graceful_close(w, c); /* FIN, not RST: a request already on its way must not kill it */
         return;
     }
     if ((c->flags & CF_PAUSED) && !(c->flags & CF_BLOCKED)) {

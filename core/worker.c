@@ -124,6 +124,7 @@ static void on_accept(struct worker *w, unsigned g, int res, uint32_t flags)
         w->accept_armed[g] = false;
     }
     if (res >= 0) {
+        w->accept_warned = false;
         if (w->draining) {
             close(res);
         } else {
@@ -172,7 +173,7 @@ static void arm_wake(struct worker *w)
 
 void worker_request_stop(struct worker *w)
 {
-    atomic_store(&w->stop_requested, 1);
+    atomic_fetch_add(&w->stop_requested, 1);
     uint64_t one = 1;
     ssize_t r = write(w->wake_fd, &one, sizeof(one));
     (void)r;
@@ -200,7 +201,6 @@ static void start_drain(struct worker *w)
             conn_shutdown(w, c);
         }
     }
-    arm_wake(w);
 }
 
 /* ---------------------------------------------------------------- timers */
@@ -262,15 +262,15 @@ static void dispatch(struct worker *w, struct io_uring_cqe *cqe)
         on_accept(w, ud_idx(ud), cqe->res, cqe->flags);
         return;
     case IO_WAKE:
+        /* one eventfd for two senders: the log flusher (room again) and main (stop) */
         if (atomic_exchange(&w->log_space, 0)) {
             alog_on_space(w);
         }
-        if (atomic_load(&w->stop_requested)) {
-            atomic_store(&w->stop_requested, 0);
-            start_drain(w);
-        } else {
-            arm_wake(w);
+        while (w->stops_seen < (unsigned)atomic_load(&w->stop_requested)) {
+            w->stops_seen++;
+            start_drain(w); /* the second request cuts the drain short */
         }
+        arm_wake(w);
         return;
     case IO_CANCEL:
         return;
@@ -289,15 +289,19 @@ static void dispatch(struct worker *w, struct io_uring_cqe *cqe)
 
 static void run_deferred(struct worker *w)
 {
-    /* handlers may schedule more work while we run the lists: loop until empty */
-    while (w->ready || w->rearm) {
-        struct conn *list = w->ready;
-        w->ready = NULL;
-        while (list) {
-            struct conn *c = list;
-            list = c->next_ready;
-            conn_run_ready(w, c);
-        }
+    /*
+     * The ready list is taken once per turn: a connection that schedules itself again (a
+     * download whose sendfile_max_chunk is spent) runs next turn, after the completions and
+     * timers of everybody else. Re-arms only queue SQEs, so that list is run to the end.
+     */
+    struct conn *list = w->ready;
+    w->ready = NULL;
+    while (list) {
+        struct conn *c = list;
+        list = c->next_ready;
+        conn_run_ready(w, c);
+    }
+    while (w->rearm) {
         list = w->rearm;
         w->rearm = NULL;
         while (list) {
@@ -337,7 +341,10 @@ static void loop(struct worker *w)
         if (forced && w->now_ms >= w->drain_deadline_ms + 2000) {
             break; /* kernel operations refuse to finish: give up, exiting tears them down */
         }
-        uint64_t d = next_deadline(w);
+        uint64_t d = w->ready ? w->now_ms : next_deadline(w); /* work left: do not sleep */
+        if (forced) {
+            d = w->drain_deadline_ms + 2000; /* cut off: just wait for the completions */
+        }
         struct io_uring_cqe *cqe = NULL;
         int rc;
         if (d == UINT64_MAX) {
@@ -427,8 +434,17 @@ static int init(struct worker *w)
 
 static void fini(struct worker *w)
 {
-    /* tear the ring down first: the kernel drops every reference to our memory */
+    /* if we gave up on operations still in flight, the kernel may touch their buffers while
+     * it cancels them after the ring is gone: leave that memory to the process exit */
+    bool stuck = false;
+    for (uint32_t i = 0; i < w->nslots; i++) {
+        stuck |= w->slots[i]->w && w->slots[i]->pending;
+    }
     io_uring_queue_exit(&w->ring);
+    if (stuck) {
+        errlog(ERRLOG_WARN, "exiting with operations still in flight");
+        return;
+    }
     for (uint32_t i = 0; i < w->nslots; i++) {
         struct conn *c = w->slots[i];
         if (c->w) {

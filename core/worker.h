@@ -62,6 +62,7 @@ struct worker {
     unsigned nlisten;
     bool *accept_armed;
     bool accept_paused; /* after EMFILE/ENFILE */
+    bool accept_warned; /* the error log heard about this episode */
     uint64_t accept_resume_ms;
 
     /* connections: slots indexed by user_data idx */
@@ -71,8 +72,8 @@ struct worker {
     uint32_t nconns;    /* live connections */
     uint64_t next_conn_id;
     uint64_t boundary_seq; /* multipart/byteranges boundaries */
-    uint32_t cold_buffers;  /* connections holding a bounce buffer (cold file reads) */
-    bool cachestat_ok;      /* the kernel has cachestat(2) */
+    uint32_t cold_buffers; /* connections holding a bounce buffer (cold file reads) */
+    bool cachestat_ok;     /* the kernel has cachestat(2) */
 
     struct conn *ready; /* connections with work to resume this turn */
     struct conn *rearm; /* connections whose recv must be re-armed */
@@ -92,7 +93,8 @@ struct worker {
     uint32_t date_line_len;
 
     int wake_fd; /* eventfd: main asks for shutdown, the log flusher reports room */
-    _Atomic int stop_requested;
+    _Atomic unsigned stop_requested; /* times main asked us to stop */
+    unsigned stops_seen;
     _Atomic int log_space;
     struct worker_log log;
     uint64_t wake_buf;

@@ -4,6 +4,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -289,3 +290,68 @@ def test_access_log_flag_and_error_log(tmp_path, docroot):
     r = subprocess.run([BIN, "--root", str(docroot), "--access-log", "/nonexistent/dir/a.log",
                         "--listen", "127.0.0.1:0"], capture_output=True, timeout=30)
     assert r.returncode != 0 and b"cannot open access log" in r.stderr
+
+
+def test_log_backpressure_keeps_half_closed_requests(tmp_path, docroot):
+    """Requests held back by a full log are answered even if the client half-closed."""
+    fifo = tmp_path / "stuck.fifo"
+    os.mkfifo(fifo)
+    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # opened, but not read for now
+    s = spate_conf(tmp_path, docroot, main="access_log %s common;\naccess_log_buffer 64k;" % fifo)
+    drained = threading.Event()
+
+    def drain():
+        while not drained.is_set():
+            try:
+                if not os.read(rfd, 65536):
+                    time.sleep(0.01)
+            except BlockingIOError:
+                time.sleep(0.01)
+
+    reader = threading.Thread(target=drain)
+    load = []
+    filler = threading.Thread(target=lambda: load.append(loadgen(s.port, 20, 6000, depth=4)))
+    try:
+        # fill the pipe (64 KiB) and the ring (256 KiB): the worker stalls, loadgen waits
+        filler.start()
+        time.sleep(1.5)
+        c = s.connect(timeout=30)
+        c.sendall(b"GET /hello.txt?a HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
+        c.shutdown(socket.SHUT_WR)
+        time.sleep(0.5)
+        reader.start()  # now the log drains: everything must be answered
+        data = b""
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            data += d
+        c.close()
+        filler.join()
+        assert data.count(b"HTTP/1.1 200 OK") == 3
+        assert "responses 6000" in load[0]
+    finally:
+        if not reader.is_alive():
+            reader.start()
+        rc, err = s.stop(timeout=60)
+        drained.set()
+        reader.join()
+        os.close(rfd)
+    assert rc == 0, err
+
+
+def test_bad_request_after_long_pipeline_keeps_earlier_responses(tmp_path, docroot):
+    log = tmp_path / "a.log"
+    s = spate_conf(tmp_path, docroot, main="access_log %s combined;" % log)
+    try:
+        for n in [1, 20, 39, 63]:
+            q = b"q" * 300
+            req = b"".join(b"GET /hello.txt?%s%d HTTP/1.1\r\nHost: x\r\n\r\n" % (q, i)
+                           for i in range(n))
+            req += b"GARBAGE " + b"z" * 7000 + b"\r\n\r\n"
+            data = raw(s, req, shut=False)
+            assert data.count(b"HTTP/1.1 200 OK") == n, n
+            assert data.count(b"HTTP/1.1 400") == 1, n
+    finally:
+        rc, err = s.stop()
+    assert rc == 0, err
