@@ -152,15 +152,22 @@ static int lex(struct parser *p)
 
 /* ---------------------------------------------------------------- value parsers */
 
-int cfg_parse_size(const char *s, uint64_t *out)
+/* The decimal number at the start of s (no sign, no space); *end is what follows. 0 or -1. */
+static int leading_number(const char *s, unsigned long long *v, char **end)
 {
-    char *end;
     if (!isdigit((unsigned char)s[0])) {
         return -1;
     }
     errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno) {
+    *v = strtoull(s, end, 10);
+    return errno ? -1 : 0;
+}
+
+int cfg_parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+    if (leading_number(s, &v, &end) < 0) {
         return -1;
     }
     uint64_t mul = 1;
@@ -184,12 +191,8 @@ int cfg_parse_size(const char *s, uint64_t *out)
 int cfg_parse_time_ms(const char *s, uint64_t *out)
 {
     char *end;
-    if (!isdigit((unsigned char)s[0])) {
-        return -1;
-    }
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno) {
+    unsigned long long v;
+    if (leading_number(s, &v, &end) < 0) {
         return -1;
     }
     uint64_t mul;
