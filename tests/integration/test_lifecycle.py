@@ -160,3 +160,33 @@ def test_shutdown_closes_idle_keepalive(spate):
     assert time.monotonic() - t0 < 5  # idle connections do not hold up the exit
     assert c.recv(10) == b""
     c.close()
+
+
+def test_ipv6_listener(docroot, tmp_path):
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        probe = socket.socket(socket.AF_INET6)
+        probe.bind(("::1", 0))
+        probe.close()
+    except OSError:
+        pytest.skip("no ::1 on this machine")
+    log = tmp_path / "v6.log"
+    s = Spate(["--root", str(docroot), "--listen", "[::1]:0", "--workers", "1",
+               "--access-log", str(log)]).start()
+    try:
+        assert s.host == "::1"
+        c = socket.create_connection(("::1", s.port), timeout=10)
+        c.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            data += d
+        c.close()
+        assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"hello, world\n")
+    finally:
+        rc, err = s.stop()
+    assert rc == 0, err
+    assert log.read_text().startswith("::1 - - [")
