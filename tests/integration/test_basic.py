@@ -4,7 +4,7 @@ import http.client
 import subprocess
 import time
 
-from conftest import raw, split_responses
+from conftest import raw, split_responses, read_until_close
 
 
 def get(spate, path, method="GET", headers=None):
@@ -101,12 +101,7 @@ def test_http10_closes_unless_keepalive(spate):
     first = s.recv(65536)
     assert b"Connection: keep-alive" in first and first.endswith(b"hello, world\n")
     s.sendall(b"GET /hello.txt HTTP/1.0\r\n\r\n")
-    second = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        second += d
+    second = read_until_close(s)
     assert second.startswith(b"HTTP/1.1 200 OK") and second.endswith(b"hello, world\n")
     s.close()
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import BIN, Spate
+from conftest import BIN, Spate, read_until_close
 
 
 def run(args, **kw):
@@ -101,12 +101,7 @@ def test_workers_share_one_port(docroot):
         for _ in range(50):
             c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
             c.sendall(b"GET /hello.txt HTTP/1.0\r\n\r\n")
-            data = b""
-            while True:
-                d = c.recv(4096)
-                if not d:
-                    break
-                data += d
+            data = read_until_close(c)
             c.close()
             assert data.startswith(b"HTTP/1.1 200")
     finally:
@@ -136,14 +131,9 @@ def test_graceful_shutdown_finishes_inflight(tmp_path):
         n.sendall(b"GET / HTTP/1.0\r\n\r\n")
         if not n.recv(10):
             raise OSError("closed")
-    parts = [first]
-    while True:
-        d = c.recv(1 << 20)
-        if not d:
-            break
-        parts.append(d)
+    data = first + read_until_close(c)
     c.close()
-    head, _, body = b"".join(parts).partition(b"\r\n\r\n")
+    head, _, body = data.partition(b"\r\n\r\n")
     assert body == payload  # the in-flight response completed, byte-exact
     s.proc.wait(timeout=30)
     assert s.proc.returncode == 0, s.proc.stderr.read()
@@ -178,12 +168,7 @@ def test_ipv6_listener(docroot, tmp_path):
         assert s.host == "::1"
         c = socket.create_connection(("::1", s.port), timeout=10)
         c.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            d = c.recv(65536)
-            if not d:
-                break
-            data += d
+        data = read_until_close(c)
         c.close()
         assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"hello, world\n")
     finally:

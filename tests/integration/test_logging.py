@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import BIN, Spate, raw, spate_conf
+from conftest import BIN, Spate, raw, spate_conf, read_until_close
 
 LOADGEN = os.environ.get("SPATE_LOADGEN") or os.path.join(
     os.path.dirname(BIN), "tests", "loadgen")
@@ -320,12 +320,7 @@ def test_log_backpressure_keeps_half_closed_requests(tmp_path, docroot):
         c.shutdown(socket.SHUT_WR)
         time.sleep(0.5)
         reader.start()  # now the log drains: everything must be answered
-        data = b""
-        while True:
-            d = c.recv(65536)
-            if not d:
-                break
-            data += d
+        data = read_until_close(c)
         c.close()
         filler.join()
         assert data.count(b"HTTP/1.1 200 OK") == 3

@@ -1,7 +1,7 @@
 """Pipelining (RFC 9112 9.3.2): every request answered, in order, however the bytes arrive."""
 import time
 
-from conftest import raw, split_responses
+from conftest import raw, split_responses, read_until_close
 
 
 def test_100_pipelined_in_one_write(spate, docroot):
@@ -46,12 +46,7 @@ def test_pipeline_split_across_writes(spate):
         s.sendall(req[i:i + 37])
         if i % 370 == 0:
             time.sleep(0.001)
-    data = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        data += d
+    data = read_until_close(s)
     s.close()
     resps = split_responses(data)
     assert len(resps) == 51
@@ -65,11 +60,6 @@ def test_many_pipelined_without_reading(spate):
     req += b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     s = spate.connect(timeout=20)
     s.sendall(req)
-    data = b""
-    while True:
-        d = s.recv(1 << 20)
-        if not d:
-            break
-        data += d
+    data = read_until_close(s)
     s.close()
     assert len(split_responses(data)) == n + 1

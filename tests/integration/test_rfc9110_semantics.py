@@ -1,5 +1,5 @@
 """RFC 9110: methods (9), Expect (10.1.1), status codes (15) as a static server applies them."""
-from conftest import raw, split_responses, spate_conf, status_line
+from conftest import raw, split_responses, spate_conf, status_line, read_until_close
 
 
 def test_9_3_7_options(spate):
@@ -64,12 +64,7 @@ def test_10_1_1_expect_100_continue(spate):
     s.sendall(b"POST /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
               b"Expect: 100-continue\r\n\r\n")
     s.settimeout(5)
-    data = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        data += d
+    data = read_until_close(s)
     assert status_line(data).startswith(b"HTTP/1.1 405")
     assert b"Connection: close" in data
     s.close()

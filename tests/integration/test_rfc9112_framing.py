@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from conftest import raw, split_responses, spate_conf, status_line
+from conftest import raw, split_responses, spate_conf, status_line, read_until_close
 
 
 def one(spate, req):
@@ -81,12 +81,7 @@ def test_7_1_chunked_body_arriving_slowly(spate):
         s.sendall(body[i:i + 1])
         time.sleep(0.003)
     s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    rest = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        rest += d
+    rest = read_until_close(s)
     assert rest.startswith(b"HTTP/1.1 200") and rest.endswith(b"hello, world\n")
     s.close()
 
@@ -114,12 +109,7 @@ def test_7_1_bad_chunk_after_response_closes(spate):
     assert s.recv(65536).startswith(b"HTTP/1.1 200")
     s.sendall(b"3\r\nabc\r\nnot-hex\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
     s.settimeout(5)
-    rest = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        rest += d
+    rest = read_until_close(s)
     assert rest == b""  # closed, and the smuggled request was not answered
     s.close()
 
