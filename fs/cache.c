@@ -6,7 +6,6 @@
 #include "core/base/numfmt.h"
 #include "fs/mime.h"
 #include "proto/date.h"
-#include "proto/response.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +15,7 @@
 
 struct fs_cache {
     struct fs_cache_limits lim;
+    struct fs_cache_hooks hooks;
     struct fs_entry **buckets;
     uint32_t mask;
     struct fs_entry lru; /* sentinel: lru._next is the most recent */
@@ -39,13 +39,16 @@ static void lru_push_front(struct fs_cache *c, struct fs_entry *e)
     c->lru._next = e;
 }
 
-struct fs_cache *fs_cache_new(const struct fs_cache_limits *lim)
+struct fs_cache *fs_cache_new(const struct fs_cache_limits *lim, const struct fs_cache_hooks *hooks)
 {
     struct fs_cache *c = sp_calloc(1, sizeof(*c));
     if (!c) {
         return NULL;
     }
     c->lim = *lim;
+    if (hooks) {
+        c->hooks = *hooks;
+    }
     uint32_t n = 256;
     c->buckets = sp_calloc(n, sizeof(*c->buckets));
     if (!c->buckets) {
@@ -108,9 +111,8 @@ void fs_cache_free(struct fs_cache *c)
     sp_free(c);
 }
 
-void fs_entry_release(struct fs_cache *c, struct fs_entry *e)
+void fs_entry_release(struct fs_entry *e)
 {
-    (void)c;
     ASSERT(e->_refs > 0);
     if (--e->_refs == 0 && !e->_linked) {
         entry_free(e);
@@ -211,19 +213,6 @@ static ssize_t read_all(int fd, char *dst, size_t n)
     return (ssize_t)got;
 }
 
-/* Builds the entity header block for a file into b. */
-static void build_headers(struct http_buf *b, struct fs_entry *e, uint16_t *off_len,
-                          uint16_t *off_val)
-{
-    http_put_header(b, SLICE_LIT("Content-Type"), e->mime);
-    *off_len = (uint16_t)b->len;
-    http_put_header_u64(b, SLICE_LIT("Content-Length"), e->size);
-    *off_val = (uint16_t)b->len;
-    http_put_header(b, SLICE_LIT("Last-Modified"), e->last_modified);
-    http_put_header(b, SLICE_LIT("ETag"), e->etag);
-    hbuf_lit(b, "Accept-Ranges: bytes\r\n");
-}
-
 static struct fs_entry *new_error(struct fs_cache *c, int err, uint64_t hash, uint32_t root_id,
                                   struct slice path, uint64_t now, bool cacheable)
 {
@@ -276,9 +265,6 @@ static struct fs_entry *load(struct fs_cache *c, const struct fs_root *root, uin
     bool small = !dir && (uint64_t)st.st_size <= c->lim.small_max;
     size_t body_cap = small ? (size_t)st.st_size : 0;
 
-    char hdrbuf[512];
-    struct http_buf hb;
-    hbuf_init(&hb, hdrbuf, sizeof(hdrbuf));
     char etag[64], lm[HTTP_DATE_LEN];
     struct fs_entry tmp = {0};
     tmp.size = (uint64_t)st.st_size;
@@ -300,29 +286,22 @@ static struct fs_entry *load(struct fs_cache *c, const struct fs_root *root, uin
     n += num_u64_to_hex(etag + n, (uint64_t)ts_ns(st.st_mtim));
     etag[n++] = '"';
     tmp.etag = slice_make(etag, n);
-    uint16_t off_len = 0, off_val = 0;
-    if (!dir) {
-        build_headers(&hb, &tmp, &off_len, &off_val);
-    }
+    size_t aux = !dir && c->hooks.aux_len ? c->hooks.aux_len(&tmp) : 0;
 
-    size_t total = sizeof(struct fs_entry) + path.len + 1 + hb.len + n + HTTP_DATE_LEN + body_cap;
+    size_t total = sizeof(struct fs_entry) + path.len + 1 + aux + n + HTTP_DATE_LEN + body_cap;
     struct fs_entry *e = sp_malloc(total);
     if (!e) {
         close(fd);
         return NULL;
     }
     *e = tmp;
-    char *p = (char *)(e + 1);
+    /* the attachment first: right behind the struct, it is aligned for whatever it holds */
+    char *auxp = (char *)(e + 1);
+    char *p = auxp + aux;
     e->_path = p;
     memcpy(p, path.ptr, path.len);
     p[path.len] = '\0';
     p += path.len + 1;
-    memcpy(p, hdrbuf, hb.len);
-    e->hdr = p;
-    e->hdr_len = (uint16_t)hb.len;
-    e->off_len = off_len;
-    e->off_val = off_val;
-    p += hb.len;
     memcpy(p, etag, n);
     e->etag = slice_make(p, n);
     p += n;
@@ -344,6 +323,11 @@ static struct fs_entry *load(struct fs_cache *c, const struct fs_root *root, uin
     e->_bytes = total;
     e->_refs = 1;
     e->_linked = false;
+    if (aux) {
+        c->hooks.aux_fill(e, auxp); /* after the facts above: the hook reads them */
+        e->aux = auxp;
+        e->aux_len = (uint32_t)aux;
+    }
 
     if (small) {
         ssize_t got = read_all(fd, p, body_cap);
@@ -370,22 +354,33 @@ static struct fs_entry *load(struct fs_cache *c, const struct fs_root *root, uin
     return e;
 }
 
-/* True if path still names the same, unchanged object as e (same error for negatives). */
-static bool still_valid(const struct fs_root *root, struct fs_entry *e)
+enum recheck { RECHECK_SAME, RECHECK_CHANGED, RECHECK_UNKNOWN };
+
+/* Does path still name the same, unchanged object as e (the same error for negatives)? */
+static enum recheck still_valid(const struct fs_root *root, struct fs_entry *e)
 {
     int fd = fs_open_beneath(root, e->_path + 1, O_PATH);
+    if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM) {
+        /*
+         * No descriptor to look with: that says nothing about the file. Evicting the entry
+         * here would turn every hit into a load that fails for the same reason (503), so the
+         * entry stays as it is and is checked again later.
+         */
+        return RECHECK_UNKNOWN;
+    }
     if (fd < 0) {
-        return e->kind == FS_ERROR && e->err == -fd;
+        return e->kind == FS_ERROR && e->err == -fd ? RECHECK_SAME : RECHECK_CHANGED;
     }
     struct stat st;
     int rc = fstat(fd, &st);
     close(fd);
     if (rc < 0 || e->kind == FS_ERROR) {
-        return false;
+        return RECHECK_CHANGED;
     }
-    return (uint64_t)st.st_dev == e->_dev && (uint64_t)st.st_ino == e->_ino &&
-           (uint64_t)st.st_size == e->size && ts_ns(st.st_mtim) == e->_mtime_ns &&
-           ts_ns(st.st_ctim) == e->_ctime_ns && (S_ISDIR(st.st_mode) == (e->kind == FS_DIR));
+    bool same = (uint64_t)st.st_dev == e->_dev && (uint64_t)st.st_ino == e->_ino &&
+                (uint64_t)st.st_size == e->size && ts_ns(st.st_mtim) == e->_mtime_ns &&
+                ts_ns(st.st_ctim) == e->_ctime_ns && (S_ISDIR(st.st_mode) == (e->kind == FS_DIR));
+    return same ? RECHECK_SAME : RECHECK_CHANGED;
 }
 
 struct fs_entry *fs_cache_get(struct fs_cache *c, const struct fs_root *root, uint32_t root_id,
@@ -414,7 +409,12 @@ struct fs_entry *fs_cache_get(struct fs_cache *c, const struct fs_root *root, ui
             return e;
         }
         c->st.revalidations++;
-        if (still_valid(root, e)) {
+        enum recheck rc = still_valid(root, e);
+        if (rc == RECHECK_UNKNOWN) {
+            c->st.recheck_deferred++;
+            rc = RECHECK_SAME; /* serve what we have; look again after another interval */
+        }
+        if (rc == RECHECK_SAME) {
             e->_checked_ms = now_ms;
             lru_unlink(e);
             lru_push_front(c, e);

@@ -3,9 +3,13 @@
  *
  * Maps (root id, normalized path) to what serving that path needs: the kind
  * (file, directory, or a cached error such as "not found"), the stat facts,
- * MIME type, validators and a prebuilt block of entity headers. Files up to
- * `small_max` bytes keep their whole content in memory, so a hit costs no
- * syscall at all and holds no fd; larger files keep an open fd for sendfile.
+ * MIME type and validators. Files up to `small_max` bytes keep their whole
+ * content in memory, so a hit costs no syscall at all and holds no fd; larger
+ * files keep an open fd for sendfile.
+ *
+ * The cache holds facts, not protocol text. Its owner may attach derived
+ * bytes to each entry when it is loaded (fs_cache_hooks: the HTTP/1 writer
+ * keeps its prebuilt entity header block there), so a hit rebuilds nothing.
  *
  * Bounded by entry count, bytes and open fds, with LRU eviction. Entries are
  * revalidated (openat2 O_PATH + fstat) once `valid_ms` has passed since the
@@ -54,14 +58,8 @@ struct fs_entry {
     struct slice mime;          /* Content-Type value */
     struct slice etag;          /* strong ETag, quoted: "ino-size-mtimens" in hex */
     struct slice last_modified; /* IMF-fixdate */
-    /*
-     * Entity headers, each ending in CRLF, in this order:
-     *   [0, off_len)        Content-Type
-     *   [off_len, off_val)  Content-Length (of the whole file)
-     *   [off_val, hdr_len)  Last-Modified, ETag, Accept-Ranges
-     */
-    const char *hdr;
-    uint16_t off_len, off_val, hdr_len;
+    const char *aux;            /* the owner's attachment (fs_cache_hooks), or NULL */
+    uint32_t aux_len;
 
     /* ---- private to cache.c ---- */
     struct fs_entry *_hnext;        /* hash chain */
@@ -80,14 +78,26 @@ struct fs_entry {
 
 struct fs_cache_stats {
     uint64_t hits, misses, revalidations, replaced, evictions;
+    uint64_t recheck_deferred; /* revalidations put off for lack of descriptors */
     uint32_t entries, fds;
     uint64_t bytes;
 };
 
 struct fs_cache;
 
-/* A new empty cache; NULL on allocation failure. */
-struct fs_cache *fs_cache_new(const struct fs_cache_limits *lim) MUST_CHECK;
+/*
+ * What the cache's owner derives from an entry when it is loaded: aux_len()
+ * bytes, written by aux_fill() into memory the entry owns (so they live and
+ * die with it). Called for regular files only, with every fact filled in.
+ */
+struct fs_cache_hooks {
+    size_t (*aux_len)(const struct fs_entry *e);
+    void (*aux_fill)(const struct fs_entry *e, char *dst);
+};
+
+/* A new empty cache (hooks may be NULL); NULL on allocation failure. */
+struct fs_cache *fs_cache_new(const struct fs_cache_limits *lim,
+                              const struct fs_cache_hooks *hooks) MUST_CHECK;
 
 /* Frees the cache. Every entry must have been released. */
 void fs_cache_free(struct fs_cache *c);
@@ -108,7 +118,7 @@ static inline void fs_entry_ref(struct fs_entry *e)
 }
 
 /* Drops a reference; the entry is freed once unreferenced and no longer cached. */
-void fs_entry_release(struct fs_cache *c, struct fs_entry *e);
+void fs_entry_release(struct fs_entry *e);
 
 /* Drops every unreferenced entry (on shutdown, or to test eviction). */
 void fs_cache_clear(struct fs_cache *c);

@@ -249,8 +249,14 @@ void log_flusher_hand_over(struct log_flusher *f, struct log_line *lines)
     pthread_mutex_unlock(&f->leftover_mu);
 }
 
-void log_flusher_stop(struct log_flusher *f)
+void log_flusher_nudge(struct log_flusher *f)
 {
+    (void)f;
+}
+
+int log_flusher_stop(struct log_flusher *f, unsigned timeout_ms)
+{
+    (void)timeout_ms;
     if (f->running) {
         atomic_store(&f->stop, 1);
         log_flusher_kick(f);
@@ -272,4 +278,5 @@ void log_flusher_stop(struct log_flusher *f)
         f->wake_fd = -1;
     }
     pthread_mutex_destroy(&f->leftover_mu);
+    return 0;
 }

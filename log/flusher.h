@@ -7,7 +7,7 @@
  * filling up, and at least every 100 ms, so lines reach the disk in large
  * batches and never wait long. A worker never waits for the flusher: when a
  * ring is full the worker keeps its lines itself and stops reading new
- * requests (see core/worker.c), and the flusher tells it when there is room.
+ * requests (see core/http/accesslog.h), and the flusher tells it when there is room.
  *
  * Nothing is dropped: a failed write is retried (once a second) and reported
  * on stderr; on shutdown every line is written before log_flusher_stop()
@@ -78,5 +78,9 @@ void log_flusher_reopen(struct log_flusher *f);
 /* A worker's lines still not in its ring at exit: the flusher writes them after the ring. */
 void log_flusher_hand_over(struct log_flusher *f, struct log_line *lines);
 
-/* Writes everything, stops the thread, closes the files. */
-void log_flusher_stop(struct log_flusher *f);
+/* Producer side, once per loop turn in which it committed records: wakes an idle flusher. */
+void log_flusher_nudge(struct log_flusher *f);
+
+/* Writes everything within timeout_ms, stops the thread, closes the files.
+ * 0, or -ETIMEDOUT when the thread could not finish (then nothing of f may be freed). */
+int log_flusher_stop(struct log_flusher *f, unsigned timeout_ms);

@@ -2,9 +2,9 @@
  * ring.h - a lock-free single-producer single-consumer byte ring for log records.
  *
  *   producer (one worker thread)          consumer (the flusher thread)
- *   p = log_ring_reserve(r, n)            n = log_ring_peek(r, &rec) ... log_ring_release(r, n)
- *   ...format up to n bytes at p...
- *   log_ring_commit(r, len, type, sink)
+ *   p = log_ring_reserve(r, n)            rec = log_ring_peek(r)
+ *   ...format up to n bytes at p...       ...rec = log_ring_next(r, rec)...
+ *   log_ring_commit(r, len, type, sink)   log_ring_release_through(r, rec)
  *
  * Records are length-prefixed and 8-byte aligned; a record never wraps: when
  * it does not fit before the end, a padding record fills the end and the
@@ -12,13 +12,13 @@
  * (written by the consumer) live on separate cache lines; each side keeps a
  * cached copy of the other's index so the common case touches no shared
  * line. Full never blocks and never drops: reserve returns NULL and the
- * caller keeps the line and applies backpressure (see log/access.h).
+ * caller keeps the line and applies backpressure (see core/http/accesslog.h).
  */
 #pragma once
 
+#include "core/base/atomic.h"
 #include "core/base/compiler.h"
 
-#include "core/base/atomic.h"
 #include <stddef.h>
 #include <stdint.h>
 

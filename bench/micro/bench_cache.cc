@@ -45,17 +45,17 @@ void BM_cache_hit(benchmark::State &state)
 {
     Tree t;
     fs_cache_limits lim = FS_CACHE_LIMITS_DEFAULT;
-    fs_cache *c = fs_cache_new(&lim);
+    fs_cache *c = fs_cache_new(&lim, nullptr);
     std::string paths[64];
     for (int i = 0; i < 64; i++) {
         paths[i] = "/f" + std::to_string(i) + ".html";
-        fs_entry_release(c, fs_cache_get(c, &t.root, 0, slice_cstr(paths[i].c_str()), 0));
+        fs_entry_release(fs_cache_get(c, &t.root, 0, slice_cstr(paths[i].c_str()), 0));
     }
     int i = 0;
     for (auto _ : state) {
         fs_entry *e = fs_cache_get(c, &t.root, 0, slice_cstr(paths[i++ & 63].c_str()), 1);
         benchmark::DoNotOptimize(e->body);
-        fs_entry_release(c, e);
+        fs_entry_release(e);
     }
     state.SetItemsProcessed(int64_t(state.iterations()));
     fs_cache_free(c);
@@ -68,12 +68,12 @@ void BM_cache_revalidate(benchmark::State &state)
     Tree t;
     fs_cache_limits lim = FS_CACHE_LIMITS_DEFAULT;
     lim.valid_ms = 0; // every lookup re-checks the file (openat2 O_PATH + fstat)
-    fs_cache *c = fs_cache_new(&lim);
+    fs_cache *c = fs_cache_new(&lim, nullptr);
     uint64_t now = 0;
     for (auto _ : state) {
         fs_entry *e = fs_cache_get(c, &t.root, 0, slice_cstr("/f1.html"), now++);
         benchmark::DoNotOptimize(e->body);
-        fs_entry_release(c, e);
+        fs_entry_release(e);
     }
     state.SetItemsProcessed(int64_t(state.iterations()));
     fs_cache_free(c);
@@ -86,11 +86,11 @@ void BM_cache_off(benchmark::State &state)
     Tree t;
     fs_cache_limits lim = FS_CACHE_LIMITS_DEFAULT;
     lim.enabled = false; // open + fstat + read + close per lookup
-    fs_cache *c = fs_cache_new(&lim);
+    fs_cache *c = fs_cache_new(&lim, nullptr);
     for (auto _ : state) {
         fs_entry *e = fs_cache_get(c, &t.root, 0, slice_cstr("/f1.html"), 0);
         benchmark::DoNotOptimize(e->body);
-        fs_entry_release(c, e);
+        fs_entry_release(e);
     }
     state.SetItemsProcessed(int64_t(state.iterations()));
     fs_cache_free(c);

@@ -5,7 +5,7 @@
 #include <cstring>
 
 extern "C" {
-#include "log/access.h"
+#include "log/format.h"
 #include "log/ring.h"
 }
 

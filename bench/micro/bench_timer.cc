@@ -4,7 +4,7 @@
 #include <vector>
 
 extern "C" {
-#include "core/timer.h"
+#include "core/io/timer.h"
 }
 
 namespace

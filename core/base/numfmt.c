@@ -43,6 +43,8 @@ int num_parse_u64(struct slice s, uint64_t max, uint64_t *out)
     return 0;
 }
 
+const char num_hex_upper[16] = "0123456789ABCDEF";
+
 size_t num_u64_to_hex(char *dst, uint64_t v)
 {
     static const char digits[] = "0123456789abcdef";

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -71,6 +72,24 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* A stand-in for the HTTP/1 writer's hook: "size=N type=T" after the facts are in. */
+static size_t aux_len(const struct fs_entry *e)
+{
+    char tmp[128];
+    return (size_t)snprintf(tmp, sizeof(tmp), "size=%llu type=%.*s", (unsigned long long)e->size,
+                            (int)e->mime.len, e->mime.ptr);
+}
+
+static void aux_fill(const struct fs_entry *e, char *dst)
+{
+    char tmp[128];
+    int n = snprintf(tmp, sizeof(tmp), "size=%llu type=%.*s", (unsigned long long)e->size,
+                     (int)e->mime.len, e->mime.ptr);
+    memcpy(dst, tmp, (size_t)n);
+}
+
+static const struct fs_cache_hooks hooks = {aux_len, aux_fill};
+
 static struct fs_entry *get(struct fs_cache *c, const char *path, uint64_t now)
 {
     struct fs_entry *e = fs_cache_get(c, &root, 0, slice_cstr(path), now);
@@ -83,7 +102,7 @@ static void test_kinds(void **state)
     (void)state;
     struct fs_cache_limits lim = FS_CACHE_LIMITS_DEFAULT;
     lim.small_max = 1024;
-    struct fs_cache *c = fs_cache_new(&lim);
+    struct fs_cache *c = fs_cache_new(&lim, &hooks);
     struct fs_entry *e = get(c, "/a.html", 0);
     assert_int_equal(e->kind, FS_FILE);
     assert_int_equal(e->size, 8);
@@ -93,48 +112,50 @@ static void test_kinds(void **state)
     assert_true(slice_eq(e->mime, SLICE_LIT("text/html")));
     assert_int_equal(e->etag.ptr[0], '"');
     assert_int_equal(e->etag.ptr[e->etag.len - 1], '"');
-    /* the header block is well formed */
-    assert_true(e->hdr_len > 0 && e->off_len < e->off_val && e->off_val < e->hdr_len);
-    assert_memory_equal(e->hdr, "Content-Type: text/html\r\n", e->off_len);
-    assert_memory_equal(e->hdr + e->off_len, "Content-Length: 8\r\n", e->off_val - e->off_len);
-    fs_entry_release(c, e);
+    /* the owner's attachment is built from the facts, aligned, and lives with the entry */
+    assert_non_null(e->aux);
+    assert_int_equal((uintptr_t)e->aux % 8, 0);
+    assert_int_equal(e->aux_len, strlen("size=8 type=text/html"));
+    assert_memory_equal(e->aux, "size=8 type=text/html", e->aux_len);
+    fs_entry_release(e);
 
     e = get(c, "/big.bin", 0);
     assert_int_equal(e->kind, FS_FILE);
     assert_null(e->body);
     assert_true(e->fd >= 0);
     assert_int_equal(e->size, 100000);
-    fs_entry_release(c, e);
+    fs_entry_release(e);
 
     e = get(c, "/sub", 0);
     assert_int_equal(e->kind, FS_DIR);
-    fs_entry_release(c, e);
+    assert_null(e->aux); /* files only */
+    fs_entry_release(e);
     e = get(c, "/", 0);
     assert_int_equal(e->kind, FS_DIR);
-    fs_entry_release(c, e);
+    fs_entry_release(e);
 
     e = get(c, "/missing", 0);
     assert_int_equal(e->kind, FS_ERROR);
     assert_int_equal(e->status, 404);
-    fs_entry_release(c, e);
+    fs_entry_release(e);
     e = get(c, "/a.html/x", 0);
     assert_int_equal(e->status, 404);
-    fs_entry_release(c, e);
+    fs_entry_release(e);
     e = get(c, "/escape", 0);
     assert_int_equal(e->kind, FS_ERROR);
     assert_int_equal(e->status, 403);
-    fs_entry_release(c, e);
+    fs_entry_release(e);
     e = get(c, "/rel-escape", 0);
     assert_int_equal(e->kind, FS_ERROR);
     assert_int_equal(e->status, 403);
-    fs_entry_release(c, e);
+    fs_entry_release(e);
     e = get(c, "/inside", 0);
     assert_int_equal(e->kind, FS_FILE);
-    fs_entry_release(c, e);
+    fs_entry_release(e);
     e = get(c, "/fifo", 0);
     assert_int_equal(e->kind, FS_ERROR);
     assert_int_equal(e->status, 403);
-    fs_entry_release(c, e);
+    fs_entry_release(e);
     fs_cache_free(c);
 }
 
@@ -143,7 +164,7 @@ static void test_hits_and_revalidation(void **state)
     (void)state;
     struct fs_cache_limits lim = FS_CACHE_LIMITS_DEFAULT;
     lim.valid_ms = 1000;
-    struct fs_cache *c = fs_cache_new(&lim);
+    struct fs_cache *c = fs_cache_new(&lim, NULL);
     struct fs_entry *e1 = get(c, "/sub/b.txt", 0);
     struct fs_entry *e2 = get(c, "/sub/b.txt", 500);
     assert_ptr_equal(e1, e2);
@@ -161,36 +182,36 @@ static void test_hits_and_revalidation(void **state)
     assert_memory_equal(e4->body, "changed!", 8);
     /* the old entry stays valid while referenced */
     assert_memory_equal(e1->body, "bbbb", 4);
-    fs_entry_release(c, e1);
-    fs_entry_release(c, e2);
-    fs_entry_release(c, e3);
-    fs_entry_release(c, e4);
+    fs_entry_release(e1);
+    fs_entry_release(e2);
+    fs_entry_release(e3);
+    fs_entry_release(e4);
     /* unchanged file: revalidation keeps the entry */
     struct fs_entry *e5 = get(c, "/sub/b.txt", 3000);
     struct fs_entry *e6 = get(c, "/sub/b.txt", 5000);
     assert_ptr_equal(e5, e6);
     fs_cache_get_stats(c, &st);
     assert_true(st.revalidations >= 2);
-    fs_entry_release(c, e5);
-    fs_entry_release(c, e6);
+    fs_entry_release(e5);
+    fs_entry_release(e6);
     /* negative entries expire too: a file created later is found */
     struct fs_entry *n1 = get(c, "/late.txt", 6000);
     assert_int_equal(n1->status, 404);
-    fs_entry_release(c, n1);
+    fs_entry_release(n1);
     write_file("late.txt", "late", 4);
     struct fs_entry *n2 = get(c, "/late.txt", 6500);
     assert_int_equal(n2->kind, FS_ERROR); /* negative_ms not over yet */
-    fs_entry_release(c, n2);
+    fs_entry_release(n2);
     struct fs_entry *n3 = get(c, "/late.txt", 7100);
     assert_int_equal(n3->kind, FS_FILE);
-    fs_entry_release(c, n3);
+    fs_entry_release(n3);
     /* deleted file: 404 after the interval */
     char p[256];
     snprintf(p, sizeof(p), "%s/late.txt", dir);
     unlink(p);
     struct fs_entry *n4 = get(c, "/late.txt", 9000);
     assert_int_equal(n4->kind, FS_ERROR);
-    fs_entry_release(c, n4);
+    fs_entry_release(n4);
     write_file("sub/b.txt", "bbbb", 4);
     fs_cache_free(c);
 }
@@ -202,10 +223,10 @@ static void test_bounds(void **state)
     lim.max_entries = 3;
     lim.max_fds = 1;
     lim.small_max = 16;
-    struct fs_cache *c = fs_cache_new(&lim);
+    struct fs_cache *c = fs_cache_new(&lim, NULL);
     const char *paths[] = {"/a.html", "/sub/b.txt", "/missing1", "/missing2", "/missing3"};
     for (int i = 0; i < 5; i++) {
-        fs_entry_release(c, get(c, paths[i], 0));
+        fs_entry_release(get(c, paths[i], 0));
     }
     struct fs_cache_stats st;
     fs_cache_get_stats(c, &st);
@@ -216,7 +237,7 @@ static void test_bounds(void **state)
     assert_true(big->fd >= 0);
     fs_cache_get_stats(c, &st);
     assert_int_equal(st.fds, 1);
-    fs_entry_release(c, big);
+    fs_entry_release(big);
     fs_cache_clear(c);
     fs_cache_get_stats(c, &st);
     assert_int_equal(st.entries, 0);
@@ -229,15 +250,55 @@ static void test_disabled(void **state)
     (void)state;
     struct fs_cache_limits lim = FS_CACHE_LIMITS_DEFAULT;
     lim.enabled = false;
-    struct fs_cache *c = fs_cache_new(&lim);
+    struct fs_cache *c = fs_cache_new(&lim, NULL);
     struct fs_entry *a = get(c, "/a.html", 0);
     struct fs_entry *b = get(c, "/a.html", 0);
     assert_ptr_not_equal(a, b);
-    fs_entry_release(c, a);
-    fs_entry_release(c, b);
+    fs_entry_release(a);
+    fs_entry_release(b);
     struct fs_cache_stats st;
     fs_cache_get_stats(c, &st);
     assert_int_equal(st.entries, 0);
+    fs_cache_free(c);
+}
+
+/*
+ * Out of descriptors at revalidation time: the check cannot look, and the entry must stay
+ * valid (it used to be evicted, and the reload then failed with 503 on every hit).
+ */
+static void test_recheck_without_fds(void **state)
+{
+    (void)state;
+    struct fs_cache_limits lim = FS_CACHE_LIMITS_DEFAULT;
+    struct fs_cache *c = fs_cache_new(&lim, NULL);
+    struct fs_entry *e = get(c, "/a.html", 0);
+    fs_entry_release(e);
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int probe = dup(0); /* the lowest free descriptor: everything below is in use */
+    assert_true(probe >= 0);
+    close(probe);
+    low = old;
+    low.rlim_cur = (rlim_t)probe; /* no descriptor left to open */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    struct fs_entry *again = fs_cache_get(c, &root, 0, SLICE_LIT("/a.html"), 5000);
+    int emfile = dup(0) < 0 && errno == EMFILE;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_true(emfile);
+    assert_non_null(again);
+    assert_int_equal(again->kind, FS_FILE);
+    assert_memory_equal(again->body, "<p>a</p>", 8);
+    struct fs_cache_stats st;
+    fs_cache_get_stats(c, &st);
+    assert_int_equal(st.recheck_deferred, 1);
+    assert_int_equal(st.replaced, 0);
+    fs_entry_release(again);
+    /* with descriptors back, the next check looks again (and finds it unchanged) */
+    e = get(c, "/a.html", 10000);
+    fs_cache_get_stats(c, &st);
+    assert_int_equal(st.revalidations, 2);
+    assert_int_equal(st.replaced, 0);
+    fs_entry_release(e);
     fs_cache_free(c);
 }
 
@@ -248,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_hits_and_revalidation),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_disabled),
+        cmocka_unit_test(test_recheck_without_fds),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,497 @@
+/*
+ * main.c - the command line, the configuration, startup checks, signals.
+ *
+ * The main thread owns every signal: the other threads block them all.
+ *   SIGINT, SIGTERM, SIGQUIT  drain and exit within drain_timeout plus a second, log or no
+ *                             log; a second one closes the connections at once
+ *   SIGUSR1                   reopen the logs
+ *   SIGHUP, SIGUSR2           reload and binary upgrade are not supported yet: logged, ignored
+ * While running, the main thread also reports lost access-log lines once a second at most.
+ */
+#include "core/app/modules.h"
+#include "core/app/runtime.h"
+#include "core/app/settings.h"
+#include "core/base/alloc.h"
+#include "core/base/hash.h"
+#include "core/conf/conf.h"
+#include "core/http/settings.h"
+#include "core/io/loop.h"
+#include "log/errlog.h"
+#include "proto/hdr_table.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: spate [options]\n"
+                 "\n"
+                 "  -c, --config FILE     read the configuration file FILE (nginx-style syntax)\n"
+                 "  -t, --test            check the configuration (as a start would) and exit\n"
+                 "      --print-config    print the effective configuration and exit\n"
+                 "  -r, --root DIR        serve files from DIR (overrides every server's root)\n"
+                 "  -l, --listen ADDR     listen on ADDR (host:port, [v6]:port, *:port or port);\n"
+                 "                        repeatable; port 0 picks a free port, printed at start\n"
+                 "  -w, --workers N       worker threads (default: one per available CPU)\n"
+                 "      --access-log PATH access log for every server (\"off\" to disable)\n"
+                 "      --error-log PATH  error log (default: standard error)\n"
+                 "      --stats-on-exit   print every worker's counters to stderr at exit\n"
+                 "  -h, --help            show this help\n"
+                 "  -v, --version         show the version\n"
+                 "\n"
+                 "Without -c, spate serves --root on 127.0.0.1:8080 (or --listen).\n"
+                 "See docs/config.md for the configuration file.\n");
+}
+
+static void version(void)
+{
+    printf("spate %s (%s, io_uring via liburing)\n", SPATE_VERSION, sp_alloc_name());
+}
+
+static int fatal(const char *msg)
+{
+    fprintf(stderr, "spate: %s\n", msg);
+    return 1;
+}
+
+enum { OPT_PRINT_CONFIG = 256, OPT_ACCESS_LOG, OPT_ERROR_LOG, OPT_STATS };
+
+struct options {
+    const char *config;
+    bool test, print, stats;
+    const char *root;
+    const char *listen[8];
+    unsigned nlisten;
+    const char *workers;
+    const char *access_log;
+    const char *error_log;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---------------------------------------------------------------- the configuration */
+
+/* A flag's path is relative to where spate was started, not to the configuration file. */
+static char *absolute(const char *path)
+{
+    char cwd[PATH_MAX];
+    if (path[0] == '/' || !strcmp(path, "stderr") || !strcmp(path, "stdout") ||
+        !strcmp(path, "off") || !getcwd(cwd, sizeof(cwd))) {
+        return sp_strndup(path, strlen(path));
+    }
+    size_t cl = strlen(cwd), pl = strlen(path);
+    char *r = sp_malloc(cl + 1 + pl + 1);
+    if (r) {
+        memcpy(r, cwd, cl);
+        r[cl] = '/';
+        memcpy(r + cl + 1, path, pl + 1);
+    }
+    return r;
+}
+
+static int set_path(struct conf *c, struct conf_block *b, const char *flag, const char *name,
+                    const char *path, char *err, size_t errlen)
+{
+    char *abs = absolute(path);
+    if (!abs) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    const char *args[] = {abs};
+    int rc = conf_set(c, b, flag, name, args, 1, err, errlen);
+    sp_free(abs);
+    return rc;
+}
+
+static int build_conf(struct conf *c, const struct options *o, char *err, size_t errlen)
+{
+    if (conf_init(c, spate_modules, spate_nmodules) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (o->config && conf_load_file(c, o->config, err, errlen) < 0) {
+        return -1;
+    }
+    if (!c->source) {
+        c->source = sp_strndup("(command line)", 14);
+    }
+    if (!c->main->children && !conf_add_server(c)) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (struct conf_block *s = c->main->children; s; s = s->next) {
+        if (o->root && set_path(c, s, "--root", "root", o->root, err, errlen) < 0) {
+            return -1;
+        }
+        if (o->access_log &&
+            set_path(c, s, "--access-log", "access_log", o->access_log, err, errlen) < 0) {
+            return -1;
+        }
+    }
+    for (unsigned i = 0; i < o->nlisten; i++) {
+        /* --listen replaces the first server's addresses */
+        const char *args[] = {o->listen[i]};
+        if (conf_set(c, c->main->children, "--listen", "listen", args, 1, err, errlen) < 0) {
+            return -1;
+        }
+    }
+    if (o->workers) {
+        const char *args[] = {o->workers};
+        if (conf_set(c, c->main, "--workers", "workers", args, 1, err, errlen) < 0) {
+            return -1;
+        }
+    }
+    if (o->access_log &&
+        set_path(c, c->main, "--access-log", "access_log", o->access_log, err, errlen) < 0) {
+        return -1;
+    }
+    if (o->error_log &&
+        set_path(c, c->main, "--error-log", "error_log", o->error_log, err, errlen) < 0) {
+        return -1;
+    }
+    return conf_finish(c, err, errlen);
+}
+
+/*
+ * Raises the soft RLIMIT_NOFILE to the hard one, then keeps the file caches' open fds to a
+ * quarter of it and connections within the rest, so the cache can never be the reason the
+ * process runs out of descriptors.
+ */
+static void fit_fd_limit(struct http_settings *s, unsigned workers)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (workers == 0) {
+        workers = runtime_cpu_count();
+    }
+    uint64_t limit = rl.rlim_cur == RLIM_INFINITY ? (1u << 20) : (uint64_t)rl.rlim_cur;
+    uint64_t cache_fds = limit / 4 / workers;
+    if (s->file_cache.max_fds > cache_fds) {
+        errlog(ERRLOG_INFO,
+               "open_file_cache_fds lowered to %llu per worker (RLIMIT_NOFILE %llu, %u workers)",
+               (unsigned long long)cache_fds, (unsigned long long)limit, workers);
+        s->file_cache.max_fds = (uint32_t)cache_fds;
+    }
+    uint64_t reserve = (uint64_t)s->file_cache.max_fds * workers + 64;
+    if (limit <= 2 * reserve) {
+        return; /* a tiny limit: accept()'s EMFILE handling copes */
+    }
+    uint64_t conns = (limit - reserve) / workers;
+    if (s->max_connections > conns) {
+        errlog(ERRLOG_INFO,
+               "max_connections lowered to %llu per worker (RLIMIT_NOFILE %llu, %u workers)",
+               (unsigned long long)conns, (unsigned long long)limit, workers);
+        s->max_connections = (uint32_t)conns;
+    }
+}
+
+/* ---------------------------------------------------------------- counters */
+
+static void add_stats(struct worker_stats *t, const struct worker_stats *s)
+{
+    uint64_t *a = &t->requests;
+    const uint64_t *b = &s->requests;
+    size_t n = (sizeof(*t) - offsetof(struct worker_stats, requests)) / sizeof(uint64_t);
+    for (size_t i = 0; i < n; i++) {
+        a[i] += b[i];
+    }
+}
+
+static void print_stats(const char *who, const struct worker_stats *s)
+{
+    fprintf(stderr,
+            "spate: stats worker=%s requests=%llu responses_1xx=%llu responses_2xx=%llu "
+            "responses_3xx=%llu responses_4xx=%llu responses_5xx=%llu bytes_in=%llu "
+            "bytes_out=%llu conns_open=%llu accepted=%llu refused=%llu closed=%llu "
+            "accept_errors=%llu timeouts=%llu fcache_hits=%llu fcache_misses=%llu "
+            "fcache_evictions=%llu fcache_entries=%llu fcache_bytes=%llu log_lines=%llu "
+            "log_stalls=%llu log_dropped=%llu enobufs=%llu cold_reads=%llu\n",
+            who, (unsigned long long)s->requests, (unsigned long long)s->responses[1],
+            (unsigned long long)s->responses[2], (unsigned long long)s->responses[3],
+            (unsigned long long)s->responses[4], (unsigned long long)s->responses[5],
+            (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
+            (unsigned long long)s->conns_open, (unsigned long long)s->accepted,
+            (unsigned long long)s->refused, (unsigned long long)s->closed,
+            (unsigned long long)s->accept_errors, (unsigned long long)s->timeouts,
+            (unsigned long long)s->fcache_hits, (unsigned long long)s->fcache_misses,
+            (unsigned long long)s->fcache_evictions, (unsigned long long)s->fcache_entries,
+            (unsigned long long)s->fcache_bytes, (unsigned long long)s->log_lines,
+            (unsigned long long)s->log_stalls, (unsigned long long)s->log_dropped,
+            (unsigned long long)s->enobufs, (unsigned long long)s->cold_reads);
+}
+
+static void dump_stats(const struct runtime *rt)
+{
+    struct worker_stats total;
+    memset(&total, 0, sizeof(total));
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        struct worker_stats s;
+        runtime_worker_stats(rt, i, &s);
+        char who[16];
+        snprintf(who, sizeof(who), "%u", s.worker);
+        print_stats(who, &s);
+        add_stats(&total, &s);
+    }
+    print_stats("total", &total);
+}
+
+/* Lines the workers had to drop since the last call, reported once (at most every second). */
+static void report_drops(const struct runtime *rt, uint64_t *reported, uint64_t *last_ms)
+{
+    uint64_t now = now_ms();
+    if (now - *last_ms < 1000) {
+        return;
+    }
+    *last_ms = now;
+    uint64_t total = 0;
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        struct worker_stats s;
+        runtime_worker_stats(rt, i, &s);
+        total += s.log_dropped;
+    }
+    if (total > *reported) {
+        errlog(ERRLOG_ERROR,
+               "access log: %llu line(s) dropped since the last report (%llu in all): the log "
+               "writer is stalled or its file fails; see the summary lines in the access log",
+               (unsigned long long)(total - *reported), (unsigned long long)total);
+        *reported = total;
+    }
+}
+
+/* ---------------------------------------------------------------- running */
+
+static int serve(struct runtime *rt, const sigset_t *sigs)
+{
+    uint64_t reported = 0, last = 0;
+    for (;;) {
+        struct timespec one = {1, 0};
+        int sig = sigtimedwait(sigs, NULL, &one);
+        report_drops(rt, &reported, &last);
+        if (sig < 0) {
+            continue;
+        }
+        switch (sig) {
+        case SIGUSR1: {
+            runtime_reopen_logs(rt);
+            int r = errlog_reopen();
+            errlog(r < 0 ? ERRLOG_ERROR : ERRLOG_NOTICE, "reopening logs%s%s", r < 0 ? ": " : "",
+                   r < 0 ? strerror(-r) : "");
+            break;
+        }
+        case SIGHUP:
+            errlog(ERRLOG_NOTICE, "SIGHUP ignored: configuration reload is not supported yet; "
+                                  "restart to apply changes");
+            break;
+        case SIGUSR2:
+            errlog(ERRLOG_NOTICE, "SIGUSR2 ignored: binary upgrade is not supported yet; "
+                                  "spate goes on serving");
+            break;
+        default:
+            return sig;
+        }
+    }
+}
+
+/* Drains within drain_timeout plus a second; returns the exit status. */
+static int shut_down(struct runtime *rt, const sigset_t *sigs, unsigned drain_ms, bool stats)
+{
+    errlog(ERRLOG_NOTICE, "shutting down: draining connections (up to %u ms)", drain_ms);
+    uint64_t t0 = now_ms(), deadline = t0 + drain_ms + 1000, reported = 0, last = t0;
+    bool again = false;
+    runtime_stop_async(rt);
+    while (!runtime_all_exited(rt)) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        int sig = sigtimedwait(sigs, NULL, &ts);
+        if (!again && (sig == SIGINT || sig == SIGTERM || sig == SIGQUIT)) {
+            errlog(ERRLOG_NOTICE, "second signal: closing connections now");
+            runtime_stop_async(rt);
+            again = true;
+            deadline = MIN(deadline, now_ms() + 800);
+        }
+        report_drops(rt, &reported, &last);
+        if (now_ms() > deadline) {
+            /* a worker refuses to finish: exit anyway, the kernel tears everything down */
+            errlog(ERRLOG_CRIT, "workers did not stop in time: exiting without them");
+            _exit(1);
+        }
+    }
+    uint64_t now = now_ms();
+    unsigned left = deadline > now + 50 ? (unsigned)(deadline - now - 50) : 50;
+    int rc = runtime_stop(rt, again ? MIN(left, 200u) : left);
+    last = 0;
+    report_drops(rt, &reported, &last);
+    if (stats) {
+        dump_stats(rt);
+    }
+    if (rc < 0) {
+        /* the log writer is stuck (a stalled sink, a stopped thread): what it holds is lost,
+         * and said so; exiting now keeps the promise of a bounded shutdown */
+        errlog(ERRLOG_CRIT, "exited with access-log lines unwritten (see above)");
+        _exit(0);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, 0, 'c'},
+        {"test", no_argument, 0, 't'},
+        {"root", required_argument, 0, 'r'},
+        {"listen", required_argument, 0, 'l'},
+        {"workers", required_argument, 0, 'w'},
+        {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'v'},
+        {"print-config", no_argument, 0, OPT_PRINT_CONFIG},
+        {"access-log", required_argument, 0, OPT_ACCESS_LOG},
+        {"error-log", required_argument, 0, OPT_ERROR_LOG},
+        {"stats-on-exit", no_argument, 0, OPT_STATS},
+        {0, 0, 0, 0},
+    };
+    struct options o = {0};
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:tr:l:w:hv", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            o.config = optarg;
+            break;
+        case 't':
+            o.test = true;
+            break;
+        case 'r':
+            o.root = optarg;
+            break;
+        case 'l':
+            if (o.nlisten == ARRAY_SIZE(o.listen)) {
+                return fatal("too many --listen options (at most 8)");
+            }
+            o.listen[o.nlisten++] = optarg;
+            break;
+        case 'w': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end || n < 1 || n > 1024) {
+                return fatal("--workers needs a number from 1 to 1024");
+            }
+            o.workers = optarg;
+            break;
+        }
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'v':
+            version();
+            return 0;
+        case OPT_PRINT_CONFIG:
+            o.print = true;
+            break;
+        case OPT_ACCESS_LOG:
+            o.access_log = optarg;
+            break;
+        case OPT_ERROR_LOG:
+            o.error_log = optarg;
+            break;
+        case OPT_STATS:
+            o.stats = true;
+            break;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "spate: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (!o.config && !o.root) {
+        fprintf(stderr, "spate: nothing to serve: give --root DIR or -c FILE\n");
+        usage(stderr);
+        return 2;
+    }
+
+    signal(SIGPIPE, SIG_IGN); /* sendfile to a closed socket must not kill us */
+    char err[CONF_ERR_MAX];
+    static struct conf conf;
+    if (build_conf(&conf, &o, err, sizeof(err)) < 0) {
+        conf_free(&conf);
+        return fatal(err);
+    }
+    if (o.test) {
+        printf("spate: configuration %s is valid\n", conf.source);
+        conf_free(&conf);
+        return 0;
+    }
+    if (o.print) {
+        conf_print(&conf, stdout);
+        conf_free(&conf);
+        return 0;
+    }
+    const struct process_settings *ps = process_settings(&conf);
+    int rc = errlog_open(ps->error_log, (int)ps->error_level);
+    if (rc < 0) {
+        snprintf(err, sizeof(err), "cannot open error log \"%s\": %s", ps->error_log,
+                 strerror(-rc));
+        conf_free(&conf);
+        return fatal(err);
+    }
+    struct http_settings *hs = (struct http_settings *)http_settings(&conf);
+    fit_fd_limit(hs, ps->workers);
+    hash_init();
+    hdr_known_init();
+    if (io_probe(err, sizeof(err)) < 0) {
+        conf_free(&conf);
+        return fatal(err);
+    }
+
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    int handled[] = {SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2};
+    for (size_t i = 0; i < ARRAY_SIZE(handled); i++) {
+        sigaddset(&sigs, handled[i]);
+    }
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* before any thread starts: they inherit it */
+
+    static struct runtime rt;
+    if (runtime_init(&rt, &conf, err, sizeof(err)) < 0 ||
+        runtime_start(&rt, err, sizeof(err)) < 0) {
+        runtime_destroy(&rt);
+        conf_free(&conf);
+        return fatal(err);
+    }
+    for (unsigned g = 0; g < rt.ngroups; g++) {
+        printf("spate: listening on http://%s (%u worker%s)\n", rt.groups[g].addr.text, rt.nworkers,
+               rt.nworkers == 1 ? "" : "s");
+    }
+    fflush(stdout);
+    errlog(ERRLOG_NOTICE, "spate %s started: %u workers, %u listener(s)", SPATE_VERSION,
+           rt.nworkers, rt.ngroups);
+
+    serve(&rt, &sigs);
+    rc = shut_down(&rt, &sigs, hs->drain_timeout_ms, o.stats);
+    runtime_destroy(&rt);
+    conf_free(&conf);
+    errlog(ERRLOG_NOTICE, "exited");
+    errlog_close();
+    return rc;
+}

@@ -1,0 +1,23 @@
+/* modules.c - see modules.h. */
+#include "core/app/modules.h"
+
+#include "core/app/settings.h"
+#include "core/handlers/static.h"
+#include "core/http/accesslog.h"
+#include "core/http/headers.h"
+#include "core/http/route.h"
+#include "core/http/settings.h"
+#include "core/net/settings.h"
+#if SPATE_TEST_HANDLERS
+#include "core/handlers/test_stream.h"
+#endif
+
+const struct conf_module *const spate_modules[] = {
+    &process_module,     &http_module,   &net_module,     &accesslog_module,
+    &route_module,       &static_module, &headers_module,
+#if SPATE_TEST_HANDLERS
+    &test_stream_module,
+#endif
+};
+
+const unsigned spate_nmodules = ARRAY_SIZE(spate_modules);

@@ -1,0 +1,159 @@
+/*
+ * print.c - the effective configuration in file syntax, generated from the rows (see conf.h).
+ *
+ * A block prints every row it sets. The main block also prints every row of
+ * the main context that has a default, so the output shows the whole
+ * configuration; a row that cannot be written in any enclosing context (such
+ * as `listen`, server only) is printed where it applies when it comes from
+ * its default. Arguments are quoted whenever the tokenizer would otherwise
+ * split or change them, so the output parses back to the same values.
+ */
+#include "core/conf/conf.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+static void indent(struct conf_out *o)
+{
+    for (int i = 0; i < o->depth; i++) {
+        fputs("    ", o->f);
+    }
+}
+
+void conf_out_begin(struct conf_out *o, const char *name)
+{
+    indent(o);
+    fputs(name, o->f);
+}
+
+static bool needs_quotes(const char *s)
+{
+    return s[0] == '\0' || strpbrk(s, " \t\r\n;{}#\"'\\") != NULL;
+}
+
+void conf_out_arg(struct conf_out *o, const char *s)
+{
+    fputc(' ', o->f);
+    if (!needs_quotes(s)) {
+        fputs(s, o->f);
+        return;
+    }
+    fputc('"', o->f);
+    for (; *s; s++) {
+        switch (*s) {
+        case '"':
+            fputs("\\\"", o->f);
+            break;
+        case '\\':
+            fputs("\\\\", o->f);
+            break;
+        case '\n':
+            fputs("\\n", o->f);
+            break;
+        case '\t':
+            fputs("\\t", o->f);
+            break;
+        default:
+            fputc(*s, o->f);
+            break;
+        }
+    }
+    fputc('"', o->f);
+}
+
+void conf_out_argf(struct conf_out *o, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    conf_out_arg(o, buf);
+}
+
+void conf_out_end(struct conf_out *o)
+{
+    fputs(";\n", o->f);
+}
+
+void conf_out_size(struct conf_out *o, uint64_t v)
+{
+    if (v && v % (1ull << 30) == 0) {
+        conf_out_argf(o, "%llug", (unsigned long long)(v >> 30));
+    } else if (v && v % (1u << 20) == 0) {
+        conf_out_argf(o, "%llum", (unsigned long long)(v >> 20));
+    } else if (v && v % 1024 == 0) {
+        conf_out_argf(o, "%lluk", (unsigned long long)(v >> 10));
+    } else {
+        conf_out_argf(o, "%llu", (unsigned long long)v);
+    }
+}
+
+void conf_out_time(struct conf_out *o, uint64_t ms)
+{
+    static const struct {
+        uint64_t ms;
+        const char *unit;
+    } units[] = {{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}};
+
+    for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+        if (ms && ms % units[i].ms == 0) {
+            conf_out_argf(o, "%llu%s", (unsigned long long)(ms / units[i].ms), units[i].unit);
+            return;
+        }
+    }
+    conf_out_argf(o, "%llums", (unsigned long long)ms);
+}
+
+/* Contexts that enclose a block of this kind. */
+static unsigned above(enum conf_ctx kind)
+{
+    return kind == CONF_MAIN ? 0 : kind == CONF_SERVER ? CONF_MAIN : CONF_MAIN | CONF_SERVER;
+}
+
+static bool should_print(const struct conf_block *b, const struct conf_row *r, struct conf_where w)
+{
+    if (w.line > 0 || w.line == CONF_LINE_FLAG) {
+        return true; /* set here */
+    }
+    if (w.line == CONF_LINE_DEFAULT) {
+        return b->kind == CONF_MAIN; /* a default, shown where it is applied */
+    }
+    /* inherited: shown only if it could not have been written further up */
+    return r->def && !(r->ctx & above(b->kind));
+}
+
+static void print_block(struct conf_out *o, const struct conf *c, const struct conf_block *b)
+{
+    for (unsigned m = 0; m < c->nmodules; m++) {
+        const struct conf_module *mod = c->modules[m];
+        for (unsigned i = 0; i < mod->nrows; i++) {
+            const struct conf_row *r = &mod->rows[i];
+            const char *st = conf_get(b, m, (enum conf_store)r->store);
+            if (!(r->ctx & b->kind) || !st || !should_print(b, r, b->mods[m].where[i])) {
+                continue;
+            }
+            r->type->print(o, r, st + r->offset);
+        }
+    }
+    for (const struct conf_block *k = b->children; k; k = k->next) {
+        fputc('\n', o->f);
+        conf_out_begin(o, k->kind == CONF_SERVER ? "server" : "location");
+        for (unsigned i = 0; i < k->nargs; i++) {
+            conf_out_arg(o, k->args[i]);
+        }
+        fputs(" {\n", o->f);
+        o->depth++;
+        print_block(o, c, k);
+        o->depth--;
+        indent(o);
+        fputs("}\n", o->f);
+    }
+}
+
+void conf_print(const struct conf *c, FILE *out)
+{
+    fprintf(out, "# effective configuration (from %s)\n", c->source ? c->source : "defaults");
+    struct conf_out o = {out, 0};
+    print_block(&o, c, c->main);
+}

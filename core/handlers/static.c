@@ -1,0 +1,433 @@
+/* static.c - the static file handler (see static.h). */
+#include "core/handlers/static.h"
+
+#include "core/base/alloc.h"
+#include "core/base/hash.h"
+#include "core/base/numfmt.h"
+#include "core/http/dispatch.h"
+#include "core/http/handler.h"
+#include "core/io/loop.h"
+#include "fs/cache.h"
+#include "fs/docroot.h"
+#include "proto/cond.h"
+#include "proto/range.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* A document root, opened once however many locations share it. */
+struct static_root {
+    char *path;
+    struct fs_root root;
+    uint32_t id; /* keys the file cache: the same path under two roots is two files */
+};
+
+/* The location struct (CONF_STORE_LOC), inherited main -> server -> location. */
+struct static_conf {
+    char *root_path;
+    struct conf_words index;
+    const struct static_root *root; /* derived by finish for every block that serves files */
+};
+
+/* The main struct: the roots. */
+struct static_main {
+    struct static_root *roots;
+    unsigned nroots;
+};
+
+/* ---------------------------------------------------------------- index FILE ... */
+
+static int index_parse(struct conf_parse *p, const struct conf_row *r, void *field, char **a,
+                       unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        if (strchr(a[i], '/') || !strcmp(a[i], "..") || !strcmp(a[i], ".") || !a[i][0]) {
+            return conf_error(p, "index file name \"%s\" must not contain '/'", a[i]);
+        }
+    }
+    return conf_words_parse(p, r, field, a, n);
+}
+
+static const struct conf_type index_type = {"index", sizeof(struct conf_words), index_parse,
+                                            conf_words_print, conf_words_release};
+
+#define ALL (CONF_MAIN | CONF_SERVER | CONF_LOCATION)
+#define OFF(f) offsetof(struct static_conf, f)
+
+static const struct conf_row rows[] = {
+    {"root", ALL, CONF_STORE_LOC, 1, 1, 0, &conf_path_t, OFF(root_path), NULL, 0, 0, "/tmp", NULL},
+    {"index", ALL, CONF_STORE_LOC, 1, 16, CONF_MULTI, &index_type, OFF(index), "index.html", 0, 0,
+     "index.htm default.html", NULL},
+};
+
+/* ---------------------------------------------------------------- finishing: the roots */
+
+static const struct static_root *open_root(struct static_main *m, const char *path,
+                                           struct conf_where w, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < m->nroots; i++) {
+        if (strcmp(m->roots[i].path, path) == 0) {
+            return &m->roots[i];
+        }
+    }
+    /* the array is sized up front (one root per block at most): pointers into it stay valid */
+    struct static_root *r = &m->roots[m->nroots];
+    int rc = fs_root_open(&r->root, path);
+    if (rc < 0) {
+        conf_fail_at(err, errlen, w, "document root \"%s\" is not usable: %s", path, strerror(-rc));
+        return NULL;
+    }
+    r->path = sp_strndup(path, strlen(path));
+    if (!r->path) {
+        fs_root_close(&r->root);
+        conf_fail_at(err, errlen, w, "out of memory");
+        return NULL;
+    }
+    r->id = m->nroots++;
+    return r;
+}
+
+/* Where the root a block uses was set: the block itself, or the nearest one above. */
+static struct conf_where root_where(const struct conf_block *b, unsigned slot)
+{
+    for (; b; b = b->parent) {
+        struct conf_where w = conf_where_of(b, slot, 0);
+        if (w.line != 0) {
+            return w;
+        }
+    }
+    return (struct conf_where){"configuration", 0};
+}
+
+static unsigned count_blocks(const struct conf_block *b)
+{
+    unsigned n = 1;
+    for (const struct conf_block *k = b->children; k; k = k->next) {
+        n += count_blocks(k);
+    }
+    return n;
+}
+
+static int finish_block(const struct conf *c, unsigned slot, struct static_main *m,
+                        struct conf_block *b, char *err, size_t errlen)
+{
+    struct static_conf *sc = conf_get(b, slot, CONF_STORE_LOC);
+    bool serves = b->kind != CONF_MAIN && (b->content == NULL || b->content == &static_module);
+    if (serves) {
+        if (!sc->root_path) {
+            return conf_fail_at(err, errlen, b->where,
+                                "%s has no \"root\" (add root /path; or use --root)",
+                                b->kind == CONF_SERVER ? "server" : "location");
+        }
+        sc->root = open_root(m, sc->root_path, root_where(b, slot), err, errlen);
+        if (!sc->root) {
+            return -1;
+        }
+    }
+    for (struct conf_block *k = b->children; k; k = k->next) {
+        if (finish_block(c, slot, m, k, err, errlen) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int static_finish(struct conf *c, unsigned slot, char *err, size_t errlen)
+{
+    struct static_main *m = conf_main(c, slot);
+    m->roots = sp_calloc(count_blocks(c->main), sizeof(*m->roots));
+    if (!m->roots) {
+        return conf_fail_at(err, errlen, c->main->where, "out of memory");
+    }
+    return finish_block(c, slot, m, c->main, err, errlen);
+}
+
+static void static_release(struct conf *c, unsigned slot)
+{
+    struct static_main *m = conf_main(c, slot);
+    for (unsigned i = 0; i < m->nroots; i++) {
+        fs_root_close(&m->roots[i].root);
+        sp_free(m->roots[i].path);
+    }
+    sp_free(m->roots);
+    m->roots = NULL;
+    m->nroots = 0;
+}
+
+/* ---------------------------------------------------------------- responses */
+
+/* "bytes a-b/size" (or "bytes * /size" when rg is NULL) in the arena. */
+static struct slice content_range(struct req *r, const struct http_range *rg, uint64_t size)
+{
+    char *p = arena_alloc(r->arena, 64);
+    if (!p) {
+        return SLICE_NULL;
+    }
+    size_t n = 0;
+    memcpy(p, "bytes ", 6);
+    n = 6;
+    if (rg) {
+        n += num_u64_to_dec(p + n, rg->first);
+        p[n++] = '-';
+        n += num_u64_to_dec(p + n, rg->last);
+    } else {
+        p[n++] = '*';
+    }
+    p[n++] = '/';
+    n += num_u64_to_dec(p + n, size);
+    return slice_make(p, n);
+}
+
+static int one_range(struct req *r, struct fs_entry *e, const struct http_range *rg)
+{
+    struct slice cr = content_range(r, rg, e->size);
+    resp_begin(r, 206);
+    resp_entity(r, e, RESP_ENT_TYPE | RESP_ENT_VALIDATORS);
+    if (!cr.len || resp_field(r, SLICE_LIT("Content-Range"), cr) < 0 ||
+        resp_body_file(r, e, rg->first, rg->last - rg->first + 1) < 0) {
+        return 500;
+    }
+    return resp_send(r);
+}
+
+/* The delimiter and headers in front of a part: "\r\n--B\r\nContent-Type: T\r\nContent-Range:
+ * R\r\n\r\n". */
+static struct slice part_head(struct req *r, struct slice boundary, const struct fs_entry *e,
+                              struct slice range)
+{
+    size_t n = 4 + boundary.len + 2 + 14 + e->mime.len + 2 + 15 + range.len + 4;
+    char *p = arena_alloc(r->arena, n);
+    if (!p) {
+        return SLICE_NULL;
+    }
+    size_t k = 0;
+#define PUT(s, l)                                                                                  \
+    do {                                                                                           \
+        memcpy(p + k, (s), (l));                                                                   \
+        k += (l);                                                                                  \
+    } while (0)
+    PUT("\r\n--", 4);
+    PUT(boundary.ptr, boundary.len);
+    PUT("\r\nContent-Type: ", 16);
+    PUT(e->mime.ptr, e->mime.len);
+    PUT("\r\nContent-Range: ", 17);
+    PUT(range.ptr, range.len);
+    PUT("\r\n\r\n", 4);
+#undef PUT
+    return slice_make(p, k);
+}
+
+/* 206 multipart/byteranges (RFC 9110 14.6), parts in ascending order. */
+static int multi_range(struct req *r, struct fs_entry *e, const struct http_range *rg, int n)
+{
+    char *bnd = arena_alloc(r->arena, 32);
+    char *ctype = arena_alloc(r->arena, 80);
+    if (!bnd || !ctype) {
+        return 500;
+    }
+    uint64_t k = hash_mix(r->env->worker, ++r->env->boundary_seq);
+    memcpy(bnd, "spate-", 6);
+    struct slice boundary = slice_make(bnd, 6 + num_u64_to_hex(bnd + 6, k));
+    memcpy(ctype, "multipart/byteranges; boundary=", 31);
+    memcpy(ctype + 31, boundary.ptr, boundary.len);
+    resp_begin(r, 206);
+    resp_entity(r, e, RESP_ENT_VALIDATORS);
+    if (resp_field(r, SLICE_LIT("Content-Type"), slice_make(ctype, 31 + boundary.len)) < 0) {
+        return 500;
+    }
+    for (int i = 0; i < n; i++) {
+        struct slice head = part_head(r, boundary, e, content_range(r, &rg[i], e->size));
+        if (!head.len || resp_body_mem(r, head.ptr, head.len, NULL) < 0 ||
+            resp_body_file(r, e, rg[i].first, rg[i].last - rg[i].first + 1) < 0) {
+            return 500;
+        }
+    }
+    char *tail = arena_alloc(r->arena, boundary.len + 8);
+    if (!tail) {
+        return 500;
+    }
+    memcpy(tail, "\r\n--", 4);
+    memcpy(tail + 4, boundary.ptr, boundary.len);
+    memcpy(tail + 4 + boundary.len, "--\r\n", 4);
+    if (resp_body_mem(r, tail, boundary.len + 8, NULL) < 0) {
+        return 500;
+    }
+    return resp_send(r);
+}
+
+static int serve_file(struct req *r, struct fs_entry *e)
+{
+    const struct http_request *m = r->msg;
+    /* RFC 9110 13.2.2: preconditions first, then Range */
+    struct http_validators v = {e->etag, e->mtime, true};
+    enum http_precondition pc = http_preconditions(&m->headers, m->method, &v);
+    if (pc == HTTP_PRECOND_NOT_MODIFIED) {
+        /* 304: the validators and caching fields a 200 would carry, no body (15.4.5) */
+        resp_begin(r, 304);
+        resp_entity(r, e, RESP_ENT_VALIDATORS);
+        return resp_send(r);
+    }
+    if (pc == HTTP_PRECOND_FAILED) {
+        return 412;
+    }
+    const struct http_header *rh = hdr_get_known(&m->headers, HDR_RANGE);
+    if (rh && m->method == HTTP_GET && !hdr_next_dup(&m->headers, rh) &&
+        http_if_range_ok(&m->headers, &v)) {
+        struct http_range rg[HTTP_RANGES_MAX];
+        int n = http_range_parse(rh->value, e->size, rg, HTTP_RANGES_MAX);
+        if (n == -416) {
+            struct slice cr = content_range(r, NULL, e->size);
+            resp_begin(r, 416);
+            if (!cr.len || resp_field(r, SLICE_LIT("Content-Range"), cr) < 0) {
+                return 500;
+            }
+            return 416;
+        }
+        if (n == 1) {
+            return one_range(r, e, rg);
+        }
+        if (n > 1) {
+            return multi_range(r, e, rg, n);
+        }
+        /* 0: a Range we ignore (other unit, invalid): the whole representation */
+    }
+    resp_begin(r, 200);
+    resp_entity(r, e, RESP_ENT_TYPE | RESP_ENT_VALIDATORS);
+    if (resp_body_file(r, e, 0, e->size) < 0) {
+        return 500;
+    }
+    return resp_send(r);
+}
+
+/* Bytes that may stand for themselves in a Location path: unreserved, sub-delims, ":@/" */
+static const uint8_t path_safe[256] = {
+    ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['0' ... '9'] = 1, ['-'] = 1, ['.'] = 1,  ['_'] = 1,
+    ['~'] = 1,         ['!'] = 1,         ['$'] = 1,         ['&'] = 1, ['\''] = 1, ['('] = 1,
+    [')'] = 1,         ['*'] = 1,         ['+'] = 1,         [','] = 1, [';'] = 1,  ['='] = 1,
+    [':'] = 1,         ['@'] = 1,         ['/'] = 1,
+};
+
+static size_t escape_byte(char *dst, unsigned char ch)
+{
+    dst[0] = '%';
+    dst[1] = num_hex_upper[ch >> 4];
+    dst[2] = num_hex_upper[ch & 15];
+    return 3;
+}
+
+/*
+ * 301 to the same directory with a trailing slash, query kept (RFC 9110 15.4.2). The Location
+ * is built from the normalized path (one leading slash, no dot segments), percent-encoded
+ * again: never from the raw target, which could make "//evil.example/../dir" an off-site
+ * redirect.
+ */
+static int redirect_slash(struct req *r)
+{
+    const struct http_request *m = r->msg;
+    struct slice path = r->path;
+    size_t cap = 3 * path.len + 1 + (m->has_query ? 1 + 3 * m->query.len : 0);
+    char *loc = arena_alloc(r->arena, cap);
+    if (!loc) {
+        return 500;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < path.len; i++) {
+        unsigned char ch = (unsigned char)path.ptr[i];
+        if (path_safe[ch]) {
+            loc[n++] = (char)ch;
+        } else {
+            n += escape_byte(loc + n, ch);
+        }
+    }
+    loc[n++] = '/';
+    if (m->has_query) {
+        /* the parser admitted only visible bytes; non-ASCII ones are escaped for a valid URI */
+        loc[n++] = '?';
+        for (size_t i = 0; i < m->query.len; i++) {
+            unsigned char ch = (unsigned char)m->query.ptr[i];
+            if (ch < 0x80) {
+                loc[n++] = (char)ch;
+            } else {
+                n += escape_byte(loc + n, ch);
+            }
+        }
+    }
+    resp_begin(r, 301);
+    if (resp_field(r, SLICE_LIT("Location"), slice_make(loc, n)) < 0) {
+        return 500;
+    }
+    return 301;
+}
+
+/* A directory request: the first index file that exists, by an internal redirect. */
+static int index_file(struct req *r, const struct static_conf *sc)
+{
+    int status = 404;
+    for (unsigned i = 0; i < sc->index.n; i++) {
+        size_t k = strlen(sc->index.v[i]);
+        char *np = arena_alloc(r->arena, r->path.len + k + 1);
+        if (!np) {
+            return 500;
+        }
+        memcpy(np, r->path.ptr, r->path.len);
+        memcpy(np + r->path.len, sc->index.v[i], k + 1);
+        struct slice path = slice_make(np, r->path.len + k);
+        struct fs_entry *ie =
+            fs_cache_get(r->env->fcache, &sc->root->root, sc->root->id, path, r->env->loop->now_ms);
+        if (!ie) {
+            return 503;
+        }
+        bool file = ie->kind == FS_FILE;
+        if (ie->kind == FS_ERROR && ie->status != 404) {
+            status = ie->status;
+        }
+        fs_entry_release(ie);
+        if (file) {
+            return http_redirect(r, path); /* nginx's index module: the location may change */
+        }
+        if (status != 404) {
+            break;
+        }
+    }
+    return status;
+}
+
+static int handle(struct req *r, const void *conf)
+{
+    const struct static_conf *sc = conf;
+    struct fs_entry *e =
+        fs_cache_get(r->env->fcache, &sc->root->root, sc->root->id, r->path, r->env->loop->now_ms);
+    if (!e) {
+        return 503;
+    }
+    int st;
+    if (e->kind == FS_DIR && r->path.ptr[r->path.len - 1] == '/') {
+        st = index_file(r, sc);
+    } else if (e->kind == FS_DIR) {
+        st = redirect_slash(r);
+    } else if (e->kind == FS_FILE) {
+        st = serve_file(r, e);
+    } else {
+        st = e->status;
+    }
+    fs_entry_release(e); /* what was queued holds its own references */
+    return st;
+}
+
+static const struct handler_ops static_handler = {
+    .name = "static",
+    .methods = HANDLER_METHOD(HTTP_GET),
+    .handle = handle,
+};
+
+const struct conf_module static_module = {
+    .name = "static",
+    .rows = rows,
+    .nrows = ARRAY_SIZE(rows),
+    .size = {[CONF_STORE_MAIN] = sizeof(struct static_main),
+             [CONF_STORE_LOC] = sizeof(struct static_conf)},
+    .finish = static_finish,
+    .release = static_release,
+    .content = &static_handler,
+    .default_content = true,
+};

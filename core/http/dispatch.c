@@ -1,0 +1,167 @@
+/* dispatch.c - routing and the method policy (see dispatch.h). */
+#include "core/http/dispatch.h"
+
+#include "core/http/handler.h"
+#include "core/http/route.h"
+#include "proto/path.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define REDIRECTS_MAX 10
+#define TRACE_HEAD_MAX 16384
+
+/* The standard response for a status (fields added so far, such as Allow, stay). */
+static int answer(struct req *r, int status)
+{
+    if (r->resp.sent) {
+        return 0; /* the handler answered, then reported a problem: nothing more to send */
+    }
+    return resp_error(r, status);
+}
+
+/* "GET, HEAD, OPTIONS[, TRACE]" and the other methods the location's handler takes. */
+static struct slice allow_value(struct req *r)
+{
+    static const enum http_method order[] = {HTTP_GET,    HTTP_HEAD,  HTTP_POST,    HTTP_PUT,
+                                             HTTP_DELETE, HTTP_PATCH, HTTP_OPTIONS, HTTP_TRACE};
+
+    unsigned methods = r->loc->handler->methods | HANDLER_METHOD(HTTP_OPTIONS);
+    if (methods & HANDLER_METHOD(HTTP_GET)) {
+        methods |= HANDLER_METHOD(HTTP_HEAD);
+    }
+    if (r->env->trace) {
+        methods |= HANDLER_METHOD(HTTP_TRACE);
+    }
+    char *buf = arena_alloc(r->arena, 64);
+    if (!buf) {
+        return SLICE_LIT("GET, HEAD, OPTIONS");
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
+        if (methods & HANDLER_METHOD(order[i])) {
+            struct slice name = http_method_name(order[i]);
+            if (n) {
+                memcpy(buf + n, ", ", 2);
+                n += 2;
+            }
+            memcpy(buf + n, name.ptr, name.len);
+            n += name.len;
+        }
+    }
+    return slice_make(buf, n);
+}
+
+static int with_allow(struct req *r, int status)
+{
+    resp_begin(r, status);
+    if (resp_field(r, SLICE_LIT("Allow"), allow_value(r)) < 0) {
+        return -ENOMEM;
+    }
+    return status == 200 ? resp_send(r) : answer(r, status);
+}
+
+/* TRACE (RFC 9110 9.3.8): the request head as received, as a message/http body. */
+static int trace(struct req *r)
+{
+    if (r->msg->head.len > TRACE_HEAD_MAX) {
+        r->resp.close = true;
+        return answer(r, 431);
+    }
+    resp_begin(r, 200);
+    if (resp_field(r, SLICE_LIT("Content-Type"), SLICE_LIT("message/http")) < 0 ||
+        resp_body_mem(r, r->msg->head.ptr, r->msg->head.len, NULL) < 0) {
+        return -ENOMEM;
+    }
+    return resp_send(r);
+}
+
+/* Normalizes the path into the arena; r->path_status says why not, when it cannot. */
+static void normalize(struct req *r)
+{
+    const struct http_request *m = r->msg;
+    if (m->form == HTTP_TARGET_ASTERISK) {
+        r->path = SLICE_NULL;
+        r->path_status = 400;
+        return;
+    }
+    /* room for an index file name appended by the static handler's internal redirect */
+    size_t cap = m->path.len + 1;
+    char *np = arena_alloc(r->arena, cap);
+    if (!np) {
+        r->path_status = 500;
+        return;
+    }
+    int n = http_path_normalize(m->path, np, cap,
+                                r->server->allow_encoded_slash ? HTTP_PATH_ALLOW_ENCODED_SLASH : 0);
+    if (n < 0) {
+        r->path_status = -n;
+        r->path = SLICE_NULL;
+        return;
+    }
+    r->path = slice_make(np, (size_t)n);
+}
+
+static bool takes(const struct req *r, enum http_method m)
+{
+    unsigned methods = r->loc->handler->methods;
+    if (m == HTTP_HEAD) {
+        m = HTTP_GET; /* HEAD is GET without the body: the writer drops it */
+    }
+    return methods & HANDLER_METHOD(m);
+}
+
+static int invoke(struct req *r)
+{
+    if (!takes(r, r->method)) {
+        return with_allow(r, 405);
+    }
+    int st = r->loc->handler->handle(r, r->loc->handler_conf);
+    return st > 0 ? answer(r, st) : st;
+}
+
+int http_dispatch(struct req *r)
+{
+    const struct http_request *m = r->msg;
+    r->server = route_server_for(r->group, m->host);
+    if (m->body == HTTP_BODY_LENGTH && m->content_length > r->env->max_body) {
+        r->resp.close = true; /* the body is not read: framing is lost */
+        return answer(r, 413);
+    }
+    if (r->method == HTTP_METHOD_UNKNOWN) {
+        return answer(r, 501);
+    }
+    normalize(r);
+    r->loc = r->path_status ? &r->server->self : route_location(r->server, r->path);
+    switch (r->method) {
+    case HTTP_TRACE:
+        return r->env->trace ? trace(r) : with_allow(r, 405);
+    case HTTP_OPTIONS:
+        return with_allow(r, 200);
+    case HTTP_POST:
+        if (m->body == HTTP_BODY_NONE && !hdr_get_known(&m->headers, HDR_CONTENT_LENGTH)) {
+            return answer(r, 411); /* RFC 9110 15.5.12: POST needs a length */
+        }
+        break;
+    default:
+        break;
+    }
+    if (!takes(r, r->method)) {
+        return with_allow(r, 405);
+    }
+    if (r->path_status) {
+        return answer(r, r->path_status);
+    }
+    return invoke(r);
+}
+
+int http_redirect(struct req *r, struct slice path)
+{
+    if (++r->redirects > REDIRECTS_MAX) {
+        return 500; /* a cycle of internal redirects */
+    }
+    r->path = path;
+    r->path_status = 0;
+    r->loc = route_location(r->server, path);
+    return invoke(r);
+}

@@ -1,0 +1,501 @@
+/*
+ * h1.c - the HTTP/1 session's input side and state machine (see h1.h).
+ *
+ * The flags, and what each means for the next byte that arrives:
+ *   H1_STOP_READ   input is ignored: the connection closes after its output
+ *   H1_BLOCKED     a request waits in `in` until the output (or the log, or a
+ *                  streamed body) drains; then parsing resumes from `in`
+ *   H1_PAUSED      the transport was told to stop reading (read_stop), so
+ *                  only bytes already on their way still arrive (stashed)
+ *   H1_CLOSE_AFTER the last response is queued: close once it went out
+ */
+#include "core/http/h1.h"
+
+#include "core/base/alloc.h"
+#include "core/http/dispatch.h"
+#include "log/errlog.h"
+#include "proto/request.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Room a new request needs before it is parsed: a head, and the segments of a multipart body. */
+#define ROOM_BYTES 2048
+#define ROOM_SEGS 40
+
+/* ---------------------------------------------------------------- timers */
+
+static void update_timer(struct h1_conn *h)
+{
+    struct conn *c = &h->c;
+    const struct http_settings *set = h1_env_of(h)->set;
+    if (c->flags & (CONN_DEAD | CONN_LINGER)) {
+        return;
+    }
+    if (!outq_empty(c->tr.out) || (c->tr.flags & TR_SENDING) || h->stream) {
+        if (conn_timer_kind(c) != CONN_T_SEND) {
+            conn_timer(c, CONN_T_SEND);
+        }
+        return;
+    }
+    if (h->body_kind != H1_BODY_NONE) {
+        conn_timer(c, CONN_T_BODY);
+        return;
+    }
+    if (h->in_len) {
+        /* the whole head must arrive within client_header_timeout of its first byte */
+        if (!(h->flags & H1_HEAD_TIMER)) {
+            h->flags |= H1_HEAD_TIMER;
+            conn_timer(c, CONN_T_HEADER);
+        }
+        return;
+    }
+    if (h->nreq == 0 && (h->flags & H1_HEAD_TIMER)) {
+        return; /* fresh connection: client_header_timeout from accept */
+    }
+    h->flags &= ~H1_HEAD_TIMER;
+    if (set->keepalive_timeout_ms == 0) {
+        conn_abort(c);
+        return;
+    }
+    conn_timer(c, CONN_T_IDLE);
+}
+
+/* ---------------------------------------------------------------- bodies */
+
+/*
+ * Consumes request-body bytes (the handlers here take no bodies: they are read and dropped,
+ * so the next request on the connection is found). Returns the bytes that belonged to the
+ * body; what follows is the next request.
+ */
+static size_t body_bytes(struct h1_conn *h, const char *buf, size_t len)
+{
+    if (h->body_kind == H1_BODY_LENGTH) {
+        size_t take = (size_t)MIN((uint64_t)len, h->body_left);
+        h->body_left -= take;
+        if (h->body_left == 0) {
+            h->body_kind = H1_BODY_NONE;
+        }
+        return take;
+    }
+    size_t off = 0;
+    while (off < len) {
+        size_t used;
+        struct slice data;
+        int rc = http_chunked_decode(&h->chunk, buf + off, len - off, &used, &data);
+        off += used;
+        if (rc < 0) {
+            /* the response is already queued: framing is lost, so close after it */
+            errlog(ERRLOG_INFO,
+                   "conn %llu: malformed chunked body after the response (%d): closing",
+                   (unsigned long long)h->c.id, -rc);
+            h->body_kind = H1_BODY_NONE;
+            h->flags |= H1_STOP_READ | H1_CLOSE_AFTER;
+            return len;
+        }
+        if (rc == HTTP_CHUNKED_DONE) {
+            h->body_kind = H1_BODY_NONE;
+            break;
+        }
+        if (rc == HTTP_CHUNKED_MORE) {
+            break;
+        }
+    }
+    return off;
+}
+
+/* Checks the chunked body bytes already received: 0, or -400/-413 for an error among them. */
+static int chunked_prescan(uint64_t max_body, const char *p, size_t n)
+{
+    struct http_chunked d;
+    http_chunked_init(&d, max_body);
+    size_t off = 0;
+    while (off < n) {
+        size_t used;
+        struct slice data;
+        int rc = http_chunked_decode(&d, p + off, n - off, &used, &data);
+        if (rc < 0) {
+            return rc;
+        }
+        off += used;
+        if (rc != HTTP_CHUNKED_DATA) {
+            break;
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- requests */
+
+/* Must the next request wait (the output, the log or a streamed body is behind)? */
+static bool held_back(const struct h1_conn *h)
+{
+    const struct h1_env *e = h1_env_of(h);
+    if (h->stream || alog_waiting(e->log)) {
+        return true;
+    }
+    const struct outq *q = h->c.tr.out;
+    if (q && (outq_room(q) < ROOM_BYTES || outq_free_segs(q) < ROOM_SEGS)) {
+        return true;
+    }
+    return h->trk && h->trk->count >= MIN(e->set->max_pipeline, (uint32_t)H1_RECS);
+}
+
+/* Answers one parsed request. 0, or -ENOMEM (the connection is aborted). */
+static int serve(struct h1_conn *h, const struct http_request *msg)
+{
+    struct h1_env *e = h1_env_of(h);
+    const struct http_settings *set = e->set;
+    struct req *r = arena_alloc(&h->c.arena, sizeof(*r));
+    if (!r) {
+        return -ENOMEM;
+    }
+    memset(r, 0, sizeof(*r));
+    r->msg = msg;
+    r->method = msg->method;
+    r->head_only = msg->method == HTTP_HEAD;
+    r->group = &e->routes->groups[h->c.listener];
+    r->env = &e->http;
+    r->arena = &h->c.arena;
+    r->proto = &h1_proto;
+    r->proto_data = h;
+    resp_begin(r, 200);
+    r->resp.close = !msg->keep_alive || e->http.draining || set->keepalive_timeout_ms == 0 ||
+                    h->nreq + 1 >= set->keepalive_requests;
+    if (msg->expect_continue && msg->body != HTTP_BODY_NONE) {
+        /* answered without reading the body (RFC 9110 10.1.1): the client may not send it */
+        r->resp.close = true;
+    }
+    int rc = http_dispatch(r);
+    if (rc == 0 && !r->resp.sent) {
+        errlog(ERRLOG_ERROR, "a %s handler returned without answering", r->loc->handler->name);
+        rc = resp_error(r, 500);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    h->nreq++;
+    ctr_add(&h->c.pool->ctr->requests, 1);
+    if (!(h->flags & H1_STOP_READ)) {
+        /* the body follows the head: consume it (and drop it) before the next request */
+        if (msg->body == HTTP_BODY_LENGTH) {
+            h->body_kind = H1_BODY_LENGTH;
+            h->body_left = msg->content_length;
+        } else if (msg->body == HTTP_BODY_CHUNKED) {
+            h->body_kind = H1_BODY_CHUNKED;
+            http_chunked_init(&h->chunk, e->http.max_body);
+        }
+    }
+    return 0;
+}
+
+/* A request that can never be valid: answered, then the connection closes. */
+static void refuse(struct h1_conn *h, int status, const char *buf, size_t len)
+{
+    if (h1_bad_request(h, status, buf, len) < 0) {
+        conn_abort(&h->c);
+    }
+    h->flags |= H1_STOP_READ;
+}
+
+/*
+ * Parses and answers as many requests as buf holds. Returns the bytes consumed; the rest is
+ * an incomplete request, or input held back (H1_BLOCKED).
+ */
+static size_t process(struct h1_conn *h, const char *buf, size_t len)
+{
+    struct h1_env *e = h1_env_of(h);
+    size_t off = 0;
+    while (off < len) {
+        if (h->flags & H1_STOP_READ) {
+            return len; /* discarding until close */
+        }
+        if (h->body_kind != H1_BODY_NONE) {
+            off += body_bytes(h, buf + off, len - off);
+            continue;
+        }
+        if (held_back(h)) {
+            h->flags |= H1_BLOCKED;
+            break;
+        }
+        struct http_request msg;
+        int rc = http_parse_request(buf + off, len - off, h->scanned, &e->set->limits, &h->c.arena,
+                                    &msg);
+        if (rc == -EAGAIN) {
+            h->scanned = (uint32_t)(len - off);
+            break;
+        }
+        h->scanned = 0;
+        if (rc < 0) {
+            refuse(h, -rc, buf + off, len - off); /* framing cannot be trusted any more */
+            return len;
+        }
+        if (msg.body == HTTP_BODY_CHUNKED) {
+            /* a framing error already in hand is answered with its status, not the resource */
+            int bad = chunked_prescan(e->http.max_body, buf + off + msg.head_len,
+                                      len - off - msg.head_len);
+            if (bad < 0) {
+                refuse(h, -bad, buf + off, len - off);
+                return len;
+            }
+        }
+        if (serve(h, &msg) < 0) {
+            conn_abort(&h->c);
+            return len;
+        }
+        off += msg.head_len;
+        h->flags &= ~H1_HEAD_TIMER;
+        if (!h->stream) {
+            arena_reset(&h->c.arena); /* per request: its cap bounds one request */
+        }
+    }
+    if (!h->stream) {
+        arena_release(&h->c.arena);
+    }
+    return off;
+}
+
+static bool stash(struct h1_conn *h, const char *p, size_t n)
+{
+    /*
+     * While output is blocked the receive is cancelled, but completions already under way
+     * still arrive: at most the socket's receive buffer (256 KiB requested on the listener,
+     * which the kernel doubles). Past this, the client pipelines without reading: drop it.
+     */
+    size_t hard_cap = (size_t)h1_env_of(h)->set->limits.max_head + (768u << 10);
+    size_t need = h->in_len + n;
+    if (need > hard_cap) {
+        return false;
+    }
+    if (need > h->in_cap) {
+        size_t ncap = h->in_cap ? h->in_cap : 1024;
+        while (ncap < need) {
+            ncap *= 2;
+        }
+        char *nb = sp_realloc(h->in, ncap);
+        if (!nb) {
+            return false;
+        }
+        h->in = nb;
+        h->in_cap = (uint32_t)ncap;
+    }
+    memcpy(h->in + h->in_len, p, n);
+    h->in_len += (uint32_t)n;
+    return true;
+}
+
+/* Parses what is buffered in `in`. */
+static void process_stash(struct h1_conn *h)
+{
+    size_t used = process(h, h->in, h->in_len);
+    if (conn_dead(&h->c)) {
+        return;
+    }
+    if (used >= h->in_len) {
+        sp_free(h->in);
+        h->in = NULL;
+        h->in_len = h->in_cap = 0;
+        h->scanned = 0;
+        return;
+    }
+    memmove(h->in, h->in + used, h->in_len - used);
+    h->in_len -= (uint32_t)used;
+}
+
+/* ---------------------------------------------------------------- session operations */
+
+static void h1_open(struct conn *c)
+{
+    struct h1_conn *h = h1_of(c);
+    c->tr.ops->read_start(&c->tr);
+    conn_timer(c, CONN_T_HEADER);
+    h->flags |= H1_HEAD_TIMER;
+}
+
+static void h1_data(struct conn *c, const char *p, size_t n)
+{
+    struct h1_conn *h = h1_of(c);
+    if (h->flags & H1_STOP_READ) {
+        return;
+    }
+    if (h->in_len == 0 && !(h->flags & H1_BLOCKED)) {
+        size_t used = process(h, p, n);
+        if (used < n && !(h->flags & H1_STOP_READ) && !conn_dead(c) &&
+            !stash(h, p + used, n - used)) {
+            conn_abort(c);
+            return;
+        }
+    } else {
+        if (!stash(h, p, n)) {
+            /* over the cap only while blocked: a client pipelining without reading */
+            conn_abort(c);
+            return;
+        }
+        if (!(h->flags & H1_BLOCKED)) {
+            process_stash(h);
+        }
+    }
+    if (conn_dead(c)) {
+        return;
+    }
+    if ((h->flags & H1_BLOCKED) && !(h->flags & H1_PAUSED)) {
+        /* a backlog: stop reading until it drains; resuming re-arms the receive */
+        h->flags |= H1_PAUSED;
+        c->tr.ops->read_stop(&c->tr);
+    }
+    conn_schedule(c);
+}
+
+static void h1_eof(struct conn *c)
+{
+    struct h1_conn *h = h1_of(c);
+    if (outq_empty(c->tr.out) && !(c->tr.flags & TR_SENDING) && !(h->flags & H1_BLOCKED) &&
+        !h->stream) {
+        conn_abort(c); /* an incomplete request is dropped with the connection */
+    }
+    /* else: buffered requests are answered, the responses go out, then drained() closes */
+}
+
+static void h1_sent(struct conn *c, uint64_t n)
+{
+    struct h1_conn *h = h1_of(c);
+    h->sent += n;
+    h1_completed(h);
+    if (n) {
+        conn_timer(c, CONN_T_SEND);
+    }
+    if (h->stream_waits) {
+        conn_schedule(c); /* the producer gets its writable() at the start of the next turn */
+    }
+}
+
+static void h1_drained(struct conn *c)
+{
+    struct h1_conn *h = h1_of(c);
+    if (!h->stream) {
+        conn_outq_release(c);
+    }
+    if (h->flags & H1_CLOSE_AFTER && !h->stream) {
+        conn_close_graceful(c);
+        return;
+    }
+    if (h->flags & H1_BLOCKED) {
+        /* the backlog drained: answer the requests held back */
+        h->flags &= ~H1_BLOCKED;
+        process_stash(h);
+        if (conn_dead(c)) {
+            return;
+        }
+        if (!outq_empty(c->tr.out)) {
+            c->tr.ops->flush(&c->tr);
+            return;
+        }
+        if ((h->flags & H1_BLOCKED) && !h->stream) {
+            /* still held back with nothing to send: the access log is behind. Its recovery
+             * (or access_log_wait) resumes us; until then no timer may drop these requests */
+            conn_timer_cancel(c);
+            return;
+        }
+    }
+    if (h->stream) {
+        update_timer(h);
+        return; /* the producer writes when it has something; sent() tells it about room */
+    }
+    if (c->flags & CONN_EOF) {
+        conn_abort(c);
+        return;
+    }
+    if (h1_env_of(h)->http.draining && h->in_len == 0 && h->body_kind == H1_BODY_NONE) {
+        conn_close_graceful(c); /* FIN, not RST: a request already on its way must not die */
+        return;
+    }
+    if ((h->flags & H1_PAUSED) && !(h->flags & H1_BLOCKED)) {
+        h->flags &= ~H1_PAUSED;
+        c->tr.ops->read_start(&c->tr);
+    }
+    update_timer(h);
+}
+
+static void h1_resume(struct conn *c)
+{
+    struct h1_conn *h = h1_of(c);
+    if (h->stream && h->stream_waits) {
+        const struct outq *q = c->tr.out;
+        if (!q || outq_room(q) >= q->cap / 2) {
+            h->stream_waits = false;
+            h->stream->resp.stream->writable(h->stream);
+            if (conn_dead(c)) {
+                return;
+            }
+        }
+    }
+    if (!h->stream && h->in_len == 0) {
+        arena_release(&c->arena); /* a streamed response ended: its request's memory goes */
+    }
+    c->tr.ops->flush(&c->tr);
+    if (!conn_dead(c)) {
+        update_timer(h);
+    }
+}
+
+static void h1_timeout(struct conn *c, unsigned kind)
+{
+    struct h1_conn *h = h1_of(c);
+    /*
+     * RFC 9110 15.5.9: 408 when a request head is still incomplete. A discarded body belongs to
+     * a request already answered: just close.
+     */
+    bool unanswered = kind == CONN_T_HEADER && h->in_len;
+    if (unanswered && outq_empty(c->tr.out) && !(c->tr.flags & TR_SENDING) && !h->stream) {
+        h->body_kind = H1_BODY_NONE;
+        if (h1_bad_request(h, 408, h->in, h->in_len) == 0) {
+            h->flags |= H1_STOP_READ;
+            conn_schedule(c);
+            return;
+        }
+    }
+    conn_abort(c);
+}
+
+static void h1_shutdown(struct conn *c)
+{
+    struct h1_conn *h = h1_of(c);
+    bool idle = outq_empty(c->tr.out) && !(c->tr.flags & TR_SENDING) && h->in_len == 0 &&
+                h->body_kind == H1_BODY_NONE && !h->stream;
+    if (c->flags & CONN_LINGER) {
+        conn_abort(c);
+    } else if (idle) {
+        conn_close_graceful(c); /* FIN, then a short linger: never an RST over a request */
+    }
+    /* otherwise the next response says Connection: close and drained() closes after it */
+}
+
+static void h1_close(struct conn *c)
+{
+    struct h1_conn *h = h1_of(c);
+    if (h->stream) {
+        struct req *r = h->stream;
+        h->stream = NULL;
+        if (r->resp.stream->abort) {
+            r->resp.stream->abort(r); /* the producer lets go; its arena goes with the conn */
+        }
+    }
+    h1_log_unfinished(h);
+    sp_free(h->in);
+    h->in = NULL;
+    h->in_len = h->in_cap = 0;
+}
+
+const struct session_ops h1_session = {
+    .name = "http/1.1",
+    .size = sizeof(struct h1_conn),
+    .open = h1_open,
+    .data = h1_data,
+    .eof = h1_eof,
+    .sent = h1_sent,
+    .drained = h1_drained,
+    .resume = h1_resume,
+    .timeout = h1_timeout,
+    .shutdown = h1_shutdown,
+    .close = h1_close,
+};

@@ -1,0 +1,815 @@
+/*
+ * h1_write.c - the HTTP/1 writer: a struct resp into bytes of the output queue (see h1.h).
+ *
+ * Sizes are computed, never guessed: every line the head will hold is
+ * measured by the same list that writes it, the block is reserved for
+ * exactly that many bytes, and a head that does not fit the connection's
+ * block goes into memory of its own (an owned segment). So writing a
+ * response never fails for lack of room; the session's only backpressure is
+ * not to parse the next request while the queue is full (h1.c: held_back).
+ *
+ * The HTTP/1 entity header block (Content-Type, Content-Length,
+ * Last-Modified, ETag, Accept-Ranges) is built once per file-cache entry
+ * (h1_entity_hooks), and a response for a whole file copies it in one piece.
+ */
+#include "core/base/alloc.h"
+#include "core/base/numfmt.h"
+#include "core/http/h1.h"
+#include "core/io/loop.h"
+#include "log/errlog.h"
+#include "proto/date.h"
+#include "proto/response.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+/* Bodies up to this size are copied behind the head: one contiguous send. */
+#define COPY_BODY_MAX 4096u
+/* A streamed chunk's framing: hex length, CRLF, CRLF. */
+#define CHUNK_OVERHEAD 20u
+
+/* ---------------------------------------------------------------- the entity block */
+
+/*
+ * Layout of an entry's attachment: three 16-bit offsets, then the header lines:
+ *   [0, len)    Content-Type      [len, val) Content-Length (the whole file)
+ *   [val, end)  Last-Modified, ETag, Accept-Ranges
+ */
+struct h1_entity {
+    uint16_t len, val, end;
+    char text[];
+};
+
+static size_t entity_lines(const struct fs_entry *e, struct http_buf *b, uint16_t *len,
+                           uint16_t *val)
+{
+    http_put_header(b, SLICE_LIT("Content-Type"), e->mime);
+    *len = (uint16_t)b->len;
+    http_put_header_u64(b, SLICE_LIT("Content-Length"), e->size);
+    *val = (uint16_t)b->len;
+    http_put_header(b, SLICE_LIT("Last-Modified"), e->last_modified);
+    http_put_header(b, SLICE_LIT("ETag"), e->etag);
+    hbuf_lit(b, "Accept-Ranges: bytes\r\n");
+    return b->len;
+}
+
+static size_t entity_aux_len(const struct fs_entry *e)
+{
+    /* the lengths of the lines entity_lines() writes, in its order */
+    size_t n = 14 + e->mime.len + 2;
+    n += 16 + num_u64_dec_len(e->size) + 2;
+    n += 15 + e->last_modified.len + 2 + 6 + e->etag.len + 2 + 22;
+    return sizeof(struct h1_entity) + n;
+}
+
+static void entity_aux_fill(const struct fs_entry *e, char *dst)
+{
+    struct h1_entity *h = (struct h1_entity *)(void *)dst;
+    size_t cap = entity_aux_len(e) - sizeof(*h);
+    struct http_buf b;
+    hbuf_init(&b, h->text, cap);
+    h->end = (uint16_t)entity_lines(e, &b, &h->len, &h->val);
+    ASSERT(!b.overflow && b.len == cap);
+}
+
+const struct fs_cache_hooks h1_entity_hooks = {entity_aux_len, entity_aux_fill};
+
+/* ---------------------------------------------------------------- head lines */
+
+/*
+ * Everything but the body, as a list of pieces to measure, then write. Fixed text
+ * (status line, Server/Date, the entity block) and name/value fields alike.
+ */
+enum { L_TEXT, L_FIELD, L_U64 };
+
+struct line {
+    uint8_t kind;
+    struct slice a, b; /* TEXT: a; FIELD: a: b CRLF; U64: a: v CRLF */
+    uint64_t v;
+};
+
+#define LINES_MAX (8 + RESP_FIELDS_MAX + 8 + 64)
+
+struct head {
+    struct line l[LINES_MAX];
+    unsigned n;
+    size_t len;
+    bool full;
+};
+
+static void put_text(struct head *h, struct slice s)
+{
+    if (h->n == LINES_MAX) {
+        h->full = true;
+        return;
+    }
+    h->l[h->n++] = (struct line){L_TEXT, s, SLICE_NULL, 0};
+    h->len += s.len;
+}
+
+static void put_field(struct head *h, struct slice name, struct slice value)
+{
+    if (h->n == LINES_MAX) {
+        h->full = true;
+        return;
+    }
+    h->l[h->n++] = (struct line){L_FIELD, name, value, 0};
+    h->len += name.len + 2 + value.len + 2;
+}
+
+static void put_u64(struct head *h, struct slice name, uint64_t v)
+{
+    if (h->n == LINES_MAX) {
+        h->full = true;
+        return;
+    }
+    h->l[h->n++] = (struct line){L_U64, name, SLICE_NULL, v};
+    h->len += name.len + 2 + num_u64_dec_len(v) + 2;
+}
+
+static void write_head(const struct head *h, struct http_buf *b)
+{
+    for (unsigned i = 0; i < h->n; i++) {
+        const struct line *l = &h->l[i];
+        if (l->kind == L_TEXT) {
+            hbuf_slice(b, l->a);
+        } else if (l->kind == L_FIELD) {
+            http_put_header(b, l->a, l->b);
+        } else {
+            http_put_header_u64(b, l->a, l->v);
+        }
+    }
+}
+
+static struct slice date_line(struct h1_env *e)
+{
+    time_t now = e->http.loop->now_s;
+    if (now != e->date_sec) {
+        /* Date is formatted at most once per second per worker */
+        e->date_sec = now;
+        char *p = e->date_line;
+        memcpy(p, "Server: spate\r\nDate: ", 21);
+        http_date_format(p + 21, now);
+        memcpy(p + 21 + HTTP_DATE_LEN, "\r\n", 2);
+        e->date_len = 21 + HTTP_DATE_LEN + 2;
+    }
+    return slice_make(e->date_line, e->date_len);
+}
+
+/* A status line for the common statuses without formatting. */
+static struct slice status_line(int status, char *buf)
+{
+    if (status == 200) {
+        return SLICE_LIT("HTTP/1.1 200 OK\r\n");
+    }
+    struct http_buf b;
+    hbuf_init(&b, buf, 64);
+    http_put_status_line(&b, status);
+    return slice_make(buf, b.len);
+}
+
+/* Decorations a location configures: expires, cache_control, add_header. */
+static void put_decorations(struct head *h, const struct headers_conf *d, int status, time_t now,
+                            char *expires, char *maxage)
+{
+    bool listed = headers_status_ok(status);
+    if (listed && d->expires.on) {
+        if (!headers_replaces(d, status, SLICE_LIT("Expires"))) {
+            http_date_format(expires, now + (time_t)d->expires.seconds);
+            put_field(h, SLICE_LIT("Expires"), slice_make(expires, HTTP_DATE_LEN));
+        }
+        if (!d->cache_control && !headers_replaces(d, status, SLICE_LIT("Cache-Control"))) {
+            memcpy(maxage, "max-age=", 8);
+            size_t n = 8 + num_u64_to_dec(maxage + 8, d->expires.seconds);
+            put_field(h, SLICE_LIT("Cache-Control"), slice_make(maxage, n));
+        }
+    }
+    if (listed && d->cache_control && !headers_replaces(d, status, SLICE_LIT("Cache-Control"))) {
+        put_field(h, SLICE_LIT("Cache-Control"), slice_cstr(d->cache_control));
+    }
+    for (unsigned i = 0; i < d->add.n; i++) {
+        if (listed || d->add.v[i].always) {
+            put_field(h, slice_cstr(d->add.v[i].name), slice_cstr(d->add.v[i].value));
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- records and the log */
+
+static struct h1_track *track(struct h1_conn *h)
+{
+    if (!h->trk) {
+        struct h1_env *e = h1_env_of(h);
+        struct h1_track *t = block_get(&e->track_pool);
+        if (!t) {
+            return NULL;
+        }
+        t->head = t->count = 0;
+        t->cap_used = 0;
+        t->cap_size = e->track_pool.size - (uint32_t)sizeof(*t);
+        h->trk = t;
+    }
+    return h->trk;
+}
+
+static void text_addr(const struct sockaddr_storage *ss, char *buf, size_t cap, unsigned *port)
+{
+    buf[0] = '\0';
+    *port = 0;
+    if (!ss) {
+        return;
+    }
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, buf, (socklen_t)cap);
+        *port = ntohs(a->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, buf, (socklen_t)cap);
+        *port = ntohs(a->sin6_port);
+    }
+}
+
+/* Everything phase 1 of the access log needs to know about the request. */
+static void fill_info(struct h1_conn *h, const struct log_format *fmt, const struct req *r,
+                      struct slice raw, struct log_req_info *ri, char *addr, size_t addrlen)
+{
+    memset(ri, 0, sizeof(*ri));
+    if (fmt->needs_addr) {
+        text_addr(conn_peer(&h->c), addr, addrlen, &ri->client_port);
+        ri->client_addr = addr[0] ? addr : NULL;
+    }
+    ri->worker = h1_env_of(h)->http.worker;
+    ri->connection = h->c.id;
+    ri->conn_requests = h->nreq + 1; /* this request included, 1-based like nginx */
+    ri->status = r->resp.status;
+    const struct http_request *m = r->msg;
+    if (!m) {
+        ri->request_line = raw;
+        return;
+    }
+    ri->request_line = m->request_line;
+    ri->method = m->method_token;
+    ri->target = m->target;
+    ri->path = m->path;
+    ri->query = m->query;
+    ri->has_query = m->has_query;
+    ri->protocol = slice_make(m->request_line.ptr + m->request_line.len - 8, 8);
+    ri->host = m->host;
+    const struct http_header *f = hdr_get_known(&m->headers, HDR_REFERER);
+    ri->referer = f ? f->value : SLICE_NULL;
+    f = hdr_get_known(&m->headers, HDR_USER_AGENT);
+    ri->user_agent = f ? f->value : SLICE_NULL;
+    ri->headers = &m->headers;
+}
+
+/* A record for the response whose head starts at h->queued; NULL on OOM. */
+static struct h1_rec *record(struct h1_conn *h, const struct req *r, struct slice raw)
+{
+    struct h1_track *t = track(h);
+    if (!t) {
+        return NULL;
+    }
+    ASSERT(t->count < H1_RECS);
+    struct h1_rec *rec = &t->recs[(t->head + t->count) % H1_RECS];
+    t->count++;
+    memset(rec, 0, sizeof(*rec));
+    rec->start = h->queued;
+    rec->end = UINT64_MAX;
+    rec->status = (int16_t)r->resp.status;
+    rec->server = -1;
+    struct h1_env *e = h1_env_of(h);
+    unsigned server = r->server ? r->server->index : r->group->def->index;
+    if (!alog_enabled(e->log, server)) {
+        return rec;
+    }
+    struct log_req_info ri;
+    char addr[INET6_ADDRSTRLEN];
+    fill_info(h, e->log->plan->servers[server].fmt, r, raw, &ri, addr, sizeof(addr));
+    size_t need = alog_capture_need(e->log, server, &ri);
+    char *cap;
+    if (t->cap_size - t->cap_used >= need) {
+        cap = t->cap_area + t->cap_used;
+    } else if ((cap = sp_malloc(need)) != NULL) {
+        rec->cap_heap = true;
+    } else {
+        return rec; /* out of memory: this response goes unlogged rather than unanswered */
+    }
+    size_t n = alog_capture(e->log, server, &ri, cap, need);
+    if (!rec->cap_heap) {
+        t->cap_used += (uint32_t)ALIGN_UP(n, (size_t)8);
+    }
+    rec->cap = cap;
+    rec->cap_len = (uint32_t)n;
+    rec->server = (int16_t)server;
+    rec->t_start_us = e->http.loop->now_us;
+    return rec;
+}
+
+static void finish_rec(struct h1_conn *h, struct h1_rec *rec, uint64_t sent)
+{
+    struct h1_env *e = h1_env_of(h);
+    if (rec->server >= 0) {
+        alog_done(e->log, (unsigned)rec->server, rec->cap, rec->cap_len, sent, rec->head_len,
+                  rec->t_start_us);
+    }
+    if (rec->cap_heap) {
+        sp_free(rec->cap);
+    }
+}
+
+static void pop(struct h1_conn *h)
+{
+    struct h1_track *t = h->trk;
+    t->head = (t->head + 1) % H1_RECS;
+    if (--t->count == 0) {
+        block_put(&h1_env_of(h)->track_pool, t); /* idle connections hold no track block */
+        h->trk = NULL;
+    }
+}
+
+void h1_completed(struct h1_conn *h)
+{
+    struct worker_counters *ctr = h->c.pool->ctr;
+    while (h->trk && h->trk->count) {
+        struct h1_rec *rec = &h->trk->recs[h->trk->head];
+        if (rec->end > h->sent) {
+            return;
+        }
+        unsigned cls = (unsigned)rec->status / 100;
+        ctr_add(&ctr->responses[cls < 6 ? cls : 0], 1);
+        finish_rec(h, rec, rec->end - rec->start);
+        pop(h);
+    }
+}
+
+void h1_log_unfinished(struct h1_conn *h)
+{
+    while (h->trk && h->trk->count) {
+        /* one line per response, with the bytes that did go out */
+        struct h1_rec *rec = &h->trk->recs[h->trk->head];
+        uint64_t sent = h->sent > rec->start ? MIN(h->sent, rec->end) - rec->start : 0;
+        finish_rec(h, rec, sent);
+        pop(h);
+    }
+}
+
+/* ---------------------------------------------------------------- queueing bytes */
+
+/*
+ * Queues the head and the body pieces: copies go into the connection's block when they fit
+ * (contiguous bytes become one segment), else into owned memory; referenced pieces (large
+ * cached bodies) and file ranges become segments of their own.
+ */
+struct out {
+    struct outq *q;
+    char *own; /* owned memory being filled, when the block had no room */
+    size_t own_len, own_cap;
+    bool in_block;
+};
+
+static char *out_begin(struct out *o, size_t n)
+{
+    char *p = outq_reserve(o->q, n);
+    if (p) {
+        o->in_block = true;
+        return p;
+    }
+    o->in_block = false;
+    o->own = sp_malloc(n);
+    o->own_cap = n;
+    o->own_len = 0;
+    return o->own;
+}
+
+static void out_end(struct out *o, size_t n)
+{
+    if (o->in_block) {
+        outq_commit(o->q, n);
+    } else {
+        outq_push_owned(o->q, o->own, n);
+        o->own = NULL;
+    }
+}
+
+/* Which pieces are copied behind the head (the rest are referenced or sent from the file). */
+static bool copied(const struct resp_piece *p, uint64_t total)
+{
+    return p->ptr && (!p->ref || total <= COPY_BODY_MAX);
+}
+
+/* Copies the run of copied pieces starting at i; returns the index after it. */
+static unsigned copy_run(const struct resp *s, unsigned i, uint64_t total, char *p, size_t *len)
+{
+    size_t n = 0;
+    for (; i < s->npieces && copied(&s->pieces[i], total); i++) {
+        memcpy(p + n, s->pieces[i].ptr, (size_t)s->pieces[i].len);
+        n += (size_t)s->pieces[i].len;
+    }
+    *len = n;
+    return i;
+}
+
+static size_t run_len(const struct resp *s, unsigned i, uint64_t total)
+{
+    size_t n = 0;
+    for (; i < s->npieces && copied(&s->pieces[i], total); i++) {
+        n += (size_t)s->pieces[i].len;
+    }
+    return n;
+}
+
+/* Head + body into the queue. 0 or -ENOMEM. */
+static int queue(struct h1_conn *h, const struct head *hd, const struct resp *s, bool body,
+                 uint64_t *head_len)
+{
+    struct outq *q = conn_outq(&h->c);
+    if (!q) {
+        return -ENOMEM;
+    }
+    struct out o = {q, NULL, 0, 0, false};
+    uint64_t total = body ? s->length : 0;
+    unsigned i = 0;
+    size_t first = body && s->body == RESP_BODY_PIECES ? run_len(s, 0, total) : 0;
+    size_t page = body && s->body == RESP_BODY_PAGE ? http_error_body_len(s->status) : 0;
+    size_t n = hd->len + first + page;
+    char *p = out_begin(&o, n);
+    if (!p) {
+        return -ENOMEM;
+    }
+    struct http_buf b;
+    hbuf_init(&b, p, n);
+    write_head(hd, &b);
+    *head_len = b.len;
+    if (page) {
+        http_put_error_body(&b, s->status);
+    }
+    size_t copied_len = 0;
+    if (first) {
+        i = copy_run(s, 0, total, p + b.len, &copied_len);
+        b.len += copied_len;
+    }
+    if (UNLIKELY(b.overflow || b.len != n)) {
+        /* the measure and the writer disagree: a bug; never send a cut head */
+        errlog(ERRLOG_CRIT, "HTTP/1 head of %zu bytes measured as %zu", b.len, n);
+        if (!o.in_block) {
+            sp_free(o.own);
+        }
+        return -ENOMEM;
+    }
+    out_end(&o, n);
+    h->queued += n;
+    while (body && s->body == RESP_BODY_PIECES && i < s->npieces) {
+        const struct resp_piece *pc = &s->pieces[i];
+        if (copied(pc, total)) {
+            size_t rl = run_len(s, i, total);
+            char *rp = out_begin(&o, rl);
+            if (!rp) {
+                return -ENOMEM;
+            }
+            i = copy_run(s, i, total, rp, &copied_len);
+            out_end(&o, rl);
+            h->queued += rl;
+            continue;
+        }
+        if (pc->ptr) {
+            outq_push_mem(q, pc->ptr, (size_t)pc->len, pc->ref);
+        } else {
+            outq_push_file(q, pc->ref, pc->off, pc->len);
+        }
+        h->queued += pc->len;
+        i++;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- the head */
+
+/*
+ * The head of r's response. cl: the Content-Length to send (UINT64_MAX: none); te: say
+ * Transfer-Encoding: chunked. Buffers for formatted values come from the caller.
+ */
+struct head_bufs {
+    char status[64], expires[HTTP_DATE_LEN], maxage[32];
+};
+
+static void build_head(struct h1_conn *h, const struct req *r, struct head *hd,
+                       struct head_bufs *bufs, uint64_t cl, bool te, bool close)
+{
+    struct h1_env *e = h1_env_of(h);
+    const struct resp *s = &r->resp;
+    const struct headers_conf *deco = r->loc ? r->loc->hdrs : NULL;
+    bool configured = deco && (deco->add.n || (headers_status_ok(s->status) &&
+                                               (deco->expires.on || deco->cache_control)));
+    bool overrides = deco && deco->add.n;
+    hd->n = 0;
+    hd->len = 0;
+    hd->full = false;
+    put_text(hd, status_line(s->status, bufs->status));
+    struct slice dl = date_line(e);
+    if (overrides && (headers_replaces(deco, s->status, SLICE_LIT("Server")) ||
+                      headers_replaces(deco, s->status, SLICE_LIT("Date")))) {
+        /* the two fixed lines, each only when not configured */
+        if (!headers_replaces(deco, s->status, SLICE_LIT("Server"))) {
+            put_text(hd, SLICE_LIT("Server: spate\r\n"));
+        }
+        if (!headers_replaces(deco, s->status, SLICE_LIT("Date"))) {
+            put_text(hd, slice_make(dl.ptr + 15, dl.len - 15));
+        }
+    } else {
+        put_text(hd, dl);
+    }
+    const struct fs_entry *ent = s->entity;
+    const struct h1_entity *blk = ent && ent->aux ? (const void *)ent->aux : NULL;
+    bool whole = blk && cl == ent->size && (s->entity_parts & RESP_ENT_TYPE);
+    bool plain = !overrides;
+    if (blk && plain && whole) {
+        /* the common case: Content-Type and Content-Length of the whole file in one copy */
+        put_text(hd, slice_make(blk->text, blk->val));
+        cl = UINT64_MAX;
+    } else if (ent && (s->entity_parts & RESP_ENT_TYPE) &&
+               !(overrides && headers_replaces(deco, s->status, SLICE_LIT("Content-Type")))) {
+        put_field(hd, SLICE_LIT("Content-Type"), ent->mime);
+    }
+    if (s->body == RESP_BODY_PAGE &&
+        !(overrides && headers_replaces(deco, s->status, SLICE_LIT("Content-Type")))) {
+        put_text(hd, SLICE_LIT("Content-Type: text/html\r\n"));
+    }
+    if (cl != UINT64_MAX) {
+        put_u64(hd, SLICE_LIT("Content-Length"), cl);
+    }
+    if (te) {
+        put_text(hd, SLICE_LIT("Transfer-Encoding: chunked\r\n"));
+    }
+    for (unsigned i = 0; i < s->nfields; i++) {
+        const struct resp_field *f = &s->fields[i];
+        if (!(overrides && headers_replaces(deco, s->status, f->name))) {
+            put_field(hd, f->name, f->value);
+        }
+    }
+    if (ent && (s->entity_parts & RESP_ENT_VALIDATORS)) {
+        if (blk && plain) {
+            put_text(hd, slice_make(blk->text + blk->val, (size_t)(blk->end - blk->val)));
+        } else {
+            static const struct slice names[] = {SLICE_LIT("Last-Modified"), SLICE_LIT("ETag"),
+                                                 SLICE_LIT("Accept-Ranges")};
+            const struct slice values[] = {ent->last_modified, ent->etag, SLICE_LIT("bytes")};
+            for (size_t k = 0; k < ARRAY_SIZE(names); k++) {
+                if (!(overrides && headers_replaces(deco, s->status, names[k]))) {
+                    put_field(hd, names[k], values[k]);
+                }
+            }
+        }
+    }
+    if (configured) {
+        put_decorations(hd, deco, s->status, e->http.loop->now_s, bufs->expires, bufs->maxage);
+    }
+    if (close) {
+        put_text(hd, SLICE_LIT("Connection: close\r\n"));
+    } else if (r->msg && r->msg->version_minor == 0) {
+        put_text(hd, SLICE_LIT("Connection: keep-alive\r\n"));
+    }
+    put_text(hd, SLICE_LIT("\r\n"));
+}
+
+/* Statuses whose responses never have a body or a Content-Length (RFC 9110 6.4.1, 8.6). */
+static bool bodiless(int status)
+{
+    return status == 304 || status == 204 || (status >= 100 && status < 200);
+}
+
+static bool wants_close(struct h1_conn *h, const struct req *r)
+{
+    return r->resp.close || !r->msg || (h->flags & H1_CLOSE_AFTER);
+}
+
+static void after_close(struct h1_conn *h, bool close)
+{
+    if (close) {
+        h->flags |= H1_CLOSE_AFTER | H1_STOP_READ;
+    }
+}
+
+static int h1_send(struct req *r)
+{
+    struct h1_conn *h = r->proto_data;
+    const struct resp *s = &r->resp;
+    bool close = wants_close(h, r);
+    uint64_t length = s->body == RESP_BODY_PAGE     ? http_error_body_len(s->status)
+                      : s->body == RESP_BODY_PIECES ? s->length
+                                                    : 0;
+    bool no_length = bodiless(s->status);
+    bool body = !r->head_only && !no_length && s->body != RESP_BODY_NONE;
+    struct head hd;
+    struct head_bufs bufs;
+    build_head(h, r, &hd, &bufs, no_length ? UINT64_MAX : length, false, close);
+    if (hd.full) {
+        return -ENOMEM;
+    }
+    struct h1_rec *rec = record(h, r, SLICE_NULL);
+    if (!rec) {
+        return -ENOMEM;
+    }
+    uint64_t head_len = 0;
+    int rc = queue(h, &hd, s, body, &head_len);
+    rec->end = h->queued;
+    rec->head_len = (uint32_t)head_len;
+    rec->close = close;
+    after_close(h, close);
+    return rc;
+}
+
+int h1_bad_request(struct h1_conn *h, int status, const char *buf, size_t len)
+{
+    struct h1_env *e = h1_env_of(h);
+    struct req r;
+    memset(&r, 0, sizeof(r));
+    r.group = &e->routes->groups[h->c.listener];
+    r.server = r.group->def;
+    r.env = &e->http;
+    r.arena = &h->c.arena;
+    r.proto = &h1_proto;
+    r.proto_data = h;
+    resp_begin(&r, status);
+    r.resp.close = true;
+    r.resp.body = RESP_BODY_PAGE;
+    /* the first line of what was received, for the access log */
+    size_t n = 0;
+    while (n < len && n < 8192 && buf[n] != '\n') {
+        n++;
+    }
+    if (n && buf[n - 1] == '\r') {
+        n--;
+    }
+    struct head hd;
+    struct head_bufs bufs;
+    build_head(h, &r, &hd, &bufs, http_error_body_len(status), false, true);
+    struct h1_rec *rec = record(h, &r, slice_make(buf, n));
+    if (!rec) {
+        return -ENOMEM;
+    }
+    uint64_t head_len = 0;
+    int rc = queue(h, &hd, &r.resp, true, &head_len);
+    rec->end = h->queued;
+    rec->head_len = (uint32_t)head_len;
+    rec->close = true;
+    after_close(h, true);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- streams */
+
+static bool chunked(const struct req *r)
+{
+    return r->msg && r->msg->version_minor == 1;
+}
+
+static int h1_stream_begin(struct req *r)
+{
+    struct h1_conn *h = r->proto_data;
+    /* HTTP/1.0 has no chunked coding: the body ends when the connection does */
+    bool close = wants_close(h, r) || !chunked(r);
+    struct head hd;
+    struct head_bufs bufs;
+    build_head(h, r, &hd, &bufs, UINT64_MAX, chunked(r) && !bodiless(r->resp.status), close);
+    if (hd.full) {
+        return -ENOMEM;
+    }
+    struct h1_rec *rec = record(h, r, SLICE_NULL);
+    if (!rec) {
+        return -ENOMEM;
+    }
+    uint64_t head_len = 0;
+    struct resp none = r->resp;
+    none.body = RESP_BODY_NONE;
+    int rc = queue(h, &hd, &none, false, &head_len);
+    rec->head_len = (uint32_t)head_len;
+    rec->close = close;
+    after_close(h, close);
+    h->stream = r;
+    h->stream_waits = false;
+    return rc;
+}
+
+static size_t h1_stream_write(struct req *r, const void *p, size_t len)
+{
+    struct h1_conn *h = r->proto_data;
+    if (conn_dead(&h->c) || h->stream != r) {
+        return 0;
+    }
+    if (r->head_only || bodiless(r->resp.status) || len == 0) {
+        return len; /* HEAD: the same head, no body */
+    }
+    struct outq *q = conn_outq(&h->c);
+    size_t over = chunked(r) ? CHUNK_OVERHEAD : 0;
+    if (!q || outq_room(q) <= over + 64 || outq_free_segs(q) < 2) {
+        h->stream_waits = true; /* sent() schedules writable() once there is room */
+        return 0;
+    }
+    size_t n = MIN(len, outq_room(q) - over);
+    char *dst = outq_reserve(q, n + over);
+    size_t w = 0;
+    if (chunked(r)) {
+        w = num_u64_to_hex(dst, n);
+        memcpy(dst + w, "\r\n", 2);
+        w += 2;
+    }
+    memcpy(dst + w, p, n);
+    w += n;
+    if (chunked(r)) {
+        memcpy(dst + w, "\r\n", 2);
+        w += 2;
+    }
+    outq_commit(q, w);
+    h->queued += w;
+    conn_schedule(&h->c);
+    return n;
+}
+
+static int h1_stream_end(struct req *r)
+{
+    struct h1_conn *h = r->proto_data;
+    if (h->stream != r) {
+        return 0;
+    }
+    h->stream = NULL;
+    h->stream_waits = false;
+    struct h1_rec *rec = NULL;
+    for (uint32_t i = 0; h->trk && i < h->trk->count; i++) {
+        struct h1_rec *x = &h->trk->recs[(h->trk->head + i) % H1_RECS];
+        if (x->end == UINT64_MAX) {
+            rec = x;
+        }
+    }
+    int rc = 0;
+    if (chunked(r) && !r->head_only && !bodiless(r->resp.status)) {
+        struct outq *q = conn_outq(&h->c);
+        if (!q) {
+            rc = -ENOMEM;
+        } else {
+            struct out o = {q, NULL, 0, 0, false};
+            char *p = out_begin(&o, 5);
+            if (p) {
+                memcpy(p, "0\r\n\r\n", 5);
+                out_end(&o, 5);
+                h->queued += 5;
+            } else {
+                rc = -ENOMEM;
+            }
+        }
+    }
+    if (rec) {
+        rec->end = h->queued;
+    }
+    if (rc < 0) {
+        conn_abort(&h->c);
+    }
+    conn_schedule(&h->c);
+    return rc;
+}
+
+static void h1_hold(struct req *r)
+{
+    conn_hold(&((struct h1_conn *)r->proto_data)->c);
+}
+
+static void h1_unhold(struct req *r)
+{
+    conn_unhold(&((struct h1_conn *)r->proto_data)->c);
+}
+
+static bool h1_dead(const struct req *r)
+{
+    return conn_dead(&((const struct h1_conn *)r->proto_data)->c);
+}
+
+const struct req_proto h1_proto = {
+    .send = h1_send,
+    .stream_begin = h1_stream_begin,
+    .stream_write = h1_stream_write,
+    .stream_end = h1_stream_end,
+    .hold = h1_hold,
+    .unhold = h1_unhold,
+    .dead = h1_dead,
+};
+
+/* ---------------------------------------------------------------- per worker */
+
+int h1_env_init(struct h1_env *e, const struct http_settings *set, const struct route_table *routes,
+                struct alog_worker *log)
+{
+    e->set = set;
+    e->routes = routes;
+    e->log = log;
+    e->date_sec = -1;
+    /* records, then room for the log captures of a deep pipeline */
+    block_pool_init(&e->track_pool, (uint32_t)sizeof(struct h1_track) + 12288, 1024);
+    return 0;
+}
+
+void h1_env_fini(struct h1_env *e)
+{
+    block_pool_destroy(&e->track_pool);
+}

@@ -1,0 +1,93 @@
+/*
+ * req.h - a request as handlers see it, and what the session under it provides.
+ *
+ * A session (HTTP/1 today) parses a request, fills a struct req and hands it
+ * to http_dispatch() (http/dispatch.h), which routes it (server, location),
+ * applies the method policy and calls the location's handler. The handler
+ * answers through the response writer (http/respond.h) and never sees the
+ * connection, the socket or the process.
+ *
+ * Lifetime: `msg` points into the receive buffer and is valid only while
+ * handle() runs. Everything else, and the request's arena, lives until the
+ * response is complete: a handler that answers later (a stream) copies what
+ * it needs from msg into the arena during handle().
+ */
+#pragma once
+
+#include "core/base/arena.h"
+#include "core/base/slice.h"
+#include "core/http/respond.h"
+#include "proto/http.h"
+#include "proto/request.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+struct fs_cache;
+struct io_loop;
+struct route_server;
+struct route_loc;
+struct route_group;
+
+/* Per-worker services a handler may use. */
+struct http_env {
+    struct io_loop *loop;    /* clocks, and operations of handlers that answer later */
+    struct fs_cache *fcache; /* the worker's open-file cache */
+    unsigned worker;         /* 1..N */
+    uint64_t boundary_seq;   /* multipart boundaries of this worker */
+    bool trace;              /* TRACE is allowed */
+    uint64_t max_body;       /* client_max_body_size */
+    bool draining;           /* the worker is shutting down */
+};
+
+/* How the session under a request writes its response (http/h1_write.c for HTTP/1). */
+struct req_proto {
+    int (*send)(struct req *r);
+    int (*stream_begin)(struct req *r);
+    size_t (*stream_write)(struct req *r, const void *p, size_t len);
+    int (*stream_end)(struct req *r);
+    /* keep the connection alive across an asynchronous step, and end that */
+    void (*hold)(struct req *r);
+    void (*unhold)(struct req *r);
+    /* the connection is going away: an asynchronous step that resumes stops here */
+    bool (*dead)(const struct req *r);
+};
+
+struct req {
+    /* the request */
+    const struct http_request *msg;
+    enum http_method method;
+    bool head_only;    /* HEAD: the GET response without its body */
+    struct slice path; /* normalized and percent-decoded, NUL-terminated; see path_status */
+    int path_status;   /* 0, or why the path could not be normalized (400, 403, 404) */
+    uint8_t redirects; /* internal redirects so far */
+    const struct route_group *group;   /* the address it arrived on */
+    const struct route_server *server; /* the virtual host */
+    const struct route_loc *loc;       /* the location, or the server's own */
+    struct http_env *env;
+    struct arena *arena;
+    /* the response */
+    struct resp resp;
+    /* the session */
+    const struct req_proto *proto;
+    void *proto_data;
+};
+
+/* Keeps the request (and its connection) alive across an asynchronous step. */
+static inline void req_hold(struct req *r)
+{
+    r->proto->hold(r);
+}
+
+/* Ends a req_hold; r may be gone afterwards if its connection died meanwhile. */
+static inline void req_unhold(struct req *r)
+{
+    r->proto->unhold(r);
+}
+
+/* True once the request's connection is closing (a step resuming later stops). */
+static inline bool req_dead(const struct req *r)
+{
+    return r->proto->dead(r);
+}

@@ -1,0 +1,389 @@
+/* route.c - virtual hosts and locations (see route.h). */
+#include "core/http/route.h"
+
+#include "core/base/alloc.h"
+#include "log/errlog.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- listen ADDR [default_server] */
+
+struct listen_entry {
+    struct net_addr addr;
+    bool default_server;
+    struct conf_where where;
+};
+
+struct listen_list {
+    struct listen_entry *v;
+    unsigned n;
+};
+
+static int listen_parse(struct conf_parse *p, const struct conf_row *r, void *field, char **a,
+                        unsigned n)
+{
+    (void)r;
+    struct listen_list *l = field;
+    struct listen_entry e = {0};
+    char msg[256];
+    if (net_addr_parse(a[0], &e.addr, msg, sizeof(msg)) < 0) {
+        return conf_error(p, "%s", msg);
+    }
+    for (unsigned i = 1; i < n; i++) {
+        if (strcmp(a[i], "default_server") == 0 || strcmp(a[i], "default") == 0) {
+            e.default_server = true;
+        } else {
+            return conf_error(p, "unknown listen parameter \"%s\" (default_server)", a[i]);
+        }
+    }
+    e.where = (struct conf_where){p->file, p->line};
+    struct listen_entry *nv = sp_realloc(l->v, (l->n + 1) * sizeof(*nv));
+    if (!nv) {
+        return conf_error(p, "out of memory");
+    }
+    l->v = nv;
+    l->v[l->n++] = e;
+    return 0;
+}
+
+static void listen_print(struct conf_out *o, const struct conf_row *r, const void *field)
+{
+    const struct listen_list *l = field;
+    for (unsigned i = 0; i < l->n; i++) {
+        conf_out_begin(o, r->name);
+        conf_out_arg(o, l->v[i].addr.text);
+        if (l->v[i].default_server) {
+            conf_out_arg(o, "default_server");
+        }
+        conf_out_end(o);
+    }
+}
+
+static void listen_release(void *field)
+{
+    struct listen_list *l = field;
+    sp_free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static const struct conf_type listen_type = {"listen", sizeof(struct listen_list), listen_parse,
+                                             listen_print, listen_release};
+
+/* ---------------------------------------------------------------- the module */
+
+/* Per server (CONF_STORE_SRV; the main block's copy holds the defaults). */
+struct route_srv {
+    struct listen_list listen;
+    struct conf_words names;
+    bool allow_encoded_slash;
+};
+
+/* Main block: the table built by finish. */
+struct route_main {
+    struct route_table table;
+};
+
+#define SRV_OFF(f) offsetof(struct route_srv, f)
+
+static const struct conf_row rows[] = {
+    {"listen", CONF_SERVER, CONF_STORE_SRV, 1, 2, CONF_MULTI, &listen_type, SRV_OFF(listen),
+     "127.0.0.1:8080", 0, 0, "127.0.0.1:0 default_server", NULL},
+    {"server_name", CONF_SERVER, CONF_STORE_SRV, 1, 64, CONF_MULTI, &conf_words, SRV_OFF(names),
+     NULL, 0, 0, "example.com *.example.com .example.org", NULL},
+    {"allow_encoded_slashes", CONF_MAIN | CONF_SERVER, CONF_STORE_SRV, 1, 1, 0, &conf_flag,
+     SRV_OFF(allow_encoded_slash), "off", 0, 0, "on", NULL},
+};
+
+/* The module that answers locations naming no handler (the static files). */
+static int default_content(const struct conf *c)
+{
+    for (unsigned i = 0; i < c->nmodules; i++) {
+        if (c->modules[i]->content && c->modules[i]->default_content) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static int make_loc(const struct conf *c, struct route_loc *l, const struct route_server *s,
+                    const struct conf_block *b, const char *prefix, char *err, size_t errlen)
+{
+    int hslot = conf_slot(c, &headers_module);
+    int cslot = b->content ? conf_slot(c, b->content) : default_content(c);
+    if (cslot < 0) {
+        return conf_fail_at(err, errlen, b->where, "no handler answers here");
+    }
+    const struct conf_module *m = c->modules[cslot];
+    l->prefix = prefix;
+    l->prefix_len = strlen(prefix);
+    l->handler = m->content;
+    l->handler_conf = conf_get(b, (unsigned)cslot, CONF_STORE_LOC);
+    l->hdrs = hslot >= 0 ? conf_get(b, (unsigned)hslot, CONF_STORE_LOC) : NULL;
+    l->block = b;
+    l->server = s;
+    return 0;
+}
+
+static int longer_first(const void *a, const void *b)
+{
+    const struct route_loc *x = a, *y = b;
+    if (x->prefix_len != y->prefix_len) {
+        return x->prefix_len < y->prefix_len ? 1 : -1;
+    }
+    return strcmp(x->prefix, y->prefix);
+}
+
+static int build_server(const struct conf *c, unsigned slot, struct route_server *s,
+                        const struct conf_block *b, char *err, size_t errlen)
+{
+    const struct route_srv *sc = conf_get(b, slot, CONF_STORE_SRV);
+    s->block = b;
+    s->allow_encoded_slash = sc->allow_encoded_slash;
+    if (sc->names.n) {
+        s->names = sp_calloc(sc->names.n, sizeof(char *));
+        if (!s->names) {
+            return conf_fail_at(err, errlen, b->where, "out of memory");
+        }
+        for (unsigned k = 0; k < sc->names.n; k++) {
+            char *v = sp_strndup(sc->names.v[k], strlen(sc->names.v[k]));
+            if (!v) {
+                return conf_fail_at(err, errlen, b->where, "out of memory");
+            }
+            for (char *q = v; *q; q++) {
+                *q = (char)tolower((unsigned char)*q);
+            }
+            s->names[s->nnames++] = v;
+        }
+    }
+    if (make_loc(c, &s->self, s, b, "", err, errlen) < 0) {
+        return -1;
+    }
+    if (b->nchildren) {
+        s->locs = sp_calloc(b->nchildren, sizeof(*s->locs));
+        if (!s->locs) {
+            return conf_fail_at(err, errlen, b->where, "out of memory");
+        }
+    }
+    for (const struct conf_block *k = b->children; k; k = k->next) {
+        if (make_loc(c, &s->locs[s->nlocs], s, k, k->args[0], err, errlen) < 0) {
+            return -1;
+        }
+        s->nlocs++;
+    }
+    if (s->nlocs > 1) {
+        qsort(s->locs, s->nlocs, sizeof(*s->locs), longer_first);
+    }
+    return 0;
+}
+
+static struct route_group *group_for(struct route_table *t, const struct net_addr *a)
+{
+    for (unsigned j = 0; j < t->ngroups; j++) {
+        if (net_addr_equal(&t->groups[j].addr, a)) {
+            return &t->groups[j];
+        }
+    }
+    struct route_group *ng = sp_realloc(t->groups, (t->ngroups + 1) * sizeof(*ng));
+    if (!ng) {
+        return NULL;
+    }
+    t->groups = ng;
+    struct route_group *g = &ng[t->ngroups++];
+    memset(g, 0, sizeof(*g));
+    g->addr = *a;
+    return g;
+}
+
+/* nginx warns and keeps the first; so does spate (the second never answers to that name). */
+static void warn_duplicate_names(const struct route_group *g)
+{
+    for (unsigned i = 0; i < g->nservers; i++) {
+        for (unsigned j = i + 1; j < g->nservers; j++) {
+            const struct route_server *a = g->servers[i], *b = g->servers[j];
+            for (unsigned x = 0; x < a->nnames; x++) {
+                for (unsigned y = 0; y < b->nnames; y++) {
+                    if (strcmp(a->names[x], b->names[y]) == 0) {
+                        errlog(ERRLOG_WARN,
+                               "%s:%d: conflicting server name \"%s\" on %s (also at line %d), "
+                               "ignored",
+                               b->block->where.file, b->block->where.line, b->names[y],
+                               g->addr.text, a->block->where.line);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static int build_groups(unsigned slot, struct route_table *t, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < t->nservers; i++) {
+        struct route_server *s = &t->servers[i];
+        const struct route_srv *sc = conf_get(s->block, slot, CONF_STORE_SRV);
+        for (unsigned k = 0; k < sc->listen.n; k++) {
+            const struct listen_entry *e = &sc->listen.v[k];
+            struct route_group *g = group_for(t, &e->addr);
+            if (!g) {
+                return conf_fail_at(err, errlen, e->where, "out of memory");
+            }
+            const struct route_server **ns =
+                sp_realloc(g->servers, (g->nservers + 1) * sizeof(*ns));
+            if (!ns) {
+                return conf_fail_at(err, errlen, e->where, "out of memory");
+            }
+            g->servers = ns;
+            ns[g->nservers++] = s;
+            if (e->default_server) {
+                for (unsigned j = 0; j + 1 < g->nservers; j++) {
+                    const struct route_srv *other =
+                        conf_get(g->servers[j]->block, slot, CONF_STORE_SRV);
+                    for (unsigned q = 0; q < other->listen.n; q++) {
+                        if (other->listen.v[q].default_server &&
+                            net_addr_equal(&other->listen.v[q].addr, &e->addr)) {
+                            return conf_fail_at(err, errlen, e->where,
+                                                "a duplicate default server for %s (the "
+                                                "first is at %s:%d)",
+                                                e->addr.text, other->listen.v[q].where.file,
+                                                other->listen.v[q].where.line);
+                        }
+                    }
+                }
+                g->def = s;
+            } else if (!g->def) {
+                g->def = s;
+            }
+        }
+    }
+    for (unsigned j = 0; j < t->ngroups; j++) {
+        warn_duplicate_names(&t->groups[j]);
+    }
+    return 0;
+}
+
+static void route_release(struct conf *c, unsigned slot)
+{
+    struct route_main *m = conf_main(c, slot);
+    struct route_table *t = &m->table;
+    for (unsigned i = 0; i < t->nservers; i++) {
+        for (unsigned k = 0; k < t->servers[i].nnames; k++) {
+            sp_free(t->servers[i].names[k]);
+        }
+        sp_free(t->servers[i].names);
+        sp_free(t->servers[i].locs);
+    }
+    sp_free(t->servers);
+    for (unsigned j = 0; j < t->ngroups; j++) {
+        sp_free(t->groups[j].servers);
+    }
+    sp_free(t->groups);
+    memset(t, 0, sizeof(*t));
+}
+
+static int route_finish(struct conf *c, unsigned slot, char *err, size_t errlen)
+{
+    struct route_main *m = conf_main(c, slot);
+    struct route_table *t = &m->table;
+    if (c->main->nchildren == 0) {
+        return conf_fail_at(err, errlen, (struct conf_where){c->source, 0},
+                            "no server { } block and no --root given");
+    }
+    t->servers = sp_calloc(c->main->nchildren, sizeof(*t->servers));
+    if (!t->servers) {
+        return conf_fail_at(err, errlen, c->main->where, "out of memory");
+    }
+    for (const struct conf_block *b = c->main->children; b; b = b->next) {
+        struct route_server *s = &t->servers[t->nservers];
+        s->index = t->nservers++;
+        if (build_server(c, slot, s, b, err, errlen) < 0) {
+            return -1;
+        }
+    }
+    return build_groups(slot, t, err, errlen);
+}
+
+const struct conf_module route_module = {
+    .name = "route",
+    .rows = rows,
+    .nrows = ARRAY_SIZE(rows),
+    .size = {[CONF_STORE_MAIN] = sizeof(struct route_main),
+             [CONF_STORE_SRV] = sizeof(struct route_srv)},
+    .finish = route_finish,
+    .release = route_release,
+};
+
+const struct route_table *route_table(const struct conf *c)
+{
+    int slot = conf_slot(c, &route_module);
+    return slot < 0 ? NULL : &((const struct route_main *)conf_main(c, (unsigned)slot))->table;
+}
+
+/* ---------------------------------------------------------------- lookups (workers) */
+
+static bool name_matches(const char *name, struct slice host)
+{
+    size_t n = strlen(name);
+    if (name[0] == '*' && name[1] == '.') {
+        /* *.example.com: any subdomain, not the bare domain */
+        return host.len > n - 1 && slice_eq_nocase(slice_make(host.ptr + host.len - (n - 1), n - 1),
+                                                   slice_make(name + 1, n - 1));
+    }
+    if (name[0] == '.') {
+        /* .example.com: the domain and every subdomain */
+        if (slice_eq_nocase(host, slice_make(name + 1, n - 1))) {
+            return true;
+        }
+        return host.len > n &&
+               slice_eq_nocase(slice_make(host.ptr + host.len - n, n), slice_make(name, n));
+    }
+    return slice_eq_nocase(host, slice_make(name, n));
+}
+
+const struct route_server *route_server_for(const struct route_group *g, struct slice host)
+{
+    if (g->nservers == 1 || host.len == 0) {
+        return g->def;
+    }
+    /* strip the port ("[::1]:80", "example.com:80") and a trailing dot */
+    if (host.ptr[0] == '[') {
+        const char *rb = memchr(host.ptr, ']', host.len);
+        if (rb) {
+            host.len = (size_t)(rb - host.ptr) + 1;
+        }
+    } else {
+        const char *colon = memchr(host.ptr, ':', host.len);
+        if (colon) {
+            host.len = (size_t)(colon - host.ptr);
+        }
+    }
+    if (host.len && host.ptr[host.len - 1] == '.') {
+        host.len--;
+    }
+    /* exact names first, then wildcards, in the order the servers were defined */
+    for (int pass = 0; pass < 2; pass++) {
+        for (unsigned i = 0; i < g->nservers; i++) {
+            const struct route_server *s = g->servers[i];
+            for (unsigned k = 0; k < s->nnames; k++) {
+                bool wild = s->names[k][0] == '*' || s->names[k][0] == '.';
+                if (wild == (pass == 1) && name_matches(s->names[k], host)) {
+                    return s;
+                }
+            }
+        }
+    }
+    return g->def;
+}
+
+const struct route_loc *route_location(const struct route_server *s, struct slice path)
+{
+    for (unsigned i = 0; i < s->nlocs; i++) {
+        const struct route_loc *l = &s->locs[i];
+        if (l->prefix_len <= path.len && memcmp(l->prefix, path.ptr, l->prefix_len) == 0) {
+            return l;
+        }
+    }
+    return &s->self;
+}

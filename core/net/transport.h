@@ -1,0 +1,129 @@
+/*
+ * transport.h - how a connection's bytes move: the socket under it, behind a table of operations.
+ *
+ * The protocol above (the HTTP/1 session) never touches the socket: it reads
+ * through the events a transport raises (data, eof, error) and writes by
+ * filling the connection's output queue (net/outq.h) and calling flush. The
+ * transport reports progress (sent) and an empty queue (drained). Today there
+ * is one transport, the plain socket (net/plain.c: multishot receive into the
+ * loop's provided buffers, send/sendmsg of memory, sendfile of file ranges
+ * with cold reads through io_uring); TLS is another table over the same
+ * socket state.
+ *
+ * Lifetime: `pending` counts the transport's operations in flight plus the
+ * guards the connection holds while it runs a callback. The owner frees the
+ * transport only when pending is 0 (io_uring may still write into anything an
+ * operation points at). abort() cuts everything short; the operations then
+ * complete and the owner frees on the last one.
+ *
+ * Events are raised only from the loop's completions and deferred work, never
+ * from inside an operation the owner called, except drained(), which flush()
+ * may raise at once when there is nothing to send.
+ *
+ * Single-threaded: the owning worker only.
+ */
+#pragma once
+
+#include "core/base/atomic.h"
+#include "core/base/compiler.h"
+#include "core/io/loop.h"
+#include "core/net/outq.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct transport;
+
+/* Upcalls into the connection that owns the transport. */
+struct transport_events {
+    /* n received bytes at p, valid during the call only */
+    void (*data)(struct transport *t, const char *p, size_t n);
+    /* the peer shut down its side: no more data */
+    void (*eof)(struct transport *t);
+    /* the connection is broken (reset, failed send): the owner aborts it */
+    void (*error)(struct transport *t, int err);
+    /* n more queued bytes were handed to the kernel */
+    void (*sent)(struct transport *t, uint64_t n);
+    /* the output queue is empty and no send is in flight */
+    void (*drained)(struct transport *t);
+    /* the transport was aborted and its last operation ended: the owner may free it */
+    void (*release)(struct transport *t);
+};
+
+struct transport_ops {
+    const char *name;
+    /* deliver data events (re-arms the receive at the end of the turn if needed) */
+    void (*read_start)(struct transport *t);
+    /* stop asking for data; bytes already on their way may still arrive */
+    void (*read_stop)(struct transport *t);
+    /* start sending what the output queue holds (no-op while a send is in flight) */
+    void (*flush)(struct transport *t);
+    /* our side is done: FIN after the queued bytes */
+    void (*shutdown_write)(struct transport *t);
+    /* close now: in-flight operations complete early, with errors */
+    void (*abort)(struct transport *t);
+    /* the peer's address; 0 or -errno */
+    int (*peer)(struct transport *t, struct sockaddr_storage *ss);
+    /* releases what the transport holds once nothing is in flight (closes the socket) */
+    void (*close)(struct transport *t);
+};
+
+/* Per-worker transport settings and state (shared by every connection of the worker). */
+struct transport_env {
+    struct io_loop *loop;
+    uint32_t sendfile_chunk; /* bytes per connection per turn (sendfile_max_chunk) */
+    bool use_sendfile;       /* off: every file range is read and sent */
+    bool cold_reads;         /* ask cachestat before sendfile; read uncached ranges */
+    bool cachestat_ok;       /* the kernel has cachestat(2) */
+    uint32_t cold_buffers;   /* connections holding a bounce buffer now */
+    /* counters, written by the worker only, read by anyone (relaxed atomics) */
+    SP_ATOMIC(uint64_t) enobufs; /* receives that found the buffer ring empty */
+    SP_ATOMIC(uint64_t) reads;   /* file ranges read and sent (not cached, or sendfile off) */
+};
+
+enum transport_flag {
+    TR_RECV = 1u << 0,    /* a multishot receive is armed */
+    TR_READING = 1u << 1, /* data events are wanted */
+    TR_SENDING = 1u << 2, /* a send, poll or read for sending is in flight */
+    TR_CLOSED = 1u << 3,  /* aborted: nothing new is started */
+};
+
+struct transport {
+    const struct transport_ops *ops;
+    const struct transport_events *ev;
+    struct transport_env *env;
+    struct outq *out; /* what to send; created and freed by the owner */
+    int fd;
+    uint16_t pending; /* operations in flight + guards */
+    uint16_t flags;   /* enum transport_flag */
+    uint64_t id;      /* the owner's connection number, for log messages */
+    struct io_op recv_op, send_op, poll_op, read_op;
+    struct io_defer rearm;  /* re-arm the receive at the end of the turn */
+    struct io_defer resume; /* go on sending next turn (sendfile_max_chunk spent) */
+    char *bounce; /* file bytes read for sending (not in the page cache, or sendfile off) */
+};
+
+/* True while the transport may still be called back: the owner must not free it. */
+static inline bool transport_busy(const struct transport *t)
+{
+    return t->pending || t->rearm.queued || t->resume.queued;
+}
+
+/* Counts the owner's own callback as in flight, so no event frees it meanwhile. */
+static inline void transport_hold(struct transport *t)
+{
+    t->pending++;
+}
+
+static inline void transport_unhold(struct transport *t)
+{
+    t->pending--;
+}
+
+/* The plain socket transport (net/plain.c). */
+extern const struct transport_ops transport_plain;
+
+/* Sets up t over the connected socket fd (the owner then calls read_start). */
+void transport_plain_init(struct transport *t, int fd, struct transport_env *env,
+                          const struct transport_events *ev);
