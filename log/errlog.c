@@ -3,15 +3,22 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 static const char *const level_names[] = {"debug", "info", "notice", "warn", "error", "crit"};
 
+/* A direct write waits at most this long for room in a pipe, socket or terminal. */
+#define ERRLOG_WAIT_MS 1000
+
 static _Atomic int g_fd = 2;
+static _Atomic int g_may_block; /* g_fd is not a regular file: a write could block */
+static _Atomic unsigned long long g_dropped;
 static int g_level = ERRLOG_NOTICE;
 static char g_path[4096];
 static _Thread_local unsigned t_id;
@@ -43,6 +50,12 @@ const char *errlog_level_name(int level)
     return level_names[level];
 }
 
+static void note_kind(int fd)
+{
+    struct stat st;
+    atomic_store(&g_may_block, fstat(fd, &st) == 0 && !S_ISREG(st.st_mode));
+}
+
 static int open_path(const char *path)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -55,6 +68,7 @@ int errlog_open(const char *path, int level)
     if (!path || strcmp(path, "stderr") == 0) {
         g_path[0] = '\0';
         atomic_store(&g_fd, 2);
+        note_kind(2);
         return 0;
     }
     if (strlen(path) >= sizeof(g_path)) {
@@ -65,6 +79,7 @@ int errlog_open(const char *path, int level)
         return fd;
     }
     strcpy(g_path, path);
+    note_kind(fd);
     int old = atomic_exchange(&g_fd, fd);
     if (old > 2) {
         close(old);
@@ -87,6 +102,7 @@ int errlog_reopen(void)
         dup2(fd, cur);
         close(fd);
     } else {
+        note_kind(fd);
         atomic_store(&g_fd, fd);
     }
     return 0;
@@ -94,6 +110,7 @@ int errlog_reopen(void)
 
 void errlog_close(void)
 {
+    note_kind(2);
     int old = atomic_exchange(&g_fd, 2);
     if (old > 2) {
         close(old);
@@ -160,8 +177,25 @@ void errlog_v(int level, const char *fmt, va_list ap)
         return;
     }
     int fd = atomic_load(&g_fd);
+    if (atomic_load_explicit(&g_may_block, memory_order_relaxed)) {
+        /*
+         * A pipe whose reader stopped must not hang the thread (at exit, the main thread).
+         * POLLOUT on a pipe means a free page, and a line (< 2048 bytes) is below PIPE_BUF, so
+         * the write that follows does not block.
+         */
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        if (poll(&p, 1, ERRLOG_WAIT_MS) <= 0) {
+            atomic_fetch_add_explicit(&g_dropped, 1, memory_order_relaxed);
+            return;
+        }
+    }
     ssize_t w = write(fd, buf, (size_t)n);
     (void)w;
+}
+
+unsigned long long errlog_dropped(void)
+{
+    return atomic_load(&g_dropped);
 }
 
 void errlog(int level, const char *fmt, ...)

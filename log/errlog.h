@@ -7,6 +7,9 @@
  *
  * Any thread may call errlog(); each line is written with one write(2)
  * (atomic with O_APPEND), so lines from different threads never interleave.
+ * When the error log is a pipe, socket or terminal, a direct write waits at
+ * most a second for room, then drops the line (counted): a reader that stopped
+ * reading cannot hang the caller.
  */
 #pragma once
 
@@ -52,6 +55,9 @@ void errlog_set_thread_id(unsigned id);
  */
 typedef int (*errlog_sink_fn)(const char *line, size_t len);
 void errlog_set_thread_sink(errlog_sink_fn fn);
+
+/* Lines dropped because a pipe-like error log had no room for a second. */
+unsigned long long errlog_dropped(void);
 
 /* Writes one line at level. The message needs no trailing newline. */
 void errlog(int level, const char *fmt, ...) PRINTF_LIKE(2, 3);

@@ -209,7 +209,8 @@ def test_slow_sink_loses_nothing(tmp_path, docroot):
     t.start()
     errlog = tmp_path / "error.log"
     s = spate_conf(tmp_path, docroot, workers=2,
-                   main="access_log %s common;\naccess_log_buffer 64k;\nerror_log %s info;"
+                   main="access_log %s common;\naccess_log_buffer 64k;\nerror_log %s info;\n"
+                   "access_log_wait 120s;  # requests wait for the writer rather than drop lines"
                    % (fifo, errlog))
     try:
         out = loadgen(s.port, 50, 40000, depth=4)
