@@ -13,6 +13,8 @@
 
 #include "core/base/alloc.h"
 #include "core/http/dispatch.h"
+#include "core/http/h1_track.h"
+#include "core/http/h1_write.h"
 #include "log/errlog.h"
 #include "proto/request.h"
 
@@ -484,6 +486,25 @@ static void h1_close(struct conn *c)
     sp_free(h->in);
     h->in = NULL;
     h->in_len = h->in_cap = 0;
+}
+
+/* ---------------------------------------------------------------- per worker */
+
+int h1_env_init(struct h1_env *e, const struct http_settings *set, const struct route_table *routes,
+                struct alog_worker *log)
+{
+    e->set = set;
+    e->routes = routes;
+    e->log = log;
+    e->date_sec = -1;
+    /* records, then room for the log captures of a deep pipeline */
+    block_pool_init(&e->track_pool, H1_TRACK_BLOCK, 1024);
+    return 0;
+}
+
+void h1_env_fini(struct h1_env *e)
+{
+    block_pool_destroy(&e->track_pool);
 }
 
 const struct session_ops h1_session = {

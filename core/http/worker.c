@@ -1,6 +1,7 @@
 /* worker.c - one core's HTTP server (see worker.h). */
 #include "core/http/worker.h"
 
+#include "core/http/h1_write.h"
 #include "core/http/route.h"
 #include "core/http/settings.h"
 #include "core/net/settings.h"

@@ -104,6 +104,76 @@ void io_cancel(struct io_loop *l, const struct io_op *op)
 
 /* ---------------------------------------------------------------- setup */
 
+int io_probe(char *msg, size_t msglen)
+{
+    struct io_uring ring;
+    const char *mode;
+    int rc = io_ring_create(&ring, 8, 16, &mode);
+    if (rc < 0) {
+        const char *why;
+        switch (-rc) {
+        case EPERM:
+            why = "blocked (kernel.io_uring_disabled is set, or a seccomp profile such as "
+                  "Docker's default denies io_uring_setup)";
+            break;
+        case ENOSYS:
+            why = "not supported by this kernel (needs Linux 6.0 or newer)";
+            break;
+        case ENOMEM:
+            why = "out of memory or locked-memory limit (ulimit -l) too low";
+            break;
+        default:
+            why = strerror(-rc);
+            break;
+        }
+        snprintf(msg, msglen, "io_uring is unavailable: %s", why);
+        return rc;
+    }
+    struct io_uring_probe *probe = io_uring_get_probe_ring(&ring);
+
+    static const struct {
+        int op;
+        const char *name;
+    } need[] = {
+        {IORING_OP_ACCEPT, "accept"},       {IORING_OP_RECV, "recv"},
+        {IORING_OP_SEND, "send"},           {IORING_OP_SENDMSG, "sendmsg"},
+        {IORING_OP_POLL_ADD, "poll"},       {IORING_OP_READ, "read"},
+        {IORING_OP_ASYNC_CANCEL, "cancel"}, {IORING_OP_TIMEOUT, "timeout"},
+    };
+
+    rc = 0;
+    if (!probe) {
+        snprintf(msg, msglen, "io_uring is unavailable: cannot probe supported operations");
+        rc = -ENOSYS;
+    } else {
+        for (size_t i = 0; i < ARRAY_SIZE(need); i++) {
+            if (!io_uring_opcode_supported(probe, need[i].op)) {
+                snprintf(msg, msglen, "io_uring is unavailable: the kernel lacks the %s operation",
+                         need[i].name);
+                rc = -ENOSYS;
+                break;
+            }
+        }
+        io_uring_free_probe(probe);
+    }
+    if (rc == 0) {
+        /* multishot accept/recv and provided-buffer rings: 6.0+; try a buffer ring */
+        struct io_bufring b;
+        int brc = io_bufring_create(&ring, &b, 8, 64, 7);
+        if (brc < 0) {
+            snprintf(msg, msglen,
+                     "io_uring is unavailable: provided-buffer rings are not supported (%s); "
+                     "Spate needs Linux 6.0 or newer",
+                     strerror(-brc));
+            rc = brc;
+        } else {
+            io_bufring_destroy(&ring, &b);
+        }
+    }
+    io_uring_queue_exit(&ring);
+    return rc;
+}
+
 static void on_wake(struct io_op *op, int res, unsigned flags);
 
 static void arm_wake(struct io_loop *l)
@@ -301,7 +371,7 @@ static void dispatch(struct io_loop *l, const struct io_uring_cqe *cqe)
     struct io_op *op = (struct io_op *)(uintptr_t)(ud & UD_PTR_MASK);
     /* a cancel's own result, or a completion of an op whose owner was since reused */
     if (op && op->gen == (uint16_t)(ud >> 48)) {
-        op->done(op, cqe->res, flags);
+        op->cb(op, cqe->res, flags);
     }
     if (flags & IO_BUF) {
         io_bufring_recycle(&l->ring->bufs, flags >> IO_BUF_SHIFT);

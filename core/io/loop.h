@@ -52,7 +52,7 @@ struct io_ring;
 typedef void (*io_done_fn)(struct io_op *op, int res, unsigned flags);
 
 struct io_op {
-    io_done_fn done;
+    io_done_fn cb;
     uint16_t gen;
 };
 
@@ -182,7 +182,7 @@ static inline void io_defer_arm(struct io_loop *l, struct io_defer *d)
 /* Sets the callback of an op (its generation carries on from any earlier use). */
 static inline void io_op_init(struct io_op *op, io_done_fn done)
 {
-    op->done = done;
+    op->cb = done;
 }
 
 /* Makes completions of the op's earlier uses unrecognisable (the owner is reused). */

@@ -1,0 +1,96 @@
+/*
+ * h1_state.h - the HTTP/1 session's state: a connection's, and a worker's.
+ *
+ * Types only (and two accessors), shared by the session's files: h1.c (the
+ * input side and the state machine), h1_write.c (the writer) and h1_track.c
+ * (response records and their log lines).
+ */
+#pragma once
+
+#include "core/base/pool.h"
+#include "core/http/accesslog.h"
+#include "core/http/conn.h"
+#include "core/http/req.h"
+#include "core/http/route.h"
+#include "core/http/settings.h"
+#include "proto/chunked.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+/* A queued response, tracked by position in the connection's output stream. */
+struct h1_rec {
+    uint64_t start, end; /* end: UINT64_MAX while a streamed body is still being produced */
+    uint64_t t_start_us; /* when its request was parsed (for $request_time) */
+    char *cap;           /* access-log capture, or NULL */
+    uint32_t cap_len;
+    uint32_t head_len;
+    int16_t server; /* whose access log gets the line, -1: none */
+    int16_t status;
+    bool close;
+    bool cap_heap; /* cap was allocated apart (the track block had no room) */
+};
+
+#define H1_RECS 64
+
+/* The records of a busy connection: one pooled block, with room for the captures after them. */
+struct h1_track {
+    uint32_t head, count;
+    uint32_t cap_used, cap_size;
+    struct h1_rec recs[H1_RECS];
+    char cap_area[];
+};
+
+/* bytes of a track block: the records, then room for the log captures of a deep pipeline */
+#define H1_TRACK_BLOCK ((uint32_t)sizeof(struct h1_track) + 12288)
+
+/* Per worker, shared by its HTTP/1 connections (the conn pool's env). */
+struct h1_env {
+    struct http_env http; /* what handlers see */
+    const struct http_settings *set;
+    const struct route_table *routes;
+    struct alog_worker *log;
+    struct block_pool track_pool;
+    time_t date_sec;
+    uint32_t date_len;
+    char date_line[64]; /* "Server: spate\r\nDate: ...\r\n", rebuilt once a second */
+};
+
+enum h1_flag {
+    H1_CLOSE_AFTER = 1u << 0, /* close once the queued output is sent */
+    H1_STOP_READ = 1u << 1,   /* ignore further input */
+    H1_BLOCKED = 1u << 2,     /* parsing stopped until the backlog is gone */
+    H1_PAUSED = 1u << 3,      /* reading stopped on purpose (read_stop) */
+    H1_HEAD_TIMER = 1u << 4,  /* the header timer runs for the current request */
+};
+
+enum h1_body { H1_BODY_NONE, H1_BODY_LENGTH, H1_BODY_CHUNKED };
+
+struct h1_conn {
+    struct conn c; /* first (session_ops.size) */
+    uint16_t flags;
+    uint8_t body_kind; /* enum h1_body: the request body still arriving (discarded) */
+    uint32_t nreq;     /* requests answered */
+    /* input that did not form a complete request yet */
+    char *in;
+    uint32_t in_len, in_cap;
+    uint32_t scanned; /* bytes of `in` already seen incomplete by the parser */
+    uint64_t body_left;
+    struct http_chunked chunk;
+    /* output positions: bytes ever queued, bytes the transport reported sent */
+    uint64_t queued, sent;
+    struct h1_track *trk;
+    struct req *stream; /* the request whose body is being streamed, or NULL */
+    bool stream_waits;  /* its producer waits for room (writable) */
+};
+
+static inline struct h1_conn *h1_of(struct conn *c)
+{
+    return (struct h1_conn *)c;
+}
+
+static inline struct h1_env *h1_env_of(const struct h1_conn *h)
+{
+    return h->c.pool->env;
+}
