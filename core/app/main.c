@@ -14,6 +14,7 @@
 #include "core/base/alloc.h"
 #include "core/base/hash.h"
 #include "core/conf/conf.h"
+#include "core/conf/print.h"
 #include "core/http/settings.h"
 #include "core/io/loop.h"
 #include "log/errlog.h"

@@ -2,6 +2,7 @@
 #include "core/app/settings.h"
 
 #include "core/base/alloc.h"
+#include "core/conf/print.h"
 #include "log/errlog.h"
 
 #include <ctype.h>

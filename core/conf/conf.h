@@ -22,7 +22,12 @@
  * `--print-config` (conf_print) is generated from the rows, so it cannot
  * drift: it prints every row of the main context with its value (defaults
  * included), and in each server and location the rows set there. Feeding
- * the output back gives the identical configuration (tests/unit/conf).
+ * the output back gives the identical configuration (tests/unit/core/conf).
+ *
+ * The engine is split by what each part holds: this header and conf.c (blocks,
+ * modules, parsing, defaults, inheritance), values.h (the parse context, errors
+ * with file:line, sizes and times), types.h (the built-in value types) and
+ * print.h (writing directives back).
  *
  * Errors are one sentence naming the file and line:
  *   "spate.conf:12: unknown directive "rot""
@@ -32,13 +37,13 @@
 #pragma once
 
 #include "core/base/compiler.h"
+#include "core/conf/values.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#define CONF_ERR_MAX 512
 #define CONF_MODULES_MAX 16
 
 /* Contexts (bit mask). */
@@ -61,23 +66,6 @@ enum conf_flag {
     CONF_MULTI = 1u << 0,   /* repeatable: each occurrence adds to the block's list */
     CONF_CONTENT = 1u << 1, /* names what answers requests in its location (a handler) */
 };
-
-/*
- * Where a value was set: a file and line (> 0), its default (CONF_LINE_DEFAULT),
- * a command-line flag (CONF_LINE_FLAG, file names the flag), or nowhere (0:
- * unset or inherited).
- */
-struct conf_where {
-    const char *file;
-    int line;
-};
-
-#define CONF_LINE_DEFAULT (-1)
-#define CONF_LINE_FLAG (-2)
-
-/* Writes "file:line: <message>" (or "--flag: ...") for w into err; returns -1. */
-int conf_fail_at(char *err, size_t errlen, struct conf_where w, const char *fmt, ...)
-    PRINTF_LIKE(4, 5);
 
 struct conf;
 struct conf_block;
@@ -188,9 +176,6 @@ int conf_set(struct conf *c, struct conf_block *b, const char *where, const char
 /* Applies defaults and inheritance, then every module's finish. 0, or -1 + err. */
 int conf_finish(struct conf *c, char *err, size_t errlen) MUST_CHECK;
 
-/* Prints the effective configuration in file syntax (--print-config). */
-void conf_print(const struct conf *c, FILE *out);
-
 /* Frees everything (modules' release first). */
 void conf_free(struct conf *c);
 
@@ -220,68 +205,3 @@ static inline void *conf_main(const struct conf *c, unsigned slot)
 
 /* The row of module m named name, or -1. */
 int conf_row_index(const struct conf_module *m, const char *name);
-
-/* ---- for types and modules ---- */
-
-/* What a parser needs: where it is, and how to complain. */
-struct conf_parse {
-    struct conf *conf;
-    struct conf_block *block;
-    const char *file; /* of the directive being parsed */
-    int line;
-    char *err;
-    size_t errlen;
-};
-
-/* Writes "file:line: <message>" into p->err; returns -1. */
-int conf_error(struct conf_parse *p, const char *fmt, ...) PRINTF_LIKE(2, 3);
-
-/* An absolute copy of path: relative paths resolve against the configuration's directory. */
-char *conf_path(struct conf_parse *p, const char *path) MUST_CHECK;
-
-/* A copy of s, or NULL (after conf_error) when memory ran out. */
-char *conf_strdup(struct conf_parse *p, const char *s) MUST_CHECK;
-
-/* "64k" -> 65536 (k, m, g are powers of 1024). 0 or -1. */
-int conf_parse_size(const char *s, uint64_t *out) MUST_CHECK;
-
-/* "10s", "500ms", "2m", "1h", "1d"; a bare number is seconds. Result in ms. 0 or -1. */
-int conf_parse_time_ms(const char *s, uint64_t *out) MUST_CHECK;
-
-/* Printing a directive: conf_out_begin(o, name), conf_out_arg()..., conf_out_end(). */
-struct conf_out {
-    FILE *f;
-    int depth;
-};
-
-void conf_out_begin(struct conf_out *o, const char *name);
-void conf_out_arg(struct conf_out *o, const char *arg); /* quoted when needed */
-void conf_out_argf(struct conf_out *o, const char *fmt, ...) PRINTF_LIKE(2, 3);
-void conf_out_end(struct conf_out *o);
-
-/* Sizes and times in the shortest exact unit ("64k", "90s", "250ms"). */
-void conf_out_size(struct conf_out *o, uint64_t bytes);
-void conf_out_time(struct conf_out *o, uint64_t ms);
-
-/* ---- built-in types (core/conf/types.c) ---- */
-
-extern const struct conf_type conf_flag;    /* bool: on | off */
-extern const struct conf_type conf_u32;     /* uint32_t within [min, max] */
-extern const struct conf_type conf_size32;  /* uint32_t bytes with k/m/g */
-extern const struct conf_type conf_size64;  /* uint64_t bytes with k/m/g */
-extern const struct conf_type conf_msec32;  /* uint32_t milliseconds from a time */
-extern const struct conf_type conf_str;     /* char *, any text */
-extern const struct conf_type conf_path_t;  /* char *, an absolute path */
-extern const struct conf_type conf_words;   /* struct conf_words: every argument, accumulated */
-extern const struct conf_type conf_keyword; /* unsigned: index of the word in row->keys */
-
-struct conf_words {
-    char **v;
-    unsigned n;
-};
-
-/* conf_words' functions, for types that check the words first and store them alike. */
-int conf_words_parse(struct conf_parse *p, const struct conf_row *r, void *field, char **args,
-                     unsigned nargs);
-void conf_words_print(struct conf_out *o, const struct conf_row *r, const void *field);
-void conf_words_release(void *field);

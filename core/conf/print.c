@@ -8,6 +8,8 @@
  * its default. Arguments are quoted whenever the tokenizer would otherwise
  * split or change them, so the output parses back to the same values.
  */
+#include "core/conf/print.h"
+
 #include "core/conf/conf.h"
 
 #include <stdarg.h>

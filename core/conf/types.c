@@ -1,6 +1,8 @@
-/* types.c - the built-in value types of rows (see conf.h). */
+/* types.c - see types.h. */
+#include "core/conf/types.h"
+
 #include "core/base/alloc.h"
-#include "core/conf/conf.h"
+#include "core/conf/print.h"
 
 #include <ctype.h>
 #include <errno.h>

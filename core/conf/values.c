@@ -1,6 +1,7 @@
-/* values.c - value parsing and error reporting for rows (see conf.h). */
+/* values.c - see values.h. */
+#include "core/conf/values.h"
+
 #include "core/base/alloc.h"
-#include "core/conf/conf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -50,7 +51,7 @@ char *conf_strdup(struct conf_parse *p, const char *s)
 
 char *conf_path(struct conf_parse *p, const char *path)
 {
-    const char *dir = p->conf->dir;
+    const char *dir = p->dir;
     if (path[0] == '/' || !dir) {
         return conf_strdup(p, path);
     }

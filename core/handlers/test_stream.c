@@ -12,7 +12,9 @@
 #include "core/handlers/test_stream.h"
 
 #include "core/base/alloc.h"
+#include "core/conf/print.h"
 #include "core/http/handler.h"
+#include "core/http/respond.h"
 #include "core/io/loop.h"
 
 #include <errno.h>

@@ -2,6 +2,8 @@
 #include "core/http/accesslog.h"
 
 #include "core/base/alloc.h"
+#include "core/conf/print.h"
+#include "core/conf/types.h"
 #include "log/errlog.h"
 
 #include <errno.h>

@@ -250,7 +250,7 @@ struct conn *conn_open(struct conn_pool *p, int fd, unsigned listener)
         ctr_add(&p->ctr->refused, 1);
         return NULL;
     }
-    /* the io_ops keep their generations across uses (transport_plain_init retires them) */
+    /* the io_ops keep their generations across uses (the transport's init retires them) */
     struct transport keep = c->tr;
     uint32_t idx = c->idx;
     memset(c, 0, p->sess->size);
@@ -261,7 +261,7 @@ struct conn *conn_open(struct conn_pool *p, int fd, unsigned listener)
     c->listener = (uint16_t)listener;
     c->id = ++p->next_id;
     c->ready.fn = on_ready;
-    transport_plain_init(&c->tr, fd, p->tenv, &conn_events);
+    p->tr_init(&c->tr, fd, p->tenv, &conn_events);
     c->tr.id = c->id;
     arena_init(&c->arena, &p->arena_pool, p->arena_cap);
     p->nconns++;
@@ -293,12 +293,13 @@ bool conn_pool_in_flight(const struct conn_pool *p)
 }
 
 int conn_pool_init(struct conn_pool *p, struct io_loop *l, struct transport_env *tenv,
-                   const struct session_ops *sess, void *env, struct worker_counters *ctr,
-                   const struct conn_pool_params *params)
+                   transport_init_fn tr_init, const struct session_ops *sess, void *env,
+                   struct worker_counters *ctr, const struct conn_pool_params *params)
 {
     memset(p, 0, sizeof(*p));
     p->loop = l;
     p->tenv = tenv;
+    p->tr_init = tr_init;
     p->sess = sess;
     p->env = env;
     p->ctr = ctr;

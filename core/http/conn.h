@@ -55,6 +55,7 @@ enum conn_flag {
 struct conn_pool {
     struct io_loop *loop;
     struct transport_env *tenv;
+    transport_init_fn tr_init;      /* what moves new connections' bytes (the plain socket) */
     const struct session_ops *sess; /* what runs on new connections */
     void *env;                      /* the session's per-worker environment */
     struct worker_counters *ctr;
@@ -96,8 +97,8 @@ struct conn_pool_params {
 
 /* Sets the pool up on its worker's loop. 0 or -ENOMEM. */
 int conn_pool_init(struct conn_pool *p, struct io_loop *l, struct transport_env *tenv,
-                   const struct session_ops *sess, void *env, struct worker_counters *ctr,
-                   const struct conn_pool_params *params) MUST_CHECK;
+                   transport_init_fn tr_init, const struct session_ops *sess, void *env,
+                   struct worker_counters *ctr, const struct conn_pool_params *params) MUST_CHECK;
 
 /* Frees every connection and the pools. stuck: the kernel may still hold operations of some
  * connections (the loop gave up waiting): their memory is left to the process exit. */

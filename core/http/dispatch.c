@@ -2,6 +2,7 @@
 #include "core/http/dispatch.h"
 
 #include "core/http/handler.h"
+#include "core/http/respond.h"
 #include "core/http/route.h"
 #include "proto/path.h"
 

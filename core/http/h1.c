@@ -15,6 +15,7 @@
 #include "core/http/dispatch.h"
 #include "core/http/h1_track.h"
 #include "core/http/h1_write.h"
+#include "core/http/respond.h"
 #include "log/errlog.h"
 #include "proto/request.h"
 

@@ -17,6 +17,7 @@
 #include "core/base/alloc.h"
 #include "core/base/numfmt.h"
 #include "core/http/h1_track.h"
+#include "core/http/respond.h"
 #include "core/io/loop.h"
 #include "log/errlog.h"
 #include "proto/date.h"

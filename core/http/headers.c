@@ -2,6 +2,7 @@
 #include "core/http/headers.h"
 
 #include "core/base/alloc.h"
+#include "core/conf/print.h"
 #include "proto/http.h"
 
 #include <stddef.h>

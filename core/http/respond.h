@@ -26,6 +26,8 @@
  * (http/headers.h: add_header, expires), which replace generated fields of
  * the same name. HEAD gets the head of the GET response and no body.
  *
+ * The response's data (struct resp) lives in struct req (req.h).
+ *
  * Memory: field values and body pieces given without a reference are copied
  * when the response is sent, so they may live in the request's arena; a
  * piece given with a file-cache reference is sent from that memory without a
@@ -35,63 +37,11 @@
 
 #include "core/base/compiler.h"
 #include "core/base/slice.h"
+#include "core/http/req.h"
 #include "fs/cache.h"
 
 #include <stdbool.h>
 #include <stdint.h>
-
-struct req;
-
-#define RESP_FIELDS_MAX 8
-#define RESP_PIECES_MAX 40   /* multipart/byteranges: 16 parts, a head before each, a tail */
-#define RESP_PIECES_INLINE 3 /* more come from the request's arena */
-
-/* What resp_entity takes from the file facts. */
-enum resp_entity_part {
-    RESP_ENT_TYPE = 1u << 0,       /* Content-Type */
-    RESP_ENT_VALIDATORS = 1u << 1, /* Last-Modified, ETag, Accept-Ranges */
-};
-
-enum resp_body_kind {
-    RESP_BODY_NONE,   /* no body (Content-Length: 0 where a length is sent) */
-    RESP_BODY_PAGE,   /* the small HTML page for the status */
-    RESP_BODY_PIECES, /* memory and file pieces, length known */
-    RESP_BODY_STREAM, /* produced later, length unknown */
-};
-
-struct resp_field {
-    struct slice name, value;
-};
-
-struct resp_piece {
-    const char *ptr;      /* memory, or NULL for a file range */
-    uint64_t off, len;    /* file range: offset; both: length */
-    struct fs_entry *ref; /* keeps ptr alive, or names the file; NULL: copy ptr at send */
-};
-
-/* Told by the writer about a streamed body's queue. */
-struct resp_stream_ops {
-    /* the queue has room again: write more (called at the start of a loop turn) */
-    void (*writable)(struct req *r);
-    /* the connection went away: stop producing; the request ends when this returns */
-    void (*abort)(struct req *r);
-};
-
-struct resp {
-    int status;
-    bool close; /* the connection closes after this response */
-    bool sent;  /* the head is queued: nothing may change any more */
-    uint8_t body;
-    uint8_t entity_parts;
-    uint8_t nfields, npieces, pieces_cap;
-    const struct fs_entry *entity;
-    uint64_t length; /* RESP_BODY_PIECES: bytes of all pieces */
-    struct resp_field fields[RESP_FIELDS_MAX];
-    struct resp_piece *pieces; /* inline_pieces, or a larger copy in the arena */
-    struct resp_piece inline_pieces[RESP_PIECES_INLINE];
-    const struct resp_stream_ops *stream;
-    void *stream_arg;
-};
 
 /* Starts (or restarts) the response: status, no fields, no body. */
 void resp_begin(struct req *r, int status);

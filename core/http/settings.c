@@ -1,6 +1,8 @@
 /* settings.c - the http module's rows (see settings.h). */
 #include "core/http/settings.h"
 
+#include "core/conf/types.h"
+
 #include <stddef.h>
 
 #define OFF(f) offsetof(struct http_settings, f)

@@ -4,6 +4,7 @@
 #include "core/http/h1_write.h"
 #include "core/http/route.h"
 #include "core/http/settings.h"
+#include "core/net/plain.h"
 #include "core/net/settings.h"
 #include "log/errlog.h"
 
@@ -198,7 +199,8 @@ int worker_init(struct worker *w)
         .arena_cap = (size_t)set->limits.max_head * 4 + 65536,
         .out_block = OUT_BLOCK_SIZE,
     };
-    if (conn_pool_init(&w->conns, &w->loop, &w->tenv, &h1_session, &w->h1, &w->ctr, &cp) < 0 ||
+    if (conn_pool_init(&w->conns, &w->loop, &w->tenv, transport_plain_init, &h1_session, &w->h1,
+                       &w->ctr, &cp) < 0 ||
         accept_set_init(&w->accept, &w->loop, w->lfds, w->nlisten, on_conn, w) < 0) {
         snprintf(w->init_err, sizeof(w->init_err), "out of memory");
         return -ENOMEM;

@@ -15,8 +15,9 @@
  * io_uring read into a per-connection bounce buffer and sent from there, so the
  * worker never waits for the disk inside sendfile.
  */
+#include "core/net/plain.h"
+
 #include "core/base/alloc.h"
-#include "core/net/transport.h"
 #include "log/errlog.h"
 
 #include <errno.h>

@@ -1,6 +1,8 @@
 /* settings.c - the net module's rows (see settings.h). */
 #include "core/net/settings.h"
 
+#include "core/conf/types.h"
+
 #include <stddef.h>
 
 #define OFF(f) offsetof(struct net_settings, f)

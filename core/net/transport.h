@@ -121,9 +121,6 @@ static inline void transport_unhold(struct transport *t)
     t->pending--;
 }
 
-/* The plain socket transport (net/plain.c). */
-extern const struct transport_ops transport_plain;
-
-/* Sets up t over the connected socket fd (the owner then calls read_start). */
-void transport_plain_init(struct transport *t, int fd, struct transport_env *env,
-                          const struct transport_events *ev);
+/* Sets up t over the connected socket fd (the owner then calls read_start): one per kind. */
+typedef void (*transport_init_fn)(struct transport *t, int fd, struct transport_env *env,
+                                  const struct transport_events *ev);

@@ -3,6 +3,7 @@
 #include "core/app/modules.h"
 #include "core/app/settings.h"
 #include "core/conf/conf.h"
+#include "core/conf/print.h"
 #include "core/http/headers.h"
 #include "core/http/route.h"
 #include "core/http/settings.h"

@@ -1,13 +1,14 @@
 /*
- * parse.c - the directive engine: blocks, rows, defaults, inheritance (see conf.h).
+ * conf.c - the directive engine: blocks, rows, defaults, inheritance (see conf.h).
  *
  * The engine itself knows only the two block directives, `server` (main) and
  * `location PREFIX` (server); every other name is looked up in the modules'
  * row tables. A row set twice in one block is an error unless it is
  * CONF_MULTI (as in nginx: "directive is duplicate").
  */
-#include "core/base/alloc.h"
 #include "core/conf/conf.h"
+
+#include "core/base/alloc.h"
 #include "core/conf/lex.h"
 
 #include <errno.h>
@@ -392,6 +393,7 @@ static int load(struct conf *c, const char *name, const char *text, size_t len, 
     struct parser ps;
     memset(&ps, 0, sizeof(ps));
     ps.p.conf = c;
+    ps.p.dir = c->dir;
     ps.p.err = err;
     ps.p.errlen = errlen;
     ps.p.file = intern_file(c, name);
@@ -503,7 +505,7 @@ int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen)
 int conf_set(struct conf *c, struct conf_block *b, const char *where, const char *name,
              const char *const *args, unsigned nargs, char *err, size_t errlen)
 {
-    struct conf_parse p = {c, b, intern_file(c, where), 0, err, errlen};
+    struct conf_parse p = {c, b, intern_file(c, where), 0, c->dir, err, errlen};
     if (!p.file) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -550,7 +552,7 @@ static int apply_default(struct conf *c, unsigned slot, unsigned index, char *er
          tok = strtok_r(NULL, " ", &save)) {
         args[n++] = tok;
     }
-    struct conf_parse p = {c, c->main, "(default)", 0, err, errlen};
+    struct conf_parse p = {c, c->main, "(default)", 0, c->dir, err, errlen};
     void *field = (char *)c->main->mods[slot].st[r->store] + r->offset;
     if (r->type->parse(&p, r, field, args, n) < 0) {
         return -1; /* a bad default is a bug; the message names it */
