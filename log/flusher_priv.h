@@ -4,7 +4,7 @@
  */
 #pragma once
 
-#include "log/flusher.h"
+#include "log/flusher_types.h"
 #include "log/sink.h"
 
 #include <poll.h>

@@ -1,6 +1,7 @@
 /* sink.c - see sink.h. */
 #include "log/sink.h"
 
+#include "core/base/compiler.h"
 #include "log/errlog.h"
 
 #include <errno.h>

@@ -9,7 +9,7 @@
 #pragma once
 
 #include "core/base/atomic.h"
-#include "log/flusher.h"
+#include "log/flusher_types.h"
 #include "log/ring.h"
 
 #include <stdbool.h>
