@@ -1,6 +1,7 @@
 /*
- * flusher_priv.h - the flusher's private state, shared by flusher.c (the thread) and
- * flusher_stop.c (stopping it, reading its counters). Private to log/.
+ * flusher_priv.h - the flusher's private state, shared by flusher.c (setting it up),
+ * flusher_thread.c (the thread) and flusher_stop.c (stopping it, reading its counters).
+ * Types only. Private to log/.
  */
 #pragma once
 

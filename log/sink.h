@@ -1,10 +1,12 @@
 /*
- * sink.h - one log destination as the flusher writes it. Private to log/ (flusher.c, sink.c).
+ * sink.h - one log destination as the flusher writes it. Private to log/ (flusher.c,
+ * flusher_thread.c, sink.c).
  *
  * A sink knows how to write to its file without ever blocking (see log_sink_setup), keeps its
  * failure state (error and backoff, or waiting for POLLOUT), and reports its failures in the
- * error log. Its backlog fields are managed by flusher.c. Everything here runs on the flusher
- * thread, except log_now_ms.
+ * error log. Its backlog fields are managed by flusher_thread.c. Everything here runs on the
+ * flusher thread, except log_now_ms, and log_sink_open and log_sink_setup, which flusher.c calls
+ * before the thread starts.
  */
 #pragma once
 
