@@ -1,7 +1,7 @@
 /*
- * flusher_priv.h - the flusher's private state, shared by flusher.c (setting it up),
- * flusher_thread.c (the thread) and flusher_stop.c (stopping it, reading its counters).
- * Types only. Private to log/.
+ * flusher_priv.h - the flusher's private state, shared by flusher.c (setting it up,
+ * stopping it, reading its counters) and flusher_thread.c (the thread). Types only.
+ * Private to log/.
  */
 #pragma once
 

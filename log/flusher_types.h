@@ -3,10 +3,10 @@
  * workers hand over (struct log_line) and the space callback. Types only.
  *
  * Callers outside log/ include log/flusher.h, which includes this and
- * declares the functions. The headers flusher.c depends on (log/sink.h,
- * log/flusher_priv.h) include this instead of flusher.h: the sinks and the
- * thread need the struct, and an include of flusher.h from below would be a
- * loop back to flusher.c.
+ * declares the functions. flusher_thread.c and the headers flusher.c
+ * depends on (log/sink.h, log/flusher_priv.h) include this instead of
+ * flusher.h: they need the struct, and an include of flusher.h from any of
+ * them would be a loop back to flusher.c.
  */
 #pragma once
 
@@ -42,7 +42,7 @@ struct log_flusher {
      */
     bool abandoned;
 
-    /* ---- private to log/: the flusher's files and sink.c ---- */
+    /* ---- private to log/: flusher.c, flusher_thread.c, sink.c (two counters) ---- */
     SP_ATOMIC(int) idle; /* the thread sleeps without a timeout: nudge must kick */
     int wake_fd;         /* eventfd */
     SP_ATOMIC(int) reopen;
