@@ -86,66 +86,74 @@ struct slice http_method_name(enum http_method m)
     return method_names[m];
 }
 
+/* RFC 9110 section 15, with 429 (RFC 6585) and 451 (RFC 7725): every status a handler may
+ * answer with has its phrase, so a 2xx or 5xx from a future handler never reads "Unknown". */
+static const struct {
+    short status;
+    const char *reason;
+} reasons[] = {
+    {100, "Continue"},
+    {101, "Switching Protocols"},
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {203, "Non-Authoritative Information"},
+    {204, "No Content"},
+    {205, "Reset Content"},
+    {206, "Partial Content"},
+    {300, "Multiple Choices"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {303, "See Other"},
+    {304, "Not Modified"},
+    {305, "Use Proxy"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {402, "Payment Required"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {406, "Not Acceptable"},
+    {407, "Proxy Authentication Required"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {410, "Gone"},
+    {411, "Length Required"},
+    {412, "Precondition Failed"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {415, "Unsupported Media Type"},
+    {416, "Range Not Satisfiable"},
+    {417, "Expectation Failed"},
+    {421, "Misdirected Request"},
+    {422, "Unprocessable Content"},
+    {426, "Upgrade Required"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {451, "Unavailable For Legal Reasons"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+    {505, "HTTP Version Not Supported"},
+};
+
 struct slice http_status_reason(int status)
 {
-    switch (status) {
-    case 100:
-        return SLICE_LIT("Continue");
-    case 200:
-        return SLICE_LIT("OK");
-    case 204:
-        return SLICE_LIT("No Content");
-    case 206:
-        return SLICE_LIT("Partial Content");
-    case 301:
-        return SLICE_LIT("Moved Permanently");
-    case 302:
-        return SLICE_LIT("Found");
-    case 303:
-        return SLICE_LIT("See Other");
-    case 304:
-        return SLICE_LIT("Not Modified");
-    case 307:
-        return SLICE_LIT("Temporary Redirect");
-    case 308:
-        return SLICE_LIT("Permanent Redirect");
-    case 400:
-        return SLICE_LIT("Bad Request");
-    case 401:
-        return SLICE_LIT("Unauthorized");
-    case 403:
-        return SLICE_LIT("Forbidden");
-    case 404:
-        return SLICE_LIT("Not Found");
-    case 405:
-        return SLICE_LIT("Method Not Allowed");
-    case 408:
-        return SLICE_LIT("Request Timeout");
-    case 411:
-        return SLICE_LIT("Length Required");
-    case 412:
-        return SLICE_LIT("Precondition Failed");
-    case 413:
-        return SLICE_LIT("Content Too Large");
-    case 414:
-        return SLICE_LIT("URI Too Long");
-    case 416:
-        return SLICE_LIT("Range Not Satisfiable");
-    case 417:
-        return SLICE_LIT("Expectation Failed");
-    case 421:
-        return SLICE_LIT("Misdirected Request");
-    case 431:
-        return SLICE_LIT("Request Header Fields Too Large");
-    case 500:
-        return SLICE_LIT("Internal Server Error");
-    case 501:
-        return SLICE_LIT("Not Implemented");
-    case 503:
-        return SLICE_LIT("Service Unavailable");
-    case 505:
-        return SLICE_LIT("HTTP Version Not Supported");
-    default:
-        return SLICE_LIT("Unknown");
+    size_t lo = 0, hi = sizeof(reasons) / sizeof(reasons[0]);
+    while (lo < hi) { /* sorted by status: binary search */
+        size_t mid = (lo + hi) / 2;
+        if (reasons[mid].status == status) {
+            return slice_cstr(reasons[mid].reason);
+        }
+        if (reasons[mid].status < status) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
     }
+    return SLICE_LIT("Unknown");
 }

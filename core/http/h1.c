@@ -155,6 +155,7 @@ static int serve(struct h1_conn *h, const struct http_request *msg)
     }
     memset(r, 0, sizeof(*r));
     r->msg = msg;
+    r->version_minor = msg->version_minor;
     r->method = msg->method;
     r->head_only = msg->method == HTTP_HEAD;
     r->group = &e->routes->groups[h->c.listener];
@@ -170,6 +171,7 @@ static int serve(struct h1_conn *h, const struct http_request *msg)
         r->resp.close = true;
     }
     int rc = http_dispatch(r);
+    r->msg = NULL; /* it points into the receive buffer: a stream going on must not use it */
     if (rc == 0 && !r->resp.sent) {
         errlog(ERRLOG_ERROR, "a %s handler returned without answering", r->loc->handler->name);
         rc = resp_error(r, 500);

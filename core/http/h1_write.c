@@ -409,7 +409,7 @@ static void build_head(struct h1_conn *h, const struct req *r, struct head *hd,
     }
     if (close) {
         put_text(hd, SLICE_LIT("Connection: close\r\n"));
-    } else if (r->msg && r->msg->version_minor == 0) {
+    } else if (r->version_minor == 0) {
         put_text(hd, SLICE_LIT("Connection: keep-alive\r\n"));
     }
     put_text(hd, SLICE_LIT("\r\n"));
@@ -423,7 +423,7 @@ static bool bodiless(int status)
 
 static bool wants_close(struct h1_conn *h, const struct req *r)
 {
-    return r->resp.close || !r->msg || (h->flags & H1_CLOSE_AFTER);
+    return r->resp.close || (h->flags & H1_CLOSE_AFTER);
 }
 
 static void after_close(struct h1_conn *h, bool close)
@@ -473,6 +473,7 @@ int h1_bad_request(struct h1_conn *h, int status, const char *buf, size_t len)
     r.arena = &h->c.arena;
     r.proto = &h1_proto;
     r.proto_data = h;
+    r.version_minor = 1;
     resp_begin(&r, status);
     r.resp.close = true;
     r.resp.body = RESP_BODY_PAGE;
@@ -504,7 +505,7 @@ int h1_bad_request(struct h1_conn *h, int status, const char *buf, size_t len)
 
 static bool chunked(const struct req *r)
 {
-    return r->msg && r->msg->version_minor == 1;
+    return r->version_minor == 1;
 }
 
 static int h1_stream_begin(struct req *r)
@@ -550,6 +551,9 @@ static size_t h1_stream_write(struct req *r, const void *p, size_t len)
         return 0;
     }
     size_t n = MIN(len, outq_room(q) - over);
+    if (n < len) {
+        h->stream_waits = true; /* took less than asked: writable() will ask for the rest */
+    }
     char *dst = outq_reserve(q, n + over);
     size_t w = 0;
     if (chunked(r)) {

@@ -112,8 +112,9 @@ struct req_proto {
 
 struct req {
     /* the request */
-    const struct http_request *msg;
+    const struct http_request *msg; /* NULL once handle() returned (a stream goes on) */
     enum http_method method;
+    uint8_t version_minor; /* HTTP/1.<minor> (the response's framing depends on it) */
     bool head_only;    /* HEAD: the GET response without its body */
     struct slice path; /* normalized and percent-decoded, NUL-terminated; see path_status */
     int path_status;   /* 0, or why the path could not be normalized (400, 403, 404) */

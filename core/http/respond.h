@@ -67,7 +67,8 @@ int resp_error(struct req *r, int status) MUST_CHECK;
 /* Sends the head of a streamed body; ops->writable will be called when there is room. */
 int resp_stream(struct req *r, const struct resp_stream_ops *ops, void *arg) MUST_CHECK;
 
-/* Queues up to len bytes of the streamed body; returns how many it took (0: wait). */
+/* Queues up to len bytes of the streamed body; returns how many it took. Less than len:
+ * the queue is full, and ops->writable will be called once there is room. */
 size_t resp_stream_write(struct req *r, const void *p, size_t len);
 
 /* Ends the streamed body; the request is done when this returns. 0 or -ENOMEM. */
