@@ -200,14 +200,23 @@ static void release_all(struct log_flusher *f, bool synced)
  * Joins t if it exits before deadline_ms (monotonic). Polls with tryjoin rather than
  * pthread_clockjoin_np: the same bound, and ThreadSanitizer understands it.
  */
-static bool join_by(pthread_t t, uint64_t deadline_ms)
+static bool join_by(struct log_flusher *f, uint64_t deadline_ms, bool (*hurry)(void *), void *arg)
 {
+    unsigned polls = 0;
     for (;;) {
-        if (pthread_tryjoin_np(t, NULL) == 0) {
+        if (pthread_tryjoin_np(f->thread, NULL) == 0) {
             return true;
         }
-        if (log_now_ms() >= deadline_ms) {
+        uint64_t now = log_now_ms();
+        if (now >= deadline_ms) {
             return false;
+        }
+        if (hurry && ++polls % 10 == 0 && hurry(arg)) {
+            /* give up now: the thread counts what is left and exits, if it can */
+            hurry = NULL;
+            atomic_store(&f->giveup_ms, now);
+            log_flusher_kick(f);
+            deadline_ms = MIN(deadline_ms, now + STOP_GRACE_MS);
         }
         struct timespec ts = {0, 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -216,13 +225,19 @@ static bool join_by(pthread_t t, uint64_t deadline_ms)
 
 int log_flusher_stop(struct log_flusher *f, unsigned timeout_ms)
 {
+    return log_flusher_stop_hurried(f, timeout_ms, NULL, NULL);
+}
+
+int log_flusher_stop_hurried(struct log_flusher *f, unsigned timeout_ms, bool (*hurry)(void *arg),
+                             void *arg)
+{
     int rc = 0;
     if (f->running) {
         uint64_t start = log_now_ms();
         atomic_store(&f->giveup_ms, start + timeout_ms - MIN(timeout_ms / 4, STOP_GRACE_MS));
         atomic_store(&f->stop, 1);
         log_flusher_kick(f);
-        if (!join_by(f->thread, start + timeout_ms)) {
+        if (!join_by(f, start + timeout_ms, hurry, arg)) {
             /* stopped or stuck (a debugger, a hung disk): it may still touch f, the rings
              * and its files, so leave everything to the process exit */
             f->abandoned = true;
@@ -236,7 +251,7 @@ int log_flusher_stop(struct log_flusher *f, unsigned timeout_ms)
             errlog(ERRLOG_ERROR,
                    "log writer did not stop within %u ms: about %llu bytes of log lines not "
                    "written",
-                   timeout_ms, (unsigned long long)bytes);
+                   (unsigned)(log_now_ms() - start), (unsigned long long)bytes);
             return -ETIMEDOUT;
         }
         f->running = false;

@@ -117,6 +117,11 @@ void log_flusher_hand_over(struct log_flusher *f, struct log_line *lines);
  */
 int log_flusher_stop(struct log_flusher *f, unsigned timeout_ms);
 
+/* log_flusher_stop, and hurry(arg) is asked every 10 ms or so while it waits: true means stop
+ * waiting (a second signal), after giving the thread a last moment to count what is left. */
+int log_flusher_stop_hurried(struct log_flusher *f, unsigned timeout_ms, bool (*hurry)(void *arg),
+                             void *arg);
+
 /* Copies the counters; any thread, between start and stop. */
 void log_flusher_stats(const struct log_flusher *f, struct log_flusher_stats *out);
 

@@ -313,6 +313,19 @@ static int serve(struct runtime *rt, const sigset_t *sigs)
     }
 }
 
+/* While the log writer finishes: a second signal means stop waiting for it. */
+static bool second_signal(void *arg)
+{
+    const sigset_t *sigs = arg;
+    struct timespec zero = {0, 0};
+    int sig = sigtimedwait(sigs, NULL, &zero);
+    if (sig == SIGINT || sig == SIGTERM || sig == SIGQUIT) {
+        errlog(ERRLOG_NOTICE, "second signal: not waiting for the log writer");
+        return true;
+    }
+    return false;
+}
+
 /* Drains within drain_timeout plus a second; returns the exit status. */
 static int shut_down(struct runtime *rt, const sigset_t *sigs, unsigned drain_ms, bool stats)
 {
@@ -338,7 +351,8 @@ static int shut_down(struct runtime *rt, const sigset_t *sigs, unsigned drain_ms
     }
     uint64_t now = now_ms();
     unsigned left = deadline > now + 50 ? (unsigned)(deadline - now - 50) : 50;
-    int rc = runtime_stop(rt, again ? MIN(left, 200u) : left);
+    int rc = again ? runtime_stop(rt, MIN(left, 200u), NULL, NULL)
+                   : runtime_stop(rt, left, second_signal, (void *)sigs);
     last = 0;
     report_drops(rt, &reported, &last);
     if (stats) {

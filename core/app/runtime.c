@@ -200,21 +200,21 @@ bool runtime_all_exited(struct runtime *rt)
     return atomic_load(&rt->nexited) >= rt->ncreated;
 }
 
-int runtime_stop(struct runtime *rt, unsigned log_timeout_ms)
+int runtime_stop(struct runtime *rt, unsigned log_timeout_ms, bool (*hurry)(void *arg), void *arg)
 {
     for (unsigned i = 0; i < rt->ncreated; i++) {
         pthread_join(rt->threads[i], NULL);
     }
     rt->ncreated = 0;
     /* the workers are gone: write every buffered line, then stop the flusher */
-    int rc = alog_setup_stop(&rt->logs, log_timeout_ms);
+    int rc = alog_setup_stop(&rt->logs, log_timeout_ms, hurry, arg);
     rt->log_abandoned = rc < 0;
     return rc;
 }
 
 void runtime_destroy(struct runtime *rt)
 {
-    if (alog_setup_stop(&rt->logs, 1000) < 0) { /* a failed start; else already stopped */
+    if (alog_setup_stop(&rt->logs, 1000, NULL, NULL) < 0) { /* a failed start, or stopped */
         rt->log_abandoned = true;
     }
     if (rt->log_abandoned) {

@@ -62,9 +62,10 @@ void runtime_stop_async(struct runtime *rt);
 /* True once every worker thread has left its loop. */
 bool runtime_all_exited(struct runtime *rt);
 
-/* Joins the workers (all exited), then stops the flusher within timeout_ms.
- * 0, or -ETIMEDOUT when log lines were left unwritten (reported in the error log). */
-int runtime_stop(struct runtime *rt, unsigned log_timeout_ms);
+/* Joins the workers (all exited), then stops the flusher within timeout_ms (sooner when
+ * hurry(arg) says so). 0, or -ETIMEDOUT when log lines were left unwritten (reported). */
+int runtime_stop(struct runtime *rt, unsigned log_timeout_ms, bool (*hurry)(void *arg),
+                 void *arg);
 
 /* Closes sockets, frees memory (after runtime_stop, or a failed start). */
 void runtime_destroy(struct runtime *rt);

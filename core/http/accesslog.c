@@ -394,13 +394,13 @@ void alog_reopen(struct alog_setup *s)
     }
 }
 
-int alog_setup_stop(struct alog_setup *s, unsigned timeout_ms)
+int alog_setup_stop(struct alog_setup *s, unsigned timeout_ms, bool (*hurry)(void *arg), void *arg)
 {
     if (!s->ready) {
         return 0;
     }
     s->ready = false;
-    return log_flusher_stop(&s->flusher, timeout_ms);
+    return log_flusher_stop_hurried(&s->flusher, timeout_ms, hurry, arg);
 }
 
 /* ================================================================ a worker */
@@ -543,8 +543,21 @@ static void iso_time(time_t t, char *buf, size_t cap)
     strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* One line per sink that lost lines in the episode now over, then the counts start again. */
-static void write_summaries(struct alog_worker *a)
+/* Appends a line to the overflow whatever its bound (the few summary lines must get out). */
+static bool overflow_line(struct alog_worker *a, const char *p, size_t n, uint16_t sink)
+{
+    struct log_line *l = sp_malloc(sizeof(*l) + n);
+    if (!l) {
+        return false;
+    }
+    memcpy(l->data, p, n);
+    line_end(a, l, n, LOG_REC_ACCESS, sink);
+    return true;
+}
+
+/* One line per sink that lost lines in the episode now over (or at exit), then the counts
+ * start again. force: past the overflow's bound if need be. */
+static void write_summaries(struct alog_worker *a, bool force)
 {
     char since[32], until[32];
     iso_time(a->drop_since, since, sizeof(since));
@@ -568,11 +581,12 @@ static void write_summaries(struct alog_worker *a)
         }
         struct log_line *ovf;
         char *p = line_begin(a, (size_t)n, &ovf);
-        if (!p) {
+        if (p) {
+            memcpy(p, line, (size_t)n);
+            line_end(a, ovf, (size_t)n, LOG_REC_ACCESS, (uint16_t)k);
+        } else if (!force || !overflow_line(a, line, (size_t)n, (uint16_t)k)) {
             return; /* no room after all: the count stays and goes out with the next summary */
         }
-        memcpy(p, line, (size_t)n);
-        line_end(a, ovf, (size_t)n, LOG_REC_ACCESS, (uint16_t)k);
         a->dropped[k] = 0;
     }
     if (a->dropped_errors) {
@@ -618,7 +632,7 @@ void alog_on_space(struct alog_worker *a)
     }
     if (!a->ovf_head && a->dropping) {
         a->dropping = false; /* caught up: the next episode waits again before dropping */
-        write_summaries(a);
+        write_summaries(a, false);
     }
 }
 
@@ -689,6 +703,9 @@ void alog_worker_start(struct alog_worker *a, struct log_flusher *f, struct io_l
 
 void alog_worker_stop(struct alog_worker *a)
 {
+    if (a->flusher) {
+        write_summaries(a, true); /* an episode still going on: its count must not be lost */
+    }
     errlog_set_thread_sink(NULL);
     if (a->flusher) {
         log_flusher_hand_over(a->flusher, a->ovf_head);

@@ -76,9 +76,10 @@ int alog_setup_start(struct alog_setup *s, struct log_ring **rings, unsigned n, 
 /* SIGUSR1: reopen every log file. */
 void alog_reopen(struct alog_setup *s);
 
-/* After the workers exited: writes what it can within timeout_ms, stops the flusher.
+/* After the workers exited: writes what it can within timeout_ms (or until hurry(arg), which
+ * may be NULL, says to stop waiting), stops the flusher.
  * 0, or -ETIMEDOUT when lines were left unwritten (they are reported). */
-int alog_setup_stop(struct alog_setup *s, unsigned timeout_ms);
+int alog_setup_stop(struct alog_setup *s, unsigned timeout_ms, bool (*hurry)(void *arg), void *arg);
 
 /* ---- a worker ---- */
 

@@ -80,6 +80,51 @@ def test_emfile_keeps_serving(docroot):
     assert "Too many open files" in err and "pausing new connections" in err
 
 
+def test_emfile_keeps_cached_files_and_warns_once(tmp_path, docroot):
+    """ulimit -n 256 and 1,000 connections: a cached file on a connection already open is
+    still served after its revalidation interval (the recheck has no descriptor: the entry
+    stays valid rather than turning into 503s), and the accept warning comes once per
+    episode, not every 100 ms."""
+    import subprocess
+
+    def low_fds():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    errlog = tmp_path / "error.log"
+    s = Spate(["--root", str(docroot), "--listen", "127.0.0.1:0", "--workers", "1",
+               "--error-log", str(errlog)])
+    s.proc = subprocess.Popen(s.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=s.env, preexec_fn=low_fds)
+    line = s.proc.stdout.readline()
+    s.port = int(line.split(b":")[-1].split()[0])
+    try:
+        keep = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+        keep.request("GET", "/hello.txt")
+        assert keep.getresponse().read() == b"hello, world\n"
+        conns = []
+        for _ in range(1000):
+            try:
+                conns.append(socket.create_connection(("127.0.0.1", s.port), timeout=10))
+            except OSError:
+                break
+        time.sleep(2.5)  # past open_file_cache_valid (1 s) and many 100 ms accept pauses
+        for _ in range(3):
+            keep.request("GET", "/hello.txt")
+            r = keep.getresponse()
+            assert r.status == 200 and r.read() == b"hello, world\n"
+            time.sleep(1.1)
+        # about 5 s out of descriptors, one episode: one warning (it used to be one per 100 ms)
+        assert errlog.read_text().count("pausing new connections") == 1, errlog.read_text()
+        for c in conns:
+            c.close()
+        keep.close()
+        time.sleep(0.5)
+        assert get_ok(s.port)
+    finally:
+        rc, err = s.stop()
+    assert rc == 0, err
+
+
 def test_5000_idle_connections(tmp_path, docroot):
     s = spate_conf(tmp_path, docroot, workers=2)
     try:
