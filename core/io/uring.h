@@ -1,5 +1,5 @@
 /*
- * uring.h - io_uring setup: ring creation, provided-buffer rings, the startup probe.
+ * uring.h - io_uring setup: ring creation and provided-buffer rings (the probe: loop.h).
  *
  * Only core/io/ includes this header: liburing (and the kernel's io_uring
  * UAPI) stay inside the event-loop layer. Everything above it submits work

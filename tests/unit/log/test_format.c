@@ -1,4 +1,4 @@
-/* Unit tests for log/access.c: compiling formats, both phases, escaping, truncation. */
+/* Unit tests for log/format.c: compiling formats, both phases, escaping, truncation. */
 #include "common/unit.h"
 #include "log/format.h"
 

@@ -1,4 +1,4 @@
-/* Unit tests for core/timer.c: FIFO order, re-arm moves to the tail, cancel. */
+/* Unit tests for core/io/timer.c: FIFO order, re-arm moves to the tail, cancel. */
 #include "common/unit.h"
 #include "core/io/timer.h"
 
