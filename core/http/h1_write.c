@@ -171,23 +171,24 @@ static struct slice status_line(int status, char *buf)
     return slice_make(buf, b.len);
 }
 
-/* Decorations a location configures: expires, cache_control, add_header. */
+/* Decorations a location configures: expires, cache_control, add_header. rep: what they
+ * replace of the generated fields (headers_replaced). */
 static void put_decorations(struct head *h, const struct headers_conf *d, int status, time_t now,
-                            char *expires, char *maxage)
+                            unsigned rep, char *expires, char *maxage)
 {
     bool listed = headers_status_ok(status);
     if (listed && d->expires.on) {
-        if (!headers_replaces(d, status, SLICE_LIT("Expires"))) {
+        if (!(rep & HG_EXPIRES)) {
             http_date_format(expires, now + (time_t)d->expires.seconds);
             put_field(h, SLICE_LIT("Expires"), slice_make(expires, HTTP_DATE_LEN));
         }
-        if (!d->cache_control && !headers_replaces(d, status, SLICE_LIT("Cache-Control"))) {
+        if (!d->cache_control && !(rep & HG_CACHE_CONTROL)) {
             memcpy(maxage, "max-age=", 8);
             size_t n = 8 + num_u64_to_dec(maxage + 8, d->expires.seconds);
             put_field(h, SLICE_LIT("Cache-Control"), slice_make(maxage, n));
         }
     }
-    if (listed && d->cache_control && !headers_replaces(d, status, SLICE_LIT("Cache-Control"))) {
+    if (listed && d->cache_control && !(rep & HG_CACHE_CONTROL)) {
         put_field(h, SLICE_LIT("Cache-Control"), slice_cstr(d->cache_control));
     }
     for (unsigned i = 0; i < d->add.n; i++) {
@@ -344,19 +345,18 @@ static void build_head(struct h1_conn *h, const struct req *r, struct head *hd,
     const struct headers_conf *deco = r->loc ? r->loc->hdrs : NULL;
     bool configured = deco && (deco->add.n || (headers_status_ok(s->status) &&
                                                (deco->expires.on || deco->cache_control)));
-    bool overrides = deco && deco->add.n;
+    unsigned rep = headers_replaced(deco, s->status); /* 0: the fast path */
     hd->n = 0;
     hd->len = 0;
     hd->full = false;
     put_text(hd, status_line(s->status, bufs->status));
     struct slice dl = date_line(e);
-    if (overrides && (headers_replaces(deco, s->status, SLICE_LIT("Server")) ||
-                      headers_replaces(deco, s->status, SLICE_LIT("Date")))) {
+    if (rep & (HG_SERVER | HG_DATE)) {
         /* the two fixed lines, each only when not configured */
-        if (!headers_replaces(deco, s->status, SLICE_LIT("Server"))) {
+        if (!(rep & HG_SERVER)) {
             put_text(hd, SLICE_LIT("Server: spate\r\n"));
         }
-        if (!headers_replaces(deco, s->status, SLICE_LIT("Date"))) {
+        if (!(rep & HG_DATE)) {
             put_text(hd, slice_make(dl.ptr + 15, dl.len - 15));
         }
     } else {
@@ -365,17 +365,16 @@ static void build_head(struct h1_conn *h, const struct req *r, struct head *hd,
     const struct fs_entry *ent = s->entity;
     const struct h1_entity *blk = ent && ent->aux ? (const void *)ent->aux : NULL;
     bool whole = blk && cl == ent->size && (s->entity_parts & RESP_ENT_TYPE);
-    bool plain = !overrides;
+    unsigned entity_bits = HG_CONTENT_TYPE | HG_LAST_MODIFIED | HG_ETAG | HG_ACCEPT_RANGES;
+    bool plain = !(rep & entity_bits); /* the prebuilt block serves as it is */
     if (blk && plain && whole) {
         /* the common case: Content-Type and Content-Length of the whole file in one copy */
         put_text(hd, slice_make(blk->text, blk->val));
         cl = UINT64_MAX;
-    } else if (ent && (s->entity_parts & RESP_ENT_TYPE) &&
-               !(overrides && headers_replaces(deco, s->status, SLICE_LIT("Content-Type")))) {
+    } else if (ent && (s->entity_parts & RESP_ENT_TYPE) && !(rep & HG_CONTENT_TYPE)) {
         put_field(hd, SLICE_LIT("Content-Type"), ent->mime);
     }
-    if (s->body == RESP_BODY_PAGE &&
-        !(overrides && headers_replaces(deco, s->status, SLICE_LIT("Content-Type")))) {
+    if (s->body == RESP_BODY_PAGE && !(rep & HG_CONTENT_TYPE)) {
         put_text(hd, SLICE_LIT("Content-Type: text/html\r\n"));
     }
     if (cl != UINT64_MAX) {
@@ -386,7 +385,7 @@ static void build_head(struct h1_conn *h, const struct req *r, struct head *hd,
     }
     for (unsigned i = 0; i < s->nfields; i++) {
         const struct resp_field *f = &s->fields[i];
-        if (!(overrides && headers_replaces(deco, s->status, f->name))) {
+        if (!rep || !(rep & headers_generated_bit(f->name))) {
             put_field(hd, f->name, f->value);
         }
     }
@@ -396,16 +395,17 @@ static void build_head(struct h1_conn *h, const struct req *r, struct head *hd,
         } else {
             static const struct slice names[] = {SLICE_LIT("Last-Modified"), SLICE_LIT("ETag"),
                                                  SLICE_LIT("Accept-Ranges")};
+            static const unsigned bits[] = {HG_LAST_MODIFIED, HG_ETAG, HG_ACCEPT_RANGES};
             const struct slice values[] = {ent->last_modified, ent->etag, SLICE_LIT("bytes")};
             for (size_t k = 0; k < ARRAY_SIZE(names); k++) {
-                if (!(overrides && headers_replaces(deco, s->status, names[k]))) {
+                if (!(rep & bits[k])) {
                     put_field(hd, names[k], values[k]);
                 }
             }
         }
     }
     if (configured) {
-        put_decorations(hd, deco, s->status, e->http.loop->now_s, bufs->expires, bufs->maxage);
+        put_decorations(hd, deco, s->status, e->http.loop->now_s, rep, bufs->expires, bufs->maxage);
     }
     if (close) {
         put_text(hd, SLICE_LIT("Connection: close\r\n"));

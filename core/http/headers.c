@@ -163,15 +163,56 @@ static void add_print(struct conf_out *o, const struct conf_row *r, const void *
 static const struct conf_type add_type = {"add_header", sizeof(struct headers_list), add_parse,
                                           add_print, add_release};
 
-bool headers_replaces(const struct headers_conf *h, int status, struct slice name)
+unsigned headers_generated_bit(struct slice name)
 {
-    bool listed = headers_status_ok(status);
-    for (unsigned i = 0; i < h->add.n; i++) {
-        if ((listed || h->add.v[i].always) && slice_eq_nocase(slice_cstr(h->add.v[i].name), name)) {
-            return true;
+    static const struct {
+        struct slice name;
+        unsigned bit;
+    } known[] = {
+        {SLICE_LIT("Server"), HG_SERVER},
+        {SLICE_LIT("Date"), HG_DATE},
+        {SLICE_LIT("Content-Type"), HG_CONTENT_TYPE},
+        {SLICE_LIT("Last-Modified"), HG_LAST_MODIFIED},
+        {SLICE_LIT("ETag"), HG_ETAG},
+        {SLICE_LIT("Accept-Ranges"), HG_ACCEPT_RANGES},
+        {SLICE_LIT("Expires"), HG_EXPIRES},
+        {SLICE_LIT("Cache-Control"), HG_CACHE_CONTROL},
+        {SLICE_LIT("Location"), HG_LOCATION},
+        {SLICE_LIT("Allow"), HG_ALLOW},
+        {SLICE_LIT("Content-Range"), HG_CONTENT_RANGE},
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(known); i++) {
+        if (slice_eq_nocase(known[i].name, name)) {
+            return known[i].bit;
         }
     }
-    return false;
+    return 0;
+}
+
+/* Every block's masks, from its own (or inherited) add_header list. */
+static void derive(struct conf_block *b, unsigned slot)
+{
+    struct headers_conf *h = conf_get(b, slot, CONF_STORE_LOC);
+    h->replace_listed = h->replace_always = 0;
+    for (unsigned i = 0; i < h->add.n; i++) {
+        unsigned bit = headers_generated_bit(slice_cstr(h->add.v[i].name));
+        h->replace_listed |= bit;
+        if (h->add.v[i].always) {
+            h->replace_always |= bit;
+        }
+    }
+    for (struct conf_block *k = b->children; k; k = k->next) {
+        derive(k, slot);
+    }
+}
+
+static int headers_finish(struct conf *c, unsigned slot, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    derive(c->main, slot);
+    return 0;
 }
 
 #define ALL (CONF_MAIN | CONF_SERVER | CONF_LOCATION)
@@ -191,4 +232,5 @@ const struct conf_module headers_module = {
     .rows = rows,
     .nrows = ARRAY_SIZE(rows),
     .size = {[CONF_STORE_LOC] = sizeof(struct headers_conf)},
+    .finish = headers_finish,
 };

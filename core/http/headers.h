@@ -33,10 +33,29 @@ struct headers_expires {
     uint32_t seconds; /* Expires: now + seconds, Cache-Control: max-age=seconds */
 };
 
+/* The fields the server generates that a configured field may replace (bits of a mask). */
+enum headers_generated {
+    HG_SERVER = 1u << 0,
+    HG_DATE = 1u << 1,
+    HG_CONTENT_TYPE = 1u << 2,
+    HG_LAST_MODIFIED = 1u << 3,
+    HG_ETAG = 1u << 4,
+    HG_ACCEPT_RANGES = 1u << 5,
+    HG_EXPIRES = 1u << 6,
+    HG_CACHE_CONTROL = 1u << 7,
+    HG_LOCATION = 1u << 8,
+    HG_ALLOW = 1u << 9,
+    HG_CONTENT_RANGE = 1u << 10,
+};
+
 struct headers_conf {
     struct headers_expires expires;
     char *cache_control; /* Cache-Control value, or NULL */
     struct headers_list add;
+    /* derived by the module's finish, per block: which generated fields add_header replaces,
+     * for the statuses it applies to (listed: those of headers_status_ok) and for the others
+     * (always fields only). 0: none, and the writer keeps its fast path */
+    unsigned replace_listed, replace_always;
 };
 
 extern const struct conf_module headers_module;
@@ -61,6 +80,11 @@ static inline bool headers_status_ok(int status)
     }
 }
 
-/* Does the configuration set a field called name for this status (so the generated one is
- * left out)? */
-bool headers_replaces(const struct headers_conf *h, int status, struct slice name);
+/* The generated field called name (enum headers_generated), or 0 for any other name. */
+unsigned headers_generated_bit(struct slice name);
+
+/* The generated fields the configuration replaces in a response with this status. */
+static inline unsigned headers_replaced(const struct headers_conf *h, int status)
+{
+    return h ? (headers_status_ok(status) ? h->replace_listed : h->replace_always) : 0;
+}
