@@ -157,3 +157,30 @@ struct slice http_status_reason(int status)
     }
     return SLICE_LIT("Unknown");
 }
+
+bool http_list_next(struct slice v, size_t *pos, struct slice *el)
+{
+    size_t i = *pos;
+    if (i > v.len) {
+        return false;
+    }
+    size_t s = i;
+    while (i < v.len && v.ptr[i] != ',') {
+        i++;
+    }
+    *el = slice_trim_ows(slice_make(v.ptr + s, i - s));
+    *pos = i + 1;
+    return true;
+}
+
+bool http_list_has_token(struct slice v, struct slice tok)
+{
+    size_t pos = 0;
+    struct slice el;
+    while (http_list_next(v, &pos, &el)) {
+        if (slice_eq_nocase(el, tok)) {
+            return true;
+        }
+    }
+    return false;
+}

@@ -1,7 +1,8 @@
 /*
- * http.h - HTTP/1.x vocabulary: methods, versions, status codes.
+ * http.h - HTTP/1.x vocabulary: methods, versions, status codes, and the
+ * field-value list grammar shared by every header parser.
  *
- * Pure tables, no I/O. Parser and handlers return negative HTTP status codes
+ * Pure tables and functions, no I/O. Parser and handlers return negative HTTP status codes
  * for errors (-400, -414, ...) and -EAGAIN for "need more bytes", so one int
  * carries both results (see request.h).
  */
@@ -10,6 +11,7 @@
 #include "core/base/slice.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum http_method {
@@ -42,3 +44,13 @@ static inline bool http_is_tchar(unsigned char c)
 {
     return http_tchar[c] != 0;
 }
+
+/*
+ * Iterates a comma-separated list (RFC 9110 5.6.1): each call stores the next
+ * element, OWS-trimmed and possibly empty, in *el. *pos starts at 0. Returns
+ * false when the list is exhausted.
+ */
+bool http_list_next(struct slice v, size_t *pos, struct slice *el);
+
+/* True if the comma-separated token list in v contains tok (case-insensitive). */
+bool http_list_has_token(struct slice v, struct slice tok);

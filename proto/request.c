@@ -55,33 +55,6 @@ static const char *find_head_end(const char *from, const char *end)
     return NULL;
 }
 
-bool http_list_next(struct slice v, size_t *pos, struct slice *el)
-{
-    size_t i = *pos;
-    if (i > v.len) {
-        return false;
-    }
-    size_t s = i;
-    while (i < v.len && v.ptr[i] != ',') {
-        i++;
-    }
-    *el = slice_trim_ows(slice_make(v.ptr + s, i - s));
-    *pos = i + 1;
-    return true;
-}
-
-bool http_list_has_token(struct slice v, struct slice tok)
-{
-    size_t pos = 0;
-    struct slice el;
-    while (http_list_next(v, &pos, &el)) {
-        if (slice_eq_nocase(el, tok)) {
-            return true;
-        }
-    }
-    return false;
-}
-
 static int parse_version(struct slice v, uint8_t *minor)
 {
     if (v.len != 8 || memcmp(v.ptr, "HTTP/", 5) != 0 || v.ptr[6] != '.') {

@@ -87,13 +87,3 @@ struct http_request {
  */
 int http_parse_request(const char *buf, size_t len, size_t prev_len, const struct http_limits *lim,
                        struct arena *a, struct http_request *req) MUST_CHECK;
-
-/*
- * Iterates a comma-separated list (RFC 9110 5.6.1): each call stores the next
- * element, OWS-trimmed and possibly empty, in *el. *pos starts at 0. Returns
- * false when the list is exhausted.
- */
-bool http_list_next(struct slice v, size_t *pos, struct slice *el);
-
-/* True if the comma-separated token list in v contains tok (case-insensitive). */
-bool http_list_has_token(struct slice v, struct slice tok);
