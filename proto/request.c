@@ -288,7 +288,8 @@ static int parse_content_length(struct http_request *r, const struct http_header
     return 0;
 }
 
-/* Transfer-Encoding: chunked must be present once and last (RFC 9112 6.1, 6.3). */
+/* Transfer-Encoding: chunked must be present once and last (RFC 9112 6.1, 6.3), with no
+ * empty list elements. */
 static int parse_transfer_encoding(struct http_request *r, const struct http_header *h)
 {
     bool chunked_last = false, other = false, bad = false;
@@ -298,7 +299,10 @@ static int parse_transfer_encoding(struct http_request *r, const struct http_hea
         struct slice el;
         while (http_list_next(h->value, &pos, &el)) {
             if (el.len == 0) {
-                /* empty list elements are allowed (RFC 9110 5.6.1) */
+                /* RFC 9110 5.6.1 lets a recipient skip empty elements, but servers and proxies
+                 * disagree on ",chunked" or "chunked," (some see chunked, some do not): the
+                 * smuggling gadget of two framings. Refused, as nginx and h2o do. */
+                bad = true;
             } else if (slice_eq_nocase(el, SLICE_LIT("chunked"))) {
                 nchunked++;
                 chunked_last = true;

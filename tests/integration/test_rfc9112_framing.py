@@ -56,6 +56,27 @@ def test_6_1_transfer_codings(spate, te, status):
     assert data.count(b"HTTP/1.1") == 1
 
 
+@pytest.mark.parametrize("te", [
+    b"Transfer-Encoding: ,chunked",
+    b"Transfer-Encoding: chunked,",
+    b"Transfer-Encoding: chunked, ,",
+    b"Transfer-Encoding: , chunked",
+    b"Transfer-Encoding:\r\nTransfer-Encoding: chunked",     # one field line empty
+    b"Transfer-Encoding: chunked\r\nTransfer-Encoding: ",
+    b"Transfer-Encoding: gzip,\r\nTransfer-Encoding: chunked",  # one ends in a comma
+])
+def test_6_1_empty_transfer_coding_elements_are_400(spate, te):
+    # proxies disagree on whether ",chunked" means chunked: refuse it, then close
+    s = spate.connect()
+    s.sendall(b"POST /hello.txt HTTP/1.1\r\nHost: x\r\n" + te +
+              b"\r\n\r\n0\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.settimeout(5)
+    data = read_until_close(s)  # a timeout here means the connection stayed open
+    s.close()
+    assert status_line(data) == b"HTTP/1.1 400 Bad Request", te
+    assert data.count(b"HTTP/1.1") == 1  # nothing after the bad head was parsed
+
+
 def test_6_1_transfer_encoding_in_http10_is_400(spate):
     data = one(spate, b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
     assert status_line(data).startswith(b"HTTP/1.1 400")

@@ -313,6 +313,69 @@ static void test_errors(void **state)
     }
 }
 
+/*
+ * Feeds s[0..n) whole and then one byte more per call, resuming with prev_len as a server
+ * does. Every prefix shorter than at bytes must be -EAGAIN; from at bytes on, every call
+ * (resumed or parsed afresh) must give want: the error is final as soon as it is certain.
+ */
+static void check_error_at(const char *s, size_t n, int want, size_t at)
+{
+    struct http_request r;
+    int rc = parse_guarded(s, n, 0, &r, &lim);
+    if (rc != want) {
+        fail_msg("\"%.*s\" whole: rc=%d, want %d", (int)n, s, rc, want);
+    }
+    size_t prev = 0;
+    for (size_t k = 1; k <= n; k++) {
+        rc = parse_guarded(s, k, prev, &r, &lim);
+        int want_k = k < at ? -EAGAIN : want;
+        if (rc != want_k) {
+            fail_msg("\"%.*s\" first %zu bytes (prev_len %zu): rc=%d, want %d", (int)n, s, k, prev,
+                     rc, want_k);
+        }
+        if (k >= at && parse_guarded(s, k, 0, &r, &lim) != want) {
+            fail_msg("\"%.*s\" first %zu bytes afresh: not %d", (int)n, s, k, want);
+        }
+        if (rc == -EAGAIN) {
+            prev = k;
+        }
+        arena_release(&arena);
+    }
+}
+
+/* Empty list elements in Transfer-Encoding: refused, since proxies disagree on them. */
+static void test_te_empty_elements(void **state)
+{
+    (void)state;
+    static const char *const te[] = {
+        "Transfer-Encoding: ,chunked\r\n",
+        "Transfer-Encoding: chunked,\r\n",
+        "Transfer-Encoding: chunked, ,\r\n",
+        "Transfer-Encoding: , chunked\r\n",
+        "Transfer-Encoding: chunked , \r\n",
+        "Transfer-Encoding: gzip,, chunked\r\n",
+        "Transfer-Encoding:\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: \r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: chunked\r\nTransfer-Encoding:\r\n",
+        "Transfer-Encoding: gzip,\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: chunked,\r\nTransfer-Encoding: chunked\r\n",
+    };
+    char buf[256];
+    for (size_t i = 0; i < sizeof(te) / sizeof(te[0]); i++) {
+        int n = snprintf(buf, sizeof(buf), "POST / HTTP/1.1\r\nHost: a\r\n%s\r\n", te[i]);
+        check_error_at(buf, (size_t)n, -400, (size_t)n);
+    }
+    /* the other rules are unchanged: one chunked, last; another coding before it is 501 */
+    const char *ok = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:  chunked \r\n\r\n";
+    struct http_request r;
+    assert_int_equal(parse_guarded(ok, strlen(ok), 0, &r, &lim), (int)strlen(ok));
+    assert_int_equal(r.body, HTTP_BODY_CHUNKED);
+    const char *two = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n"
+                      "Transfer-Encoding: chunked\r\n\r\n";
+    assert_int_equal(parse_guarded(two, strlen(two), 0, &r, &lim), -501);
+    arena_release(&arena);
+}
+
 static void test_nul_byte(void **state)
 {
     (void)state;
@@ -415,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_forms_and_versions), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_nul_byte),           cmocka_unit_test(test_limits),
         cmocka_unit_test(test_pipelined),          cmocka_unit_test(test_many_headers_table),
+        cmocka_unit_test(test_te_empty_elements),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
