@@ -66,10 +66,10 @@ bool http_etag_list_matches(struct slice list, struct slice etag, bool weak)
 }
 
 /* The date of header k, if present and valid. */
-static bool header_date(const struct hdr_table *h, enum hdr_known k, time_t *t)
+static bool header_date(const struct hdr_table *h, enum hdr_known k, time_t now, time_t *t)
 {
     const struct http_header *f = hdr_get_known(h, k);
-    return f && !hdr_next_dup(h, f) && http_date_parse(f->value, t) == 0;
+    return f && !hdr_next_dup(h, f) && http_date_parse(f->value, now, t) == 0;
 }
 
 /* All values of a list header joined logically: true if any field's list matches. */
@@ -94,7 +94,7 @@ enum http_precondition http_preconditions(const struct hdr_table *h, enum http_m
         if (!any_field_matches(h, HDR_IF_MATCH, v->etag, false)) {
             return HTTP_PRECOND_FAILED;
         }
-    } else if (header_date(h, HDR_IF_UNMODIFIED_SINCE, &t) && v->has_last_modified &&
+    } else if (header_date(h, HDR_IF_UNMODIFIED_SINCE, v->now, &t) && v->has_last_modified &&
                v->last_modified > t) {
         return HTTP_PRECOND_FAILED;
     }
@@ -103,8 +103,8 @@ enum http_precondition http_preconditions(const struct hdr_table *h, enum http_m
         if (any_field_matches(h, HDR_IF_NONE_MATCH, v->etag, true)) {
             return get_head ? HTTP_PRECOND_NOT_MODIFIED : HTTP_PRECOND_FAILED;
         }
-    } else if (get_head && header_date(h, HDR_IF_MODIFIED_SINCE, &t) && v->has_last_modified &&
-               v->last_modified <= t) {
+    } else if (get_head && header_date(h, HDR_IF_MODIFIED_SINCE, v->now, &t) &&
+               v->has_last_modified && v->last_modified <= t) {
         return HTTP_PRECOND_NOT_MODIFIED;
     }
     return HTTP_PRECOND_PROCEED;
@@ -125,7 +125,7 @@ bool http_if_range_ok(const struct hdr_table *h, const struct http_validators *v
         return val.ptr[0] == '"' && slice_eq(val, v->etag);
     }
     time_t t;
-    if (http_date_parse(val, &t) != 0 || !v->has_last_modified) {
+    if (http_date_parse(val, v->now, &t) != 0 || !v->has_last_modified) {
         return false;
     }
     return t == v->last_modified;

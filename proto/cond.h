@@ -17,6 +17,7 @@ struct http_validators {
     struct slice etag; /* quoted, strong (e.g. "1a-2b-3c"); empty if none */
     time_t last_modified;
     bool has_last_modified;
+    time_t now; /* the current time, for two-digit years in RFC 850 dates (date.h) */
 };
 
 enum http_precondition {

@@ -27,40 +27,52 @@ static void put2(char *p, unsigned v)
     p[1] = (char)('0' + v % 10);
 }
 
-void http_date_format(char *out, time_t t)
+struct civil {
+    int64_t y;
+    unsigned m, d; /* 1..12, 1..31 */
+    unsigned wd;   /* 0 = Sunday */
+    unsigned sec;  /* seconds into the day */
+};
+
+/* The UTC calendar date of t (proleptic Gregorian), without libc's time zone machinery. */
+static struct civil civil_from_time(time_t t)
 {
     int64_t s = (int64_t)t;
     int64_t days = s >= 0 ? s / 86400 : (s - 86399) / 86400;
-    int64_t rem = s - days * 86400;
-    /* civil_from_days */
     int64_t z = days + 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
     unsigned doe = (unsigned)(z - era * 146097);
     unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = (int64_t)yoe + era * 400;
     unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     unsigned mp = (5 * doy + 2) / 153;
-    unsigned d = doy - (153 * mp + 2) / 5 + 1;
-    unsigned m = mp < 10 ? mp + 3 : mp - 9;
-    y += m <= 2;
-    unsigned wd = (unsigned)((days % 7 + 11) % 7); /* 1970-01-01 was a Thursday */
+    struct civil c;
+    c.d = doy - (153 * mp + 2) / 5 + 1;
+    c.m = mp < 10 ? mp + 3 : mp - 9;
+    c.y = (int64_t)yoe + era * 400 + (c.m <= 2);
+    c.wd = (unsigned)((days % 7 + 11) % 7); /* 1970-01-01 was a Thursday */
+    c.sec = (unsigned)(s - days * 86400);
+    return c;
+}
 
-    memcpy(out, wday_names[wd], 3);
+void http_date_format(char *out, time_t t)
+{
+    struct civil c = civil_from_time(t);
+    memcpy(out, wday_names[c.wd], 3);
     out[3] = ',';
     out[4] = ' ';
-    put2(out + 5, d);
+    put2(out + 5, c.d);
     out[7] = ' ';
-    memcpy(out + 8, mon_names[m - 1], 3);
+    memcpy(out + 8, mon_names[c.m - 1], 3);
     out[11] = ' ';
-    unsigned yy = (unsigned)(y < 0 ? 0 : y > 9999 ? 9999 : y);
+    unsigned yy = (unsigned)(c.y < 0 ? 0 : c.y > 9999 ? 9999 : c.y);
     put2(out + 12, yy / 100);
     put2(out + 14, yy % 100);
     out[16] = ' ';
-    put2(out + 17, (unsigned)(rem / 3600));
+    put2(out + 17, c.sec / 3600);
     out[19] = ':';
-    put2(out + 20, (unsigned)(rem / 60 % 60));
+    put2(out + 20, c.sec / 60 % 60);
     out[22] = ':';
-    put2(out + 23, (unsigned)(rem % 60));
+    put2(out + 23, c.sec % 60);
     memcpy(out + 25, " GMT", 4);
 }
 
@@ -112,7 +124,7 @@ static int finish(int64_t y, int mon, unsigned d, unsigned h, unsigned mi, unsig
     return 0;
 }
 
-int http_date_parse(struct slice in, time_t *t)
+int http_date_parse(struct slice in, time_t now, time_t *t)
 {
     const char *p = in.ptr;
     unsigned d, y, h, mi, s;
@@ -153,17 +165,10 @@ int http_date_parse(struct slice in, time_t *t)
         return -EINVAL;
     }
     /* RFC 9110 5.6.7: a two-digit year that would be more than 50 years in the future is
-     * the most recent past year with those digits */
-    struct tm now;
-    time_t nt = time(NULL);
-    gmtime_r(&nt, &now);
-    int64_t cur = now.tm_year + 1900;
-    int64_t full = cur - cur % 100 + (int64_t)y;
-    if (full > cur + 50) {
-        full -= 100;
-    } else if (full < cur - 50) {
-        full += 100;
-    }
-    y = (unsigned)full;
-    return finish(y, mon, d, h, mi, s, t);
+     * the most recent past year with those digits; so the year is the latest one with these
+     * digits that is at most 50 years after the current one */
+    int64_t limit = civil_from_time(now).y + 50;
+    int64_t back = (limit - (int64_t)y) % 100;
+    int64_t full = limit - (back < 0 ? back + 100 : back);
+    return finish(full, mon, d, h, mi, s, t);
 }

@@ -261,7 +261,7 @@ static int serve_file(struct req *r, struct fs_entry *e)
 {
     const struct http_request *m = r->msg;
     /* RFC 9110 13.2.2: preconditions first, then Range */
-    struct http_validators v = {e->etag, e->mtime, true};
+    struct http_validators v = {e->etag, e->mtime, true, r->env->loop->now_s};
     enum http_precondition pc = http_preconditions(&m->headers, m->method, &v);
     if (pc == HTTP_PRECOND_NOT_MODIFIED) {
         /* 304: the validators and caching fields a 200 would carry, no body (15.4.5) */

@@ -22,8 +22,9 @@ static struct hdr_table table(const char *const *kv)
     return t;
 }
 
-/* validators: ETag "abc", Last-Modified Sun, 06 Nov 1994 08:49:37 GMT */
-static const struct http_validators V = {{"\"abc\"", 5}, 784111777, true};
+/* validators: ETag "abc", Last-Modified Sun, 06 Nov 1994 08:49:37 GMT; now is a fixed
+ * Thu, 26 Nov 2026 12:00:00 GMT, so two-digit years never depend on the test machine's clock */
+static const struct http_validators V = {{"\"abc\"", 5}, 784111777, true, 1795694400};
 #define LM "Sun, 06 Nov 1994 08:49:37 GMT"
 #define BEFORE "Sat, 05 Nov 1994 08:49:37 GMT"
 #define AFTER "Mon, 07 Nov 1994 08:49:37 GMT"
@@ -124,6 +125,37 @@ static void test_lists(void **state)
     assert_false(http_etag_list_matches(SLICE_LIT("*"), SLICE_NULL, false));
 }
 
+/* RFC 850 dates in If-Modified-Since and If-Range: the two-digit year is placed with the
+ * validators' now (RFC 9110 5.6.7), so the verdict follows now. */
+static void test_two_digit_years(void **state)
+{
+    (void)state;
+    /* Last-Modified 2000-01-01; now 2026-11-26: 76 is 2076 (at most 50 years ahead), 77 is 1977 */
+    struct http_validators v = {{"\"abc\"", 5}, 946684800, true, 1795694400};
+    const char *ims76[] = {"If-Modified-Since", "Thursday, 01-Jan-76 00:00:00 GMT", NULL};
+    const char *ims77[] = {"If-Modified-Since", "Friday, 01-Jan-77 00:00:00 GMT", NULL};
+    struct hdr_table t = table(ims76);
+    assert_int_equal(http_preconditions(&t, HTTP_GET, &v), HTTP_PRECOND_NOT_MODIFIED);
+    t = table(ims77);
+    assert_int_equal(http_preconditions(&t, HTTP_GET, &v), HTTP_PRECOND_PROCEED);
+    v.now += 365 * 86400; /* a year later 77 is 2077 */
+    assert_int_equal(http_preconditions(&t, HTTP_GET, &v), HTTP_PRECOND_NOT_MODIFIED);
+    const char *ius77[] = {"If-Unmodified-Since", "Friday, 01-Jan-77 00:00:00 GMT", NULL};
+    t = table(ius77);
+    assert_int_equal(http_preconditions(&t, HTTP_GET, &v), HTTP_PRECOND_PROCEED);
+    v.now -= 365 * 86400; /* back in 2026, 77 is 1977: modified since */
+    assert_int_equal(http_preconditions(&t, HTTP_GET, &v), HTTP_PRECOND_FAILED);
+
+    /* If-Range with Last-Modified as an RFC 850 date: 94 is 1994 only while now is before 2045 */
+    const char *ir[] = {"If-Range", "Sunday, 06-Nov-94 08:49:37 GMT", NULL};
+    t = table(ir);
+    assert_true(http_if_range_ok(&t, &V));
+    struct http_validators later = V;
+    later.now = 2524608000; /* 2050-01-01: 94 is now 2094 */
+    assert_false(http_if_range_ok(&t, &later));
+    arena_reset(&arena);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -148,6 +180,7 @@ int main(void)
         cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_if_range),
         cmocka_unit_test(test_lists),
+        cmocka_unit_test(test_two_digit_years),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
