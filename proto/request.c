@@ -55,21 +55,15 @@ static const char *find_head_end(const char *from, const char *end)
     return NULL;
 }
 
-static int parse_version(struct slice v, uint8_t *minor)
+static bool is_digit(char c)
 {
-    if (v.len != 8 || memcmp(v.ptr, "HTTP/", 5) != 0 || v.ptr[6] != '.') {
-        return -400;
-    }
-    unsigned maj = (unsigned char)v.ptr[5] - '0';
-    unsigned min = (unsigned char)v.ptr[7] - '0';
-    if (maj > 9 || min > 9) {
-        return -400;
-    }
-    if (maj != 1) {
-        return -505;
-    }
-    *minor = min == 0 ? 0 : 1; /* 1.2+ is answered as 1.1 (RFC 9110 2.5) */
-    return 0;
+    return (unsigned)((unsigned char)c - '0') <= 9;
+}
+
+/* True if byte c may stand at index i of HTTP-version = "HTTP/" DIGIT "." DIGIT. */
+static bool version_byte_ok(size_t i, char c)
+{
+    return (i == 5 || i == 7) ? is_digit(c) : c == "HTTP/0."[i];
 }
 
 /* Splits the target into form, path, query, authority (RFC 9112 3.2). */
@@ -129,36 +123,104 @@ static int parse_target(struct http_request *r)
     return 0;
 }
 
-static int parse_request_line(struct http_request *r, const char *p, const char *eol,
-                              const struct http_limits *lim)
+/* -EAGAIN for a request line still valid at w, or -414 if w is the end of its window. */
+static int line_cut_short(const char *line, const char *w, size_t cap)
 {
-    const char *le = (eol > p && eol[-1] == '\r') ? eol - 1 : eol;
-    if ((size_t)(le - p) > lim->max_request_line) {
-        return -414;
+    return (size_t)(w - line) == cap ? -414 : -EAGAIN;
+}
+
+/*
+ * Parses the request line at p (RFC 9112 3: method SP request-target SP HTTP-version, then
+ * CRLF or LF) into r. end may cut the line short: the bytes so far are then checked as the
+ * start of a line. A valid line ends within max_request_line bytes and its CRLF, and nothing
+ * past that window is read, so the verdict depends on those bytes alone: a line that can
+ * never become valid gets, as soon as the byte that shows it arrives, the status the
+ * complete line would get. Returns 0 with *lf at the line's LF, -EAGAIN while it can still
+ * become valid, or -400, -414, -505. The bytes in [p, from) (none for a fresh parse; from
+ * is at most the window's end) are known to be a valid start: a method or target already in
+ * them is found with memchr instead of being checked again, so a line that trickles in is
+ * not rescanned byte by byte. Always inlined, so that in the complete-head parse, where
+ * from is p, those tests fold away.
+ */
+static ALWAYS_INLINE int parse_request_line(struct http_request *r, const char *p, const char *from,
+                                            const char *end, const struct http_limits *lim,
+                                            const char **lf)
+{
+    const char *line = p;
+    size_t cap = (size_t)lim->max_request_line + 2;
+    const char *w = (size_t)(end - p) > cap ? p + cap : end;
+    const char *s = p, *sp1 = NULL, *sp2 = NULL;
+    if (from > p) {
+        /* a valid start: its first SP ends the method, its second the target */
+        sp1 = memchr(p, ' ', (size_t)(from - p));
+        sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(from - sp1 - 1)) : NULL;
     }
-    r->request_line = slice_make(p, (size_t)(le - p));
-    const char *s = p;
-    while (p < le && http_is_tchar((unsigned char)*p)) {
-        p++;
+    if (sp1) {
+        p = sp1;
+    } else {
+        p = from;
+        while (p < w && http_is_tchar((unsigned char)*p)) {
+            p++;
+        }
     }
-    if (p == s || p == le || *p != ' ') {
+    if (p == w) {
+        return line_cut_short(line, w, cap);
+    }
+    if (p == s || *p != ' ') {
         return -400;
     }
     r->method_token = slice_make(s, (size_t)(p - s));
-    r->method = http_method_from(r->method_token);
     s = ++p;
-    while (p < le && target_ok[(unsigned char)*p]) {
-        p++;
+    if (sp2) {
+        p = sp2;
+    } else {
+        if (sp1) {
+            p = from;
+        }
+        while (p < w && target_ok[(unsigned char)*p]) {
+            p++;
+        }
     }
-    if (p == s || p == le || *p != ' ') {
+    if (p == w) {
+        return line_cut_short(line, w, cap);
+    }
+    if (p == s || *p != ' ') {
         return -400;
     }
     r->target = slice_make(s, (size_t)(p - s));
-    p++;
-    int rc = parse_version(slice_make(p, (size_t)(le - p)), &r->version_minor);
-    if (rc < 0) {
-        return rc;
+    s = ++p;
+    size_t avail = (size_t)(w - s);
+    if (avail < 8 || memcmp(s, "HTTP/", 5) != 0 || s[6] != '.' || !is_digit(s[5]) ||
+        !is_digit(s[7])) {
+        /* wrong, or cut short: the first byte that does not fit decides */
+        for (size_t i = 0; i < avail && i < 8; i++) {
+            if (!version_byte_ok(i, s[i])) {
+                return -400;
+            }
+        }
+        return line_cut_short(line, w, cap);
     }
+    p = s + 8;
+    const char *le = p;
+    if (p < w && *p == '\r') {
+        p++;
+    }
+    if (p == w) {
+        return line_cut_short(line, w, cap);
+    }
+    if (*p != '\n') {
+        return -400; /* a bare CR, or anything else after the version */
+    }
+    if ((size_t)(le - line) > lim->max_request_line) {
+        return -414;
+    }
+    r->request_line = slice_make(line, (size_t)(le - line));
+    if (s[5] != '1') {
+        return -505; /* HTTP/0.9, HTTP/2.0 and above */
+    }
+    r->version_minor = s[7] == '0' ? 0 : 1; /* 1.2+ is answered as 1.1 (RFC 9110 2.5) */
+    r->method = http_method_from(r->method_token);
+    *lf = p;
     return parse_target(r);
 }
 
@@ -397,6 +459,35 @@ static int analyze(struct http_request *r)
     return 0;
 }
 
+/*
+ * The head in [p, end) is not complete. Refuses it now if its request line can never become
+ * valid, with the status the complete head would get (see parse_request_line). The bytes
+ * before seen were found valid by an earlier call: once a call has seen the whole request
+ * line, later calls do not check it again, so only the request line (bounded by
+ * max_request_line) is ever checked more than once.
+ */
+static int head_incomplete(struct http_request *r, const char *p, const char *seen, const char *end,
+                           const struct http_limits *lim)
+{
+    size_t have = (size_t)(end - p);
+    const char *lf = NULL;
+    if (seen > p) {
+        lf = memchr(p, '\n', MIN((size_t)(seen - p), (size_t)lim->max_request_line + 2));
+    }
+    if (!lf) {
+        /* resume after the bytes seen, but never past the line's window */
+        const char *resume = seen < p ? p : seen;
+        if ((size_t)(resume - p) > (size_t)lim->max_request_line + 2) {
+            resume = p + lim->max_request_line + 2;
+        }
+        int rc = parse_request_line(r, p, resume, end, lim, &lf);
+        if (rc != 0 && rc != -EAGAIN) {
+            return rc;
+        }
+    }
+    return have > lim->max_head ? -431 : -EAGAIN;
+}
+
 int http_parse_request(const char *buf, size_t len, size_t prev_len, const struct http_limits *lim,
                        struct arena *a, struct http_request *r)
 {
@@ -417,39 +508,35 @@ int http_parse_request(const char *buf, size_t len, size_t prev_len, const struc
             break;
         }
     }
-    if (p == end) {
-        return (size_t)(p - buf) > lim->max_head ? -400 : -EAGAIN;
+    if ((size_t)(p - buf) > lim->max_head) {
+        return -400; /* a flood of empty lines, whether or not a request follows it yet */
     }
-    const char *scan = buf + (prev_len > 3 ? MIN(prev_len, len) - 3 : 0);
+    if (p == end) {
+        return -EAGAIN;
+    }
+    prev_len = MIN(prev_len, len);
+    const char *scan = buf + (prev_len > 3 ? prev_len - 3 : 0);
     if (scan < p) {
         scan = p;
     }
     const char *he = find_head_end(scan, end);
     if (!he) {
-        size_t have = (size_t)(end - p);
-        size_t look = MIN(have, (size_t)lim->max_request_line + 2);
-        if (!memchr(p, '\n', look) && have > (size_t)lim->max_request_line + 1) {
-            return -414;
-        }
-        return have > lim->max_head ? -431 : -EAGAIN;
-    }
-    const char *eol = memchr(p, '\n', (size_t)(he - p));
-    if ((size_t)(eol - p) > (size_t)lim->max_request_line + 1) {
-        return -414;
-    }
-    if ((size_t)(he - p) > lim->max_head) {
-        return -431;
+        return head_incomplete(r, p, buf + prev_len, end, lim);
     }
 
     memset(r, 0, sizeof(*r));
-    int rc = parse_request_line(r, p, eol, lim);
+    const char *lf;
+    int rc = parse_request_line(r, p, p, he, lim, &lf);
     if (rc < 0) {
         return rc;
+    }
+    if ((size_t)(he - p) > lim->max_head) {
+        return -431; /* only after the request line's verdict, as while the head arrives */
     }
     if (hdr_table_init(&r->headers, a, 16) < 0) {
         return -431;
     }
-    rc = parse_fields(r, eol + 1, lim, a);
+    rc = parse_fields(r, lf + 1, lim, a);
     if (rc < 0) {
         return rc;
     }

@@ -1,7 +1,10 @@
 """RFC 9112 sections 2-5 (message format, request line, fields) and 9 (connections)."""
+import socket
+import time
+
 import pytest
 
-from conftest import raw, split_responses, spate_conf, status_line
+from conftest import raw, read_until_close, split_responses, spate_conf, status_line
 
 
 def test_2_2_bare_lf_accepted(spate):
@@ -131,3 +134,54 @@ def test_9_6_close_after_error_with_pending_input(spate):
     assert data.startswith(b"HTTP/1.1 400 Bad Request")
     assert b"</html>" in data
     s.close()
+
+
+# Requests that can never become valid, sent without the rest of a head: each must be answered
+# at once, not after client_header_timeout (60 s here) with a 408.
+EARLY_400 = [
+    b"GET /hello.txt\r\n",                # a complete request line without a version
+    b"\x00",                              # a NUL as the first byte
+    b"hello\r\n",
+    b"GET / HTTP/1.1\rX",                 # bare CR
+    b"GET\x01",                           # after a method, neither tchar nor SP
+    b"GET /hel\x7f",                      # a byte not allowed in a target
+    b"GET /hello.txt HTTPS/",             # a version that cannot become HTTP/d.d
+    b"GET /hello.txt HTTP/1.10",
+    b"\r\n\r\nGET /hello.txt\r\n",        # leading empty lines are skipped, then the same
+]
+
+
+def early_answer(server, data):
+    """Sends data and keeps the connection open; returns (bytes until close, seconds)."""
+    s = server.connect(timeout=10)
+    t0 = time.monotonic()
+    s.sendall(data)
+    s.settimeout(2)
+    try:
+        out = read_until_close(s)
+    except socket.timeout:
+        pytest.fail("%r: no close within 2 s" % data)
+    finally:
+        s.close()
+    return out, time.monotonic() - t0
+
+
+@pytest.fixture
+def slow_timeout_spate(tmp_path, docroot):
+    s = spate_conf(tmp_path, docroot, main="client_header_timeout 60s;")
+    yield s
+    rc, err = s.stop()
+    assert rc == 0, err
+    assert "ERROR: AddressSanitizer" not in err and "runtime error" not in err, err
+
+
+@pytest.mark.parametrize("req", EARLY_400)
+def test_3_hopeless_request_refused_at_once(slow_timeout_spate, req):
+    data, secs = early_answer(slow_timeout_spate, req)
+    assert status_line(data) == b"HTTP/1.1 400 Bad Request", req
+    assert data.count(b"HTTP/1.1 ") == 1 and secs < 2, (req, secs)
+
+
+def test_3_unsupported_version_refused_when_the_line_is_complete(slow_timeout_spate):
+    data, secs = early_answer(slow_timeout_spate, b"GET /hello.txt HTTP/2.0\r\n")
+    assert status_line(data).startswith(b"HTTP/1.1 505") and secs < 2, secs

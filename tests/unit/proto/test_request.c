@@ -318,22 +318,23 @@ static void test_errors(void **state)
  * does. Every prefix shorter than at bytes must be -EAGAIN; from at bytes on, every call
  * (resumed or parsed afresh) must give want: the error is final as soon as it is certain.
  */
-static void check_error_at(const char *s, size_t n, int want, size_t at)
+static void check_error_at(const char *s, size_t n, int want, size_t at,
+                           const struct http_limits *l)
 {
     struct http_request r;
-    int rc = parse_guarded(s, n, 0, &r, &lim);
+    int rc = parse_guarded(s, n, 0, &r, l);
     if (rc != want) {
         fail_msg("\"%.*s\" whole: rc=%d, want %d", (int)n, s, rc, want);
     }
     size_t prev = 0;
     for (size_t k = 1; k <= n; k++) {
-        rc = parse_guarded(s, k, prev, &r, &lim);
+        rc = parse_guarded(s, k, prev, &r, l);
         int want_k = k < at ? -EAGAIN : want;
         if (rc != want_k) {
             fail_msg("\"%.*s\" first %zu bytes (prev_len %zu): rc=%d, want %d", (int)n, s, k, prev,
                      rc, want_k);
         }
-        if (k >= at && parse_guarded(s, k, 0, &r, &lim) != want) {
+        if (k >= at && parse_guarded(s, k, 0, &r, l) != want) {
             fail_msg("\"%.*s\" first %zu bytes afresh: not %d", (int)n, s, k, want);
         }
         if (rc == -EAGAIN) {
@@ -363,7 +364,7 @@ static void test_te_empty_elements(void **state)
     char buf[256];
     for (size_t i = 0; i < sizeof(te) / sizeof(te[0]); i++) {
         int n = snprintf(buf, sizeof(buf), "POST / HTTP/1.1\r\nHost: a\r\n%s\r\n", te[i]);
-        check_error_at(buf, (size_t)n, -400, (size_t)n);
+        check_error_at(buf, (size_t)n, -400, (size_t)n, &lim);
     }
     /* the other rules are unchanged: one chunked, last; another coding before it is 501 */
     const char *ok = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:  chunked \r\n\r\n";
@@ -373,6 +374,106 @@ static void test_te_empty_elements(void **state)
     const char *two = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n"
                       "Transfer-Encoding: chunked\r\n\r\n";
     assert_int_equal(parse_guarded(two, strlen(two), 0, &r, &lim), -501);
+    arena_release(&arena);
+}
+
+/* A request the parser must refuse as soon as the last byte of `upto` has arrived, with
+ * `rest` completing the head; sizeof keeps embedded NUL bytes. */
+struct early {
+    const char *req;
+    size_t at, len;
+    int status;
+};
+
+#define EARLY(upto, rest, status)                                                                  \
+    {                                                                                              \
+        upto rest, sizeof(upto) - 1, sizeof(upto rest) - 1, status                                 \
+    }
+
+static const struct early early[] = {
+    /* a request line with no version (HTTP/0.9): refused at its end, not after a timeout */
+    EARLY("GET /a.txt\r", "\n\r\n", -400),
+    EARLY("GET /a.txt\n", "\n", -400),
+    EARLY("GET /\r", "\nHost: a\r\n\r\n", -400),
+    EARLY("\r\n\r\nGET /a.txt\r", "\n", -400), /* leading empty lines are still skipped */
+    EARLY("\n\nhello\r", "\n\r\n", -400),
+    EARLY("\0", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", -400),
+    EARLY("hello\r", "\n\r\n", -400),
+    EARLY("hello\n", "\n", -400),
+    /* bare CR */
+    EARLY("GET / HTTP/1.1\rX", "Host: a\r\n\r\n", -400),
+    EARLY("GET / HTTP/1.1\r\r", "\nHost: a\r\n\r\n", -400),
+    EARLY("GET /a\r", "b HTTP/1.1\r\nHost: a\r\n\r\n", -400),
+    /* a method token followed by neither tchar nor SP */
+    EARLY("GET\t", "/ HTTP/1.1\r\nHost: a\r\n\r\n", -400),
+    EARLY("G@", "T / HTTP/1.1\r\nHost: a\r\n\r\n", -400),
+    EARLY("GET\0", " / HTTP/1.1\r\nHost: a\r\n\r\n", -400),
+    EARLY(" ", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", -400),
+    EARLY("\x80", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", -400),
+    /* a byte not allowed in a target, or an empty target */
+    EARLY("GET /a#", "b HTTP/1.1\r\nHost: a\r\n\r\n", -400),
+    EARLY("GET /\x7f", " HTTP/1.1\r\nHost: a\r\n\r\n", -400),
+    EARLY("GET /\0", " HTTP/1.1\r\nHost: a\r\n\r\n", -400),
+    EARLY("GET /a\x01", " HTTP/1.1\r\nHost: a\r\n\r\n", -400),
+    EARLY("GET  ", "/ HTTP/1.1\r\nHost: a\r\n\r\n", -400),
+    EARLY("GET /\t", "HTTP/1.1\r\nHost: a\r\n\r\n", -400),
+    /* a version that cannot become HTTP/d.d */
+    EARLY("GET / h", "ttp/1.1\r\nHost: a\r\n\r\n", -400),
+    EARLY("GET / HTTPS", "/1.1\r\nHost: a\r\n\r\n", -400),
+    EARLY("GET / HTTP/x", ".1\r\nHost: a\r\n\r\n", -400),
+    EARLY("GET / HTTP/1,", "1\r\nHost: a\r\n\r\n", -400),
+    EARLY("GET / HTTP/1.x", "\r\nHost: a\r\n\r\n", -400),
+    EARLY("GET / HTTP/1.10", "\r\nHost: a\r\n\r\n", -400),
+    EARLY("GET / HTTP/1.1 ", "\r\nHost: a\r\n\r\n", -400),
+    EARLY("GET / HTTP/\r", "\nHost: a\r\n\r\n", -400),
+    EARLY("GET / \r", "\nHost: a\r\n\r\n", -400),
+    /* well formed but unsupported or impossible: known once the line is complete */
+    EARLY("GET / HTTP/2.0\r\n", "Host: a\r\n\r\n", -505),
+    EARLY("GET / HTTP/0.9\n", "\n", -505),
+    EARLY("GET / HTTP/3.1\r\n", "\r\n", -505),
+    EARLY("GET x HTTP/1.1\r\n", "Host: a\r\n\r\n", -400),
+    EARLY("GET * HTTP/1.1\r\n", "Host: a\r\n\r\n", -400),
+    EARLY("GET http:///x HTTP/1.1\r\n", "Host: a\r\n\r\n", -400),
+};
+
+/* Requests that can never become valid are refused at once, whole or byte by byte. */
+static void test_early_errors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(early) / sizeof(early[0]); i++) {
+        check_error_at(early[i].req, early[i].len, early[i].status, early[i].at, &lim);
+    }
+}
+
+/*
+ * An error is final as soon as it is certain, so a request gets the same answer however it
+ * is split: where one head has several faults, the parse picks the one it can see first.
+ */
+static void test_verdict_order(void **state)
+{
+    (void)state;
+    struct http_limits small = {32, 128, 4};
+    char buf[512];
+    int n;
+    /* a bad byte within the request-line window is 400 even if the line is also too long */
+    n = snprintf(buf, sizeof(buf), "G@T /%040d HTTP/1.1\r\nHost: a\r\n\r\n", 0);
+    check_error_at(buf, (size_t)n, -400, 2, &small);
+    /* past the window (limit + CRLF) it is 414, known when the window is full */
+    n = snprintf(buf, sizeof(buf), "GET /%040d#x HTTP/1.1\r\nHost: a\r\n\r\n", 0);
+    check_error_at(buf, (size_t)n, -414, 34, &small);
+    /* a version error at the end of a long line is 414 too */
+    n = snprintf(buf, sizeof(buf), "GET /%040d HTTP/9.x\r\nHost: a\r\n\r\n", 0);
+    check_error_at(buf, (size_t)n, -414, 34, &small);
+    /* exactly at the limit: 505 for the version, not 414 */
+    n = snprintf(buf, sizeof(buf), "GET /%018d HTTP/2.0\r\nHost: a\r\n\r\n", 0);
+    check_error_at(buf, (size_t)n, -505, 34, &small);
+    /* a complete request line's verdict comes before 431 for the head */
+    n = snprintf(buf, sizeof(buf), "GET / HTTP/2.0\r\nX: %0200d\r\n\r\n", 0);
+    check_error_at(buf, (size_t)n, -505, 16, &small);
+    /* more empty lines than max_head before the request line: 400, a request after or not */
+    memset(buf, '\n', 129);
+    n = 129 + snprintf(buf + 129, sizeof(buf) - 129, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    check_error_at(buf, (size_t)n, -400, 129, &small);
     arena_release(&arena);
 }
 
@@ -478,7 +579,8 @@ int main(void)
         cmocka_unit_test(test_forms_and_versions), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_nul_byte),           cmocka_unit_test(test_limits),
         cmocka_unit_test(test_pipelined),          cmocka_unit_test(test_many_headers_table),
-        cmocka_unit_test(test_te_empty_elements),
+        cmocka_unit_test(test_te_empty_elements),  cmocka_unit_test(test_early_errors),
+        cmocka_unit_test(test_verdict_order),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
