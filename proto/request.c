@@ -435,8 +435,13 @@ static int analyze(struct http_request *r)
     const struct http_header *conn = hdr_get_known(t, HDR_CONNECTION);
     bool close = false, ka = false;
     for (; conn; conn = hdr_next_dup(t, conn)) {
-        close |= http_list_has_token(conn->value, SLICE_LIT("close"));
-        ka |= http_list_has_token(conn->value, SLICE_LIT("keep-alive"));
+        /* one pass for both tokens, compared here where their lengths are constants */
+        size_t pos = 0;
+        struct slice el;
+        while (http_list_next(conn->value, &pos, &el)) {
+            close |= slice_eq_nocase(el, SLICE_LIT("close"));
+            ka |= slice_eq_nocase(el, SLICE_LIT("keep-alive"));
+        }
     }
     r->keep_alive = !close && (r->version_minor == 1 || ka);
 
