@@ -225,10 +225,47 @@ static ALWAYS_INLINE int parse_request_line(struct http_request *r, const char *
 }
 
 /*
- * Parses the field lines from p up to and including the empty line. Never inlined: inside
- * http_parse_request its loops got fewer registers, and bench_parser got slower.
+ * Checks, with the rules of parse_fields and without storing anything, the field lines from
+ * the line start p up to last_lf, the LF that ends the last of them. An empty line ends the
+ * head and the check. Returns 0 or -400. Never inlined: it is only on error and
+ * incomplete-head paths.
  */
-static NOINLINE int parse_fields(struct http_request *r, const char *p,
+static NOINLINE int check_field_lines(const char *p, const char *last_lf)
+{
+    while (p < last_lf) {
+        if (*p == '\n' || (*p == '\r' && p[1] == '\n')) {
+            return 0;
+        }
+        const char *ns = p;
+        while (http_is_tchar((unsigned char)*p)) {
+            p++;
+        }
+        if (p == ns || *p != ':') {
+            return -400;
+        }
+        p++;
+        while (value_ok[(unsigned char)*p]) {
+            p++;
+        }
+        if (*p == '\r') {
+            p++;
+        }
+        if (*p != '\n') {
+            return -400; /* bare CR, NUL or another control byte */
+        }
+        p++;
+    }
+    return 0;
+}
+
+/*
+ * Parses the field lines from p up to and including the empty line, whose LF is he[-1]. Too
+ * many fields (or no room for them) is 431 only once every line is known to be well formed:
+ * a malformed line is 400 wherever it stands, the verdict it also gets while the head arrives.
+ * Never inlined: inside http_parse_request its loops got fewer registers, and bench_parser
+ * got slower.
+ */
+static NOINLINE int parse_fields(struct http_request *r, const char *p, const char *he,
                                  const struct http_limits *lim, struct arena *a)
 {
     for (;;) {
@@ -269,12 +306,10 @@ static NOINLINE int parse_fields(struct http_request *r, const char *p,
         while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\t')) {
             ve--;
         }
-        if (r->headers.count >= lim->max_headers) {
-            return -431;
-        }
-        if (hdr_table_add(&r->headers, a, name, slice_make(vs, (size_t)(ve - vs)),
+        if (r->headers.count >= lim->max_headers ||
+            hdr_table_add(&r->headers, a, name, slice_make(vs, (size_t)(ve - vs)),
                           hash_bytes_lower(name.ptr, name.len)) < 0) {
-            return -431;
+            return check_field_lines(p, he - 1) < 0 ? -400 : -431;
         }
     }
 }
@@ -468,12 +503,14 @@ static int analyze(struct http_request *r)
 }
 
 /*
- * The head in [p, end) is not complete. Refuses it now if its request line can never become
- * valid, with the status the complete head would get (see parse_request_line). The bytes
- * before seen were found valid by an earlier call: once a call has seen the whole request
- * line, later calls do not check it again, so only the request line (bounded by
- * max_request_line) is ever checked more than once. Never inlined: it is the rare path,
- * kept out of the complete-head parse.
+ * The head in [p, end) is not complete. Refuses it now if the bytes so far can never become
+ * a valid head, with the status the complete head would get: the request line is checked
+ * (see parse_request_line), then each complete field line that ends within max_head (the
+ * window the complete parse checks before its 431). The bytes before seen were found valid
+ * by an earlier call: field lines completed then are not checked again, nor is a request
+ * line some call has seen whole. So each field line is checked once, when its LF arrives,
+ * and only the request line (bounded by max_request_line) may be checked on every call.
+ * Never inlined: it is the rare path, kept out of the complete-head parse.
  */
 static NOINLINE int head_incomplete(struct http_request *r, const char *p, const char *seen,
                                     const char *end, const struct http_limits *lim)
@@ -490,7 +527,23 @@ static NOINLINE int head_incomplete(struct http_request *r, const char *p, const
             resume = p + lim->max_request_line + 2;
         }
         int rc = parse_request_line(r, p, resume, end, lim, &lf);
-        if (rc != 0 && rc != -EAGAIN) {
+        if (rc == -EAGAIN) {
+            return have > lim->max_head ? -431 : -EAGAIN;
+        }
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    const char *fields = lf + 1;
+    const char *wend = have > lim->max_head ? p + lim->max_head : end;
+    const char *from = seen > fields ? seen : fields;
+    /* only the new bytes are searched for an LF; without one, no field line was completed */
+    const char *last = from < wend ? memrchr(from, '\n', (size_t)(wend - from)) : NULL;
+    if (last) {
+        /* back to the start of the line that was incomplete at seen */
+        const char *nl = from > fields ? memrchr(fields, '\n', (size_t)(from - fields)) : NULL;
+        int rc = check_field_lines(nl ? nl + 1 : fields, last);
+        if (rc < 0) {
             return rc;
         }
     }
@@ -542,12 +595,17 @@ int http_parse_request(const char *buf, size_t len, size_t prev_len, const struc
         return rc;
     }
     if ((size_t)(he - p) > lim->max_head) {
-        return -431; /* only after the request line's verdict, as while the head arrives */
+        /* 431, unless a field line ending within max_head is malformed: the verdicts, and
+         * their order, the head got while it arrived */
+        const char *wend = p + lim->max_head, *fields = lf + 1;
+        const char *last = fields < wend ? memrchr(fields, '\n', (size_t)(wend - fields)) : NULL;
+        rc = last ? check_field_lines(fields, last) : 0;
+        return rc < 0 ? rc : -431;
     }
     if (hdr_table_init(&r->headers, a, 16) < 0) {
         return -431;
     }
-    rc = parse_fields(r, lf + 1, lim, a);
+    rc = parse_fields(r, lf + 1, he, lim, a);
     if (rc < 0) {
         return rc;
     }

@@ -10,9 +10,10 @@
  * Return convention (shared by proto/):
  *   > 0       bytes of the head consumed (leading empty lines included)
  *   -EAGAIN   incomplete; call again with more bytes (pass prev_len to skip rescanning).
- *             An incomplete head whose request line can never become valid is not
- *             waited for: it already gets the error its complete form would get, so
- *             the verdict does not depend on how the bytes were split into calls.
+ *             An incomplete head that can never become valid (its request line, or
+ *             a complete field line, is malformed) is not waited for: it already
+ *             gets the error its complete form would get, so the verdict does not
+ *             depend on how the bytes were split into calls.
  *   -4xx/-5xx the status to answer with: -400 malformed, -414 request line too
  *             long, -431 header section too large or too many fields, -501
  *             unknown method or transfer coding, -505 unsupported version,

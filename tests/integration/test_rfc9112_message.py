@@ -148,6 +148,7 @@ EARLY_400 = [
     b"GET /hello.txt HTTPS/",             # a version that cannot become HTTP/d.d
     b"GET /hello.txt HTTP/1.10",
     b"\r\n\r\nGET /hello.txt\r\n",        # leading empty lines are skipped, then the same
+    b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nNoColon\r\n",  # a complete malformed field line
 ]
 
 

@@ -434,6 +434,16 @@ static const struct early early[] = {
     EARLY("GET x HTTP/1.1\r\n", "Host: a\r\n\r\n", -400),
     EARLY("GET * HTTP/1.1\r\n", "Host: a\r\n\r\n", -400),
     EARLY("GET http:///x HTTP/1.1\r\n", "Host: a\r\n\r\n", -400),
+    /* complete field lines that are already malformed */
+    EARLY("GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n", "\r\n", -400),
+    EARLY("GET / HTTP/1.1\r\nHost : a\r\n", "\r\n", -400),
+    EARLY("GET / HTTP/1.1\r\nHost: a\rX: 1\r\n", "\r\n", -400),
+    EARLY("GET / HTTP/1.1\r\nHost: a\r\nX: a\x01z\n", "\n", -400),
+    EARLY("GET / HTTP/1.1\r\nHost: a\r\nX: a\0z\r\n", "\r\n", -400),
+    EARLY("GET / HTTP/1.1\r\nHost: a\r\nX\x7f: 1\r\n", "\r\n", -400),
+    EARLY("GET / HTTP/1.1\r\nHost: a\r\n: empty-name\r\n", "\r\n", -400),
+    EARLY("GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n folded\r\n", "\r\n", -400),
+    EARLY("GET / HTTP/1.1\r\n\rX: 1\r\n", "\r\n", -400),
 };
 
 /* Requests that can never become valid are refused at once, whole or byte by byte. */
@@ -470,6 +480,21 @@ static void test_verdict_order(void **state)
     /* a complete request line's verdict comes before 431 for the head */
     n = snprintf(buf, sizeof(buf), "GET / HTTP/2.0\r\nX: %0200d\r\n\r\n", 0);
     check_error_at(buf, (size_t)n, -505, 16, &small);
+    /* a malformed field line within max_head is 400 even if the head grows too large */
+    n = snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nBad\r\nX: %0200d\r\n\r\n", 0);
+    check_error_at(buf, (size_t)n, -400, 21, &small);
+    /* one that ends past max_head: 431, known once max_head is passed */
+    n = snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nX: %0120dBad\r\n\r\n", 0);
+    check_error_at(buf, (size_t)n, -431, 129, &small);
+    /* too many fields is 431 only if no line is malformed */
+    n = snprintf(buf, sizeof(buf),
+                 "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\n"
+                 "E: 1\r\nF\r\n\r\n");
+    check_error_at(buf, (size_t)n, -400, (size_t)n - 2, &small);
+    n = snprintf(buf, sizeof(buf),
+                 "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\n"
+                 "E: 1\r\nF: 1\r\n\r\n");
+    check_error_at(buf, (size_t)n, -431, (size_t)n, &small);
     /* more empty lines than max_head before the request line: 400, a request after or not */
     memset(buf, '\n', 129);
     n = 129 + snprintf(buf + 129, sizeof(buf) - 129, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
