@@ -4,6 +4,7 @@
 #include "log/ring.h"
 
 #include "core/base/alloc.h"
+#include "core/base/compiler.h"
 
 #include <errno.h>
 #include <string.h>
@@ -18,10 +19,8 @@ static uint64_t rec_size(uint64_t payload)
 int log_ring_init(struct log_ring *r, size_t cap)
 {
     memset(r, 0, sizeof(*r));
-    uint64_t c = 2 * (uint64_t)LOG_REC_MAX + 2 * HDR;
-    while (c < cap) {
-        c *= 2;
-    }
+    /* room for two records of the largest size, so a wrap's padding never blocks one */
+    uint64_t c = MAX((uint64_t)cap, 2 * (uint64_t)LOG_REC_MAX + 2 * HDR);
     uint64_t p2 = 1;
     while (p2 < c) {
         p2 *= 2;

@@ -33,6 +33,22 @@ static void test_basic(void **state)
     log_ring_destroy(&r);
 }
 
+/* the configured size is the ring's size when it is a power of two, never twice it */
+static void test_sizes(void **state)
+{
+    (void)state;
+    static const struct {
+        size_t ask, cap;
+    } cases[] = {{1, 256u << 10}, {256u << 10, 256u << 10}, {300u << 10, 512u << 10},
+                 {1u << 20, 1u << 20}, {(1u << 20) + 1, 2u << 20}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct log_ring r;
+        assert_int_equal(log_ring_init(&r, cases[i].ask), 0);
+        assert_int_equal(r.cap, cases[i].cap);
+        log_ring_destroy(&r);
+    }
+}
+
 static void test_full_then_room(void **state)
 {
     (void)state;
@@ -119,6 +135,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),
+        cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_full_then_room),
         cmocka_unit_test(test_threads),
     };
