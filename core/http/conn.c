@@ -67,7 +67,7 @@ void conn_abort(struct conn *c)
     maybe_free(c);
 }
 
-void conn_close_graceful(struct conn *c)
+void conn_close_graceful(struct conn *c, bool linger)
 {
     if (c->flags & CONN_DEAD) {
         return;
@@ -76,7 +76,8 @@ void conn_close_graceful(struct conn *c)
         conn_abort(c);
         return;
     }
-    c->tr.ops->shutdown_write(&c->tr);
+    /* with linger off the receive ends at once (eof); the timer only guards that */
+    c->tr.ops->shutdown(&c->tr, !linger);
     c->flags |= CONN_LINGER;
     conn_timer(c, CONN_T_LINGER);
     c->tr.ops->read_start(&c->tr); /* read (and drop) until the client's FIN */

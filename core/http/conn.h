@@ -116,8 +116,14 @@ bool conn_pool_in_flight(const struct conn_pool *p);
 /* Closes at once: in-flight operations are cut short; freed when they complete. */
 void conn_abort(struct conn *c);
 
-/* After the last response: FIN, then read until the client's FIN or lingering_timeout. */
-void conn_close_graceful(struct conn *c);
+/*
+ * After the last response: FIN once the output is out, then close without an RST over it.
+ * linger: the client may still be sending (a body not read, bytes after the last request):
+ * read and drop until its FIN or lingering_timeout, so the close finds nothing unread. Without
+ * it (nginx's rule: nothing unread can arrive), the receive ends with the FIN and the socket
+ * closes as soon as the output is out.
+ */
+void conn_close_graceful(struct conn *c, bool linger);
 
 /* Asks for sess->resume at the start of the next loop turn. */
 void conn_schedule(struct conn *c);

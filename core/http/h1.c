@@ -8,6 +8,10 @@
  *   H1_PAUSED      the transport was told to stop reading (read_stop), so
  *                  only bytes already on their way still arrive (stashed)
  *   H1_CLOSE_AFTER the last response is queued: close once it went out
+ *   H1_UNREAD      closing, and the client may still send (a body, bytes after
+ *                  the last request, a keep-alive client the server closes on):
+ *                  linger, reading and dropping, so the close never finds input
+ *                  unread and answers it with an RST that could cut the response
  */
 #include "core/http/h1.h"
 
@@ -93,7 +97,7 @@ static size_t body_bytes(struct h1_conn *h, const char *buf, size_t len)
                    "conn %llu: malformed chunked body after the response (%d): closing",
                    (unsigned long long)h->c.id, -rc);
             h->body_kind = H1_BODY_NONE;
-            h->flags |= H1_STOP_READ | H1_CLOSE_AFTER;
+            h->flags |= H1_STOP_READ | H1_CLOSE_AFTER | H1_UNREAD;
             return len;
         }
         if (rc == HTTP_CHUNKED_DONE) {
@@ -181,6 +185,10 @@ static int serve(struct h1_conn *h, const struct http_request *msg)
     }
     h->nreq++;
     ctr_add(&h->c.pool->ctr->requests, 1);
+    if ((h->flags & H1_STOP_READ) && (msg->keep_alive || msg->body != HTTP_BODY_NONE)) {
+        /* the client did not say it was done: a body, or its next request, may be on the way */
+        h->flags |= H1_UNREAD;
+    }
     if (!(h->flags & H1_STOP_READ)) {
         /* the body follows the head: consume it (and drop it) before the next request */
         if (msg->body == HTTP_BODY_LENGTH) {
@@ -200,7 +208,7 @@ static void refuse(struct h1_conn *h, int status, const char *buf, size_t len)
     if (h1_bad_request(h, status, buf, len) < 0) {
         conn_abort(&h->c);
     }
-    h->flags |= H1_STOP_READ;
+    h->flags |= H1_STOP_READ | H1_UNREAD;
 }
 
 /*
@@ -213,7 +221,8 @@ static size_t process(struct h1_conn *h, const char *buf, size_t len)
     size_t off = 0;
     while (off < len) {
         if (h->flags & H1_STOP_READ) {
-            return len; /* discarding until close */
+            h->flags |= H1_UNREAD; /* bytes after the last request: more may follow */
+            return len;            /* discarding until close */
         }
         if (h->body_kind != H1_BODY_NONE) {
             off += body_bytes(h, buf + off, len - off);
@@ -321,6 +330,7 @@ static void h1_data(struct conn *c, const char *p, size_t n)
 {
     struct h1_conn *h = h1_of(c);
     if (h->flags & H1_STOP_READ) {
+        h->flags |= H1_UNREAD;
         return;
     }
     if (h->in_len == 0 && !(h->flags & H1_BLOCKED)) {
@@ -374,6 +384,22 @@ static void h1_sent(struct conn *c, uint64_t n)
     }
 }
 
+/* May the client still be sending when the connection closes (see H1_UNREAD)? */
+static bool may_send_more(const struct h1_conn *h)
+{
+    return (h->flags & H1_UNREAD) || h->in_len || h->body_kind != H1_BODY_NONE;
+}
+
+/* Sends what is queued; after the last response, with the FIN (transport shutdown). */
+static void flush(struct h1_conn *h)
+{
+    struct conn *c = &h->c;
+    if ((h->flags & H1_CLOSE_AFTER) && !h->stream) {
+        c->tr.ops->shutdown(&c->tr, !may_send_more(h));
+    }
+    c->tr.ops->flush(&c->tr);
+}
+
 static void h1_drained(struct conn *c)
 {
     struct h1_conn *h = h1_of(c);
@@ -381,7 +407,7 @@ static void h1_drained(struct conn *c)
         conn_outq_release(c);
     }
     if (h->flags & H1_CLOSE_AFTER && !h->stream) {
-        conn_close_graceful(c);
+        conn_close_graceful(c, may_send_more(h));
         return;
     }
     if (h->flags & H1_BLOCKED) {
@@ -392,7 +418,7 @@ static void h1_drained(struct conn *c)
             return;
         }
         if (!outq_empty(c->tr.out)) {
-            c->tr.ops->flush(&c->tr);
+            flush(h);
             return;
         }
         if ((h->flags & H1_BLOCKED) && !h->stream) {
@@ -411,7 +437,7 @@ static void h1_drained(struct conn *c)
         return;
     }
     if (h1_env_of(h)->http.draining && h->in_len == 0 && h->body_kind == H1_BODY_NONE) {
-        conn_close_graceful(c); /* FIN, not RST: a request already on its way must not die */
+        conn_close_graceful(c, true); /* FIN, not RST: a request on its way must not die */
         return;
     }
     if ((h->flags & H1_PAUSED) && !(h->flags & H1_BLOCKED)) {
@@ -437,7 +463,7 @@ static void h1_resume(struct conn *c)
     if (!h->stream && h->in_len == 0) {
         arena_release(&c->arena); /* a streamed response ended: its request's memory goes */
     }
-    c->tr.ops->flush(&c->tr);
+    flush(h);
     if (!conn_dead(c)) {
         update_timer(h);
     }
@@ -454,7 +480,7 @@ static void h1_timeout(struct conn *c, unsigned kind)
     if (unanswered && outq_empty(c->tr.out) && !(c->tr.flags & TR_SENDING) && !h->stream) {
         h->body_kind = H1_BODY_NONE;
         if (h1_bad_request(h, 408, h->in, h->in_len) == 0) {
-            h->flags |= H1_STOP_READ;
+            h->flags |= H1_STOP_READ | H1_UNREAD;
             conn_schedule(c);
             return;
         }
@@ -470,7 +496,7 @@ static void h1_shutdown(struct conn *c)
     if (c->flags & CONN_LINGER) {
         conn_abort(c);
     } else if (idle) {
-        conn_close_graceful(c); /* FIN, then a short linger: never an RST over a request */
+        conn_close_graceful(c, true); /* FIN, then a linger: never an RST over a request */
     }
     /* otherwise the next response says Connection: close and drained() closes after it */
 }

@@ -63,6 +63,7 @@ enum h1_flag {
     H1_BLOCKED = 1u << 2,     /* parsing stopped until the backlog is gone */
     H1_PAUSED = 1u << 3,      /* reading stopped on purpose (read_stop) */
     H1_HEAD_TIMER = 1u << 4,  /* the header timer runs for the current request */
+    H1_UNREAD = 1u << 5,      /* closing, but the client may still be sending: linger */
 };
 
 enum h1_body { H1_BODY_NONE, H1_BODY_LENGTH, H1_BODY_CHUNKED };

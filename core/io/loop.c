@@ -15,6 +15,7 @@
 struct io_ring {
     struct io_uring ring;
     struct io_bufring bufs;
+    struct io_uring_sqe *last; /* the SQE prepared last (io_link) */
 };
 
 /*
@@ -36,6 +37,7 @@ static struct io_uring_sqe *sqe_get(struct io_loop *l)
         io_uring_submit(&l->ring->ring);
         sqe = io_uring_get_sqe(&l->ring->ring);
     }
+    l->ring->last = sqe;
     return sqe; /* the SQ was just emptied, so never NULL */
 }
 
@@ -102,6 +104,36 @@ void io_cancel(struct io_loop *l, const struct io_op *op)
     io_uring_sqe_set_data64(sqe, 0);
 }
 
+void io_shutdown(struct io_loop *l, struct io_op *op, int fd, int how)
+{
+    struct io_uring_sqe *sqe = sqe_get(l);
+    io_uring_prep_shutdown(sqe, fd, how);
+    io_uring_sqe_set_data64(sqe, ud_of(op));
+}
+
+void io_close(struct io_loop *l, int fd)
+{
+    if (!l->ring) {
+        close(fd); /* the ring is gone (worker exit) */
+        return;
+    }
+    struct io_uring_sqe *sqe = sqe_get(l);
+    io_uring_prep_close(sqe, fd);
+    io_uring_sqe_set_data64(sqe, 0);
+}
+
+void io_reserve(struct io_loop *l, unsigned n)
+{
+    if (io_uring_sq_space_left(&l->ring->ring) < n) {
+        io_uring_submit(&l->ring->ring);
+    }
+}
+
+void io_link(struct io_loop *l)
+{
+    l->ring->last->flags |= IOSQE_IO_LINK;
+}
+
 /* ---------------------------------------------------------------- setup */
 
 int io_probe(char *msg, size_t msglen)
@@ -139,6 +171,7 @@ int io_probe(char *msg, size_t msglen)
         {IORING_OP_SEND, "send"},           {IORING_OP_SENDMSG, "sendmsg"},
         {IORING_OP_POLL_ADD, "poll"},       {IORING_OP_READ, "read"},
         {IORING_OP_ASYNC_CANCEL, "cancel"}, {IORING_OP_TIMEOUT, "timeout"},
+        {IORING_OP_SHUTDOWN, "shutdown"},   {IORING_OP_CLOSE, "close"},
     };
 
     rc = 0;

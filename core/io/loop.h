@@ -220,3 +220,19 @@ void io_sleep(struct io_loop *l, struct io_sleep *s, uint64_t ms);
 
 /* Asks the kernel to cancel every in-flight use of op; the cancel's own result is dropped. */
 void io_cancel(struct io_loop *l, const struct io_op *op);
+
+/* shutdown(2) of a socket (how: SHUT_WR or SHUT_RDWR). */
+void io_shutdown(struct io_loop *l, struct io_op *op, int fd, int how);
+
+/* close(2) through the ring, nobody waiting for the result (close(2) itself once the ring is
+ * gone). Nothing may be in flight on fd. */
+void io_close(struct io_loop *l, int fd);
+
+/*
+ * Linking: io_reserve(l, 2), prepare an operation, io_link(l), prepare the next. The second
+ * starts only once the first succeeded in full; if the first fails or comes up short, the
+ * second completes with -ECANCELED. io_reserve makes sure both go in the same submission
+ * (a link left at the end of one would not hold the next back).
+ */
+void io_reserve(struct io_loop *l, unsigned n);
+void io_link(struct io_loop *l);

@@ -59,9 +59,13 @@ struct transport_ops {
     void (*read_stop)(struct transport *t);
     /* start sending what the output queue holds (no-op while a send is in flight) */
     void (*flush)(struct transport *t);
-    /* our side is done: FIN after the queued bytes */
-    void (*shutdown_write)(struct transport *t);
-    /* close now: in-flight operations complete early, with errors */
+    /*
+     * Our side is done: FIN once the bytes queued by then are out (with the last of them, in
+     * one segment, where the socket allows). With reading_too, the receive ends as well (an
+     * eof event follows), for when nothing more is wanted from the peer.
+     */
+    void (*shutdown)(struct transport *t, bool reading_too);
+    /* close now: in-flight operations are cancelled and complete early */
     void (*abort)(struct transport *t);
     /* the peer's address; 0 or -errno */
     int (*peer)(struct transport *t, struct sockaddr_storage *ss);
@@ -87,6 +91,9 @@ enum transport_flag {
     TR_READING = 1u << 1, /* data events are wanted */
     TR_SENDING = 1u << 2, /* a send, poll or read for sending is in flight */
     TR_CLOSED = 1u << 3,  /* aborted: nothing new is started */
+    TR_FIN = 1u << 4,     /* shutdown asked for: FIN after the queue */
+    TR_FIN_RD = 1u << 5,  /* ... and the receive ends too */
+    TR_FIN_OUT = 1u << 6, /* the shutdown is in flight or done */
 };
 
 struct transport {
@@ -98,7 +105,7 @@ struct transport {
     uint16_t pending; /* operations in flight + guards */
     uint16_t flags;   /* enum transport_flag */
     uint64_t id;      /* the owner's connection number, for log messages */
-    struct io_op recv_op, send_op, poll_op, read_op;
+    struct io_op recv_op, send_op, poll_op, read_op, shut_op;
     struct io_defer rearm;  /* re-arm the receive at the end of the turn */
     struct io_defer resume; /* go on sending next turn (sendfile_max_chunk spent) */
     char *bounce; /* file bytes read for sending (not in the page cache, or sendfile off) */

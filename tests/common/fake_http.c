@@ -116,9 +116,10 @@ static void f_read_stop(struct transport *t)
     wire(t)->reading = false;
 }
 
-static void f_shutdown_write(struct transport *t)
+static void f_shutdown(struct transport *t, bool reading_too)
 {
     wire(t)->fin = true;
+    wire(t)->fin_read |= reading_too;
 }
 
 static void f_abort(struct transport *t)
@@ -144,7 +145,7 @@ static void f_close(struct transport *t)
 }
 
 static const struct transport_ops fake_ops = {
-    "fake", f_read_start, f_read_stop, f_flush, f_shutdown_write, f_abort, f_peer, f_close,
+    "fake", f_read_start, f_read_stop, f_flush, f_shutdown, f_abort, f_peer, f_close,
 };
 
 static void fake_init(struct transport *t, int fd, struct transport_env *env,

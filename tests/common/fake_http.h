@@ -38,6 +38,7 @@ struct fake_wire {
     size_t out_len, out_cap;
     uint64_t window; /* bytes the client still accepts (UINT64_MAX: all) */
     bool reading, fin, aborted;
+    bool fin_read; /* the shutdown ends the receive too: the session chose not to linger */
     unsigned flushes;
 };
 

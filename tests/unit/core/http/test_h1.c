@@ -184,7 +184,8 @@ static void test_bad_request_closes_after_earlier(void **state)
     assert_int_equal(st[0], 200);
     assert_int_equal(st[1], 400);
     assert_non_null(memmem(fw->out, fw->out_len, "Connection: close\r\n", 19));
-    assert_true(fw->fin); /* FIN after the last response, then a linger */
+    assert_true(fw->fin);       /* FIN after the last response, */
+    assert_false(fw->fin_read); /* then a linger: more bytes followed the bad request */
     fake_close(&world, c);
 }
 
@@ -202,7 +203,39 @@ static void test_http10_and_close(void **state)
     assert_non_null(memmem(fw->out, fw->out_len, "Connection: keep-alive\r\n", 24));
     assert_non_null(memmem(fw->out, fw->out_len, "Connection: close\r\n", 19));
     assert_true(fw->fin);
+    assert_false(fw->fin_read); /* a third request followed the close: linger */
     fake_close(&world, c);
+}
+
+/* Who said the connection ends decides the linger (nginx's rule, and RFC 9112 9.6). */
+static void test_linger_decision(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        bool linger;
+    } cases[] = {
+        /* the client is done and nothing follows: no linger */
+        {"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false},
+        {"GET /a.txt HTTP/1.0\r\n\r\n", false},
+        /* a body the server does not read may still be arriving */
+        {"POST /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 9\r\n\r\n",
+         true},
+        /* bytes after the request that closes */
+        {"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /", true},
+        /* a head that can never be valid */
+        {"GET /a.txt HTTP/1.1\r\nBad Header\r\n\r\n", true},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct conn *c = fake_connect(&world);
+        struct fake_wire *fw = fake_wire_of(c);
+        fake_feed(&world, c, cases[i].in, strlen(cases[i].in));
+        assert_true(fw->fin);
+        if (fw->fin_read == cases[i].linger) {
+            fail_msg("case %zu: linger should be %d", i, cases[i].linger);
+        }
+        fake_close(&world, c);
+    }
 }
 
 int main(void)
@@ -214,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_backpressure),
         cmocka_unit_test(test_bad_request_closes_after_earlier),
         cmocka_unit_test(test_http10_and_close),
+        cmocka_unit_test(test_linger_decision),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
