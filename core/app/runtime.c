@@ -70,7 +70,7 @@ int runtime_init(struct runtime *rt, const struct conf *c, char *err, size_t err
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-        if (listen_open(&rg->addr, rt->nworkers, rg->fds, err, errlen) < 0) {
+        if (listen_open(&rg->addr, &t->groups[g].opts, rt->nworkers, rg->fds, err, errlen) < 0) {
             return -1;
         }
     }

@@ -78,17 +78,24 @@ void conf_out_end(struct conf_out *o)
     fputs(";\n", o->f);
 }
 
-void conf_out_size(struct conf_out *o, uint64_t v)
+void conf_fmt_size(char *buf, size_t len, uint64_t v)
 {
     if (v && v % (1ull << 30) == 0) {
-        conf_out_argf(o, "%llug", (unsigned long long)(v >> 30));
+        snprintf(buf, len, "%llug", (unsigned long long)(v >> 30));
     } else if (v && v % (1u << 20) == 0) {
-        conf_out_argf(o, "%llum", (unsigned long long)(v >> 20));
+        snprintf(buf, len, "%llum", (unsigned long long)(v >> 20));
     } else if (v && v % 1024 == 0) {
-        conf_out_argf(o, "%lluk", (unsigned long long)(v >> 10));
+        snprintf(buf, len, "%lluk", (unsigned long long)(v >> 10));
     } else {
-        conf_out_argf(o, "%llu", (unsigned long long)v);
+        snprintf(buf, len, "%llu", (unsigned long long)v);
     }
+}
+
+void conf_out_size(struct conf_out *o, uint64_t v)
+{
+    char buf[32];
+    conf_fmt_size(buf, sizeof(buf), v);
+    conf_out_arg(o, buf);
 }
 
 void conf_out_time(struct conf_out *o, uint64_t ms)

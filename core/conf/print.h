@@ -26,4 +26,6 @@ void conf_out_end(struct conf_out *o);
 
 /* Sizes and times in the shortest exact unit ("64k", "90s", "250ms"). */
 void conf_out_size(struct conf_out *o, uint64_t bytes);
+/* The size as the configuration writes it (64k, 2m, 1g, 1000) */
+void conf_fmt_size(char *buf, size_t len, uint64_t bytes);
 void conf_out_time(struct conf_out *o, uint64_t ms);

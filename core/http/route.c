@@ -4,6 +4,8 @@
 #include "core/base/alloc.h"
 #include "core/conf/print.h"
 #include "core/conf/types.h"
+#include "core/conf/values.h"
+#include "core/net/settings.h"
 #include "log/errlog.h"
 
 #include <ctype.h>
@@ -11,11 +13,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---------------------------------------------------------------- listen ADDR [default_server] */
+/* ---------------------------------------------------------------- listen ADDR [parameters] */
+
+/* Which options a listen directive gave (so that printing gives them back, and only them). */
+enum listen_given {
+    LG_BACKLOG = 1u << 0,
+    LG_RCVBUF = 1u << 1,
+    LG_SNDBUF = 1u << 2,
+    LG_CONGESTION = 1u << 3,
+    LG_DEFERRED = 1u << 4,
+    LG_FASTOPEN = 1u << 5,
+    LG_KEEPALIVE = 1u << 6,
+    LG_IPV6ONLY = 1u << 7,
+};
 
 struct listen_entry {
     struct net_addr addr;
     bool default_server;
+    unsigned given; /* enum listen_given */
+    struct listen_opts opts;
     struct conf_where where;
 };
 
@@ -24,22 +40,149 @@ struct listen_list {
     unsigned n;
 };
 
+/* "name=value": the value if arg starts with name=, else NULL. */
+static const char *param(const char *arg, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(arg, name, n) == 0 && arg[n] == '=' ? arg + n + 1 : NULL;
+}
+
+static int param_u32(struct conf_parse *p, const char *arg, const char *v, uint32_t min,
+                     uint32_t max, uint32_t *out)
+{
+    char *end;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (!*v || *end || x < min || x > max) {
+        return conf_error(p, "invalid value in \"%s\" (a number from %u to %u)", arg, min, max);
+    }
+    *out = (uint32_t)x;
+    return 0;
+}
+
+static int param_size(struct conf_parse *p, const char *arg, const char *v, uint32_t *out)
+{
+    uint64_t x;
+    if (conf_parse_size(v, &x) < 0 || x < 1024 || x > (1u << 30)) {
+        return conf_error(p, "invalid size in \"%s\" (from 1k to 1g)", arg);
+    }
+    *out = (uint32_t)x;
+    return 0;
+}
+
+/* so_keepalive=on | off | [keepidle]:[keepintvl]:[keepcnt], times in seconds or with units */
+static int param_keepalive(struct conf_parse *p, const char *arg, const char *v,
+                           struct listen_opts *o)
+{
+    if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0) {
+        o->keepalive = v[1] == 'n';
+        return 0;
+    }
+    char buf[64];
+    if (strlen(v) >= sizeof(buf)) {
+        return conf_error(p, "invalid value in \"%s\"", arg);
+    }
+    strcpy(buf, v);
+    char *parts[3] = {buf, NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        char *c = strchr(parts[i], ':');
+        if (!c) {
+            return conf_error(p, "invalid value in \"%s\" (on, off or idle:interval:count)",
+                              arg);
+        }
+        *c = 0;
+        parts[i + 1] = c + 1;
+    }
+    uint16_t *dst[3] = {&o->keepidle, &o->keepintvl, &o->keepcnt};
+    for (int i = 0; i < 3; i++) {
+        if (!*parts[i]) {
+            continue;
+        }
+        uint64_t x;
+        if (i < 2) {
+            if (conf_parse_time_ms(parts[i], &x) < 0 || x < 1000 || x > 32767000) {
+                return conf_error(p, "invalid time in \"%s\" (1s to 32767s)", arg);
+            }
+            x /= 1000;
+        } else {
+            uint32_t n;
+            if (param_u32(p, arg, parts[i], 1, 127, &n) < 0) {
+                return -1;
+            }
+            x = n;
+        }
+        *dst[i] = (uint16_t)x;
+    }
+    o->keepalive = 1;
+    return 0;
+}
+
+/* One parameter of listen into e. 0, or conf_error(). */
+static int listen_param(struct conf_parse *p, struct listen_entry *e, const char *a)
+{
+    struct listen_opts *o = &e->opts;
+    const char *v;
+    if (strcmp(a, "default_server") == 0 || strcmp(a, "default") == 0) {
+        e->default_server = true;
+    } else if (strcmp(a, "reuseport") == 0 || strcmp(a, "bind") == 0) {
+        /* every worker has its own SO_REUSEPORT socket per address already */
+    } else if (strcmp(a, "deferred") == 0) {
+        o->defer_s = 1; /* as nginx: the first data, not the handshake, wakes the accept */
+        e->given |= LG_DEFERRED;
+    } else if ((v = param(a, "backlog"))) {
+        e->given |= LG_BACKLOG;
+        return param_u32(p, a, v, 1, 65535, &o->backlog);
+    } else if ((v = param(a, "rcvbuf"))) {
+        e->given |= LG_RCVBUF;
+        return param_size(p, a, v, &o->rcvbuf);
+    } else if ((v = param(a, "sndbuf"))) {
+        e->given |= LG_SNDBUF;
+        return param_size(p, a, v, &o->sndbuf);
+    } else if ((v = param(a, "tcp_congestion"))) {
+        e->given |= LG_CONGESTION;
+        return net_congestion_parse(p, v, o->congestion);
+    } else if ((v = param(a, "fastopen"))) {
+        e->given |= LG_FASTOPEN;
+        return param_u32(p, a, v, 1, 65535, &o->fastopen);
+    } else if ((v = param(a, "so_keepalive"))) {
+        e->given |= LG_KEEPALIVE;
+        return param_keepalive(p, a, v, o);
+    } else if ((v = param(a, "ipv6only"))) {
+        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+            return conf_error(p, "invalid value in \"%s\" (on or off)", a);
+        }
+        e->given |= LG_IPV6ONLY;
+        o->ipv6only = v[1] == 'n';
+    } else if (strcmp(a, "ssl") == 0 || strcmp(a, "http2") == 0 || strcmp(a, "quic") == 0 ||
+               strcmp(a, "proxy_protocol") == 0) {
+        return conf_error(p, "listen parameter \"%s\" is not supported yet", a);
+    } else {
+        return conf_error(p,
+                          "unknown listen parameter \"%s\" (default_server, backlog=, rcvbuf=, "
+                          "sndbuf=, tcp_congestion=, deferred, fastopen=, so_keepalive=, "
+                          "ipv6only=, reuseport)",
+                          a);
+    }
+    return 0;
+}
+
 static int listen_parse(struct conf_parse *p, const struct conf_row *r, void *field, char **a,
                         unsigned n)
 {
     (void)r;
     struct listen_list *l = field;
     struct listen_entry e = {0};
+    listen_opts_default(&e.opts);
     char msg[256];
     if (net_addr_parse(a[0], &e.addr, msg, sizeof(msg)) < 0) {
         return conf_error(p, "%s", msg);
     }
     for (unsigned i = 1; i < n; i++) {
-        if (strcmp(a[i], "default_server") == 0 || strcmp(a[i], "default") == 0) {
-            e.default_server = true;
-        } else {
-            return conf_error(p, "unknown listen parameter \"%s\" (default_server)", a[i]);
+        if (listen_param(p, &e, a[i]) < 0) {
+            return -1;
         }
+    }
+    if ((e.given & LG_IPV6ONLY) && e.addr.ss.ss_family != AF_INET6) {
+        return conf_error(p, "ipv6only= applies to IPv6 addresses only");
     }
     e.where = (struct conf_where){p->file, p->line};
     struct listen_entry *nv = sp_realloc(l->v, (l->n + 1) * sizeof(*nv));
@@ -55,10 +198,53 @@ static void listen_print(struct conf_out *o, const struct conf_row *r, const voi
 {
     const struct listen_list *l = field;
     for (unsigned i = 0; i < l->n; i++) {
+        const struct listen_entry *e = &l->v[i];
+        const struct listen_opts *op = &e->opts;
+        char size[32];
         conf_out_begin(o, r->name);
-        conf_out_arg(o, l->v[i].addr.text);
-        if (l->v[i].default_server) {
+        conf_out_arg(o, e->addr.text);
+        if (e->default_server) {
             conf_out_arg(o, "default_server");
+        }
+        if (e->given & LG_BACKLOG) {
+            conf_out_argf(o, "backlog=%u", op->backlog);
+        }
+        if (e->given & LG_RCVBUF) {
+            conf_fmt_size(size, sizeof(size), op->rcvbuf);
+            conf_out_argf(o, "rcvbuf=%s", size);
+        }
+        if (e->given & LG_SNDBUF) {
+            conf_fmt_size(size, sizeof(size), op->sndbuf);
+            conf_out_argf(o, "sndbuf=%s", size);
+        }
+        if (e->given & LG_CONGESTION) {
+            conf_out_argf(o, "tcp_congestion=%s", op->congestion);
+        }
+        if (e->given & LG_DEFERRED) {
+            conf_out_arg(o, "deferred");
+        }
+        if (e->given & LG_FASTOPEN) {
+            conf_out_argf(o, "fastopen=%u", op->fastopen);
+        }
+        if (e->given & LG_KEEPALIVE) {
+            if (!op->keepidle && !op->keepintvl && !op->keepcnt) {
+                conf_out_arg(o, op->keepalive ? "so_keepalive=on" : "so_keepalive=off");
+            } else {
+                char k[3][16] = {"", "", ""};
+                if (op->keepidle) {
+                    snprintf(k[0], sizeof(k[0]), "%us", op->keepidle);
+                }
+                if (op->keepintvl) {
+                    snprintf(k[1], sizeof(k[1]), "%us", op->keepintvl);
+                }
+                if (op->keepcnt) {
+                    snprintf(k[2], sizeof(k[2]), "%u", op->keepcnt);
+                }
+                conf_out_argf(o, "so_keepalive=%s:%s:%s", k[0], k[1], k[2]);
+            }
+        }
+        if (e->given & LG_IPV6ONLY) {
+            conf_out_arg(o, op->ipv6only ? "ipv6only=on" : "ipv6only=off");
         }
         conf_out_end(o);
     }
@@ -92,8 +278,11 @@ struct route_main {
 #define SRV_OFF(f) offsetof(struct route_srv, f)
 
 static const struct conf_row rows[] = {
-    {"listen", CONF_SERVER, CONF_STORE_SRV, 1, 2, CONF_MULTI, &listen_type, SRV_OFF(listen),
-     "127.0.0.1:8080", 0, 0, "127.0.0.1:0 default_server", NULL},
+    {"listen", CONF_SERVER, CONF_STORE_SRV, 1, 16, CONF_MULTI, &listen_type, SRV_OFF(listen),
+     "127.0.0.1:8080", 0, 0,
+     "127.0.0.1:0 default_server backlog=511 rcvbuf=128k sndbuf=1m tcp_congestion=reno "
+     "deferred fastopen=16 so_keepalive=30m::10",
+     NULL},
     {"server_name", CONF_SERVER, CONF_STORE_SRV, 1, 64, CONF_MULTI, &conf_words, SRV_OFF(names),
      NULL, 0, 0, "example.com *.example.com .example.org", NULL},
     {"allow_encoded_slashes", CONF_MAIN | CONF_SERVER, CONF_STORE_SRV, 1, 1, 0, &conf_flag,
@@ -197,6 +386,7 @@ static struct route_group *group_for(struct route_table *t, const struct net_add
     struct route_group *g = &ng[t->ngroups++];
     memset(g, 0, sizeof(*g));
     g->addr = *a;
+    listen_opts_default(&g->opts);
     return g;
 }
 
@@ -221,7 +411,8 @@ static void warn_duplicate_names(const struct route_group *g)
     }
 }
 
-static int build_groups(unsigned slot, struct route_table *t, char *err, size_t errlen)
+static int build_groups(const struct conf *c, unsigned slot, struct route_table *t, char *err,
+                        size_t errlen)
 {
     for (unsigned i = 0; i < t->nservers; i++) {
         struct route_server *s = &t->servers[i];
@@ -239,6 +430,17 @@ static int build_groups(unsigned slot, struct route_table *t, char *err, size_t 
             }
             g->servers = ns;
             ns[g->nservers++] = s;
+            if (e->given) {
+                /* as nginx: the socket options of an address are given once */
+                if (g->opts_at.file) {
+                    return conf_fail_at(err, errlen, e->where,
+                                        "duplicate listen options for %s (the first are at "
+                                        "%s:%d)",
+                                        e->addr.text, g->opts_at.file, g->opts_at.line);
+                }
+                g->opts = e->opts;
+                g->opts_at = e->where;
+            }
             if (e->default_server) {
                 for (unsigned j = 0; j + 1 < g->nservers; j++) {
                     const struct route_srv *other =
@@ -260,8 +462,13 @@ static int build_groups(unsigned slot, struct route_table *t, char *err, size_t 
             }
         }
     }
+    const struct net_settings *net = net_settings(c);
     for (unsigned j = 0; j < t->ngroups; j++) {
-        warn_duplicate_names(&t->groups[j]);
+        struct route_group *g = &t->groups[j];
+        if (!g->opts.congestion[0] && net) {
+            memcpy(g->opts.congestion, net->congestion, sizeof(g->opts.congestion));
+        }
+        warn_duplicate_names(g);
     }
     return 0;
 }
@@ -304,7 +511,7 @@ static int route_finish(struct conf *c, unsigned slot, char *err, size_t errlen)
             return -1;
         }
     }
-    return build_groups(slot, t, err, errlen);
+    return build_groups(c, slot, t, err, errlen);
 }
 
 const struct conf_module route_module = {

@@ -19,6 +19,7 @@
 #include "core/http/handler.h"
 #include "core/http/headers.h"
 #include "core/net/addr.h"
+#include "core/net/listener.h"
 
 #include <stdbool.h>
 
@@ -45,6 +46,8 @@ struct route_server {
 
 struct route_group {
     struct net_addr addr; /* with the port actually bound once listening (port 0) */
+    struct listen_opts opts;   /* the socket options (listen parameters, tcp_congestion) */
+    struct conf_where opts_at; /* the listen that gave them (file NULL: the defaults) */
     const struct route_server **servers;
     unsigned nservers;
     const struct route_server *def; /* default_server, else the first */

@@ -12,13 +12,94 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define LISTEN_BACKLOG 4096
-#define LISTEN_RCVBUF (256 * 1024)
-
 /* ---------------------------------------------------------------- sockets (main thread) */
 
-static int make_socket(const struct net_addr *a, bool reuseport, int *out)
+void listen_opts_default(struct listen_opts *o)
 {
+    memset(o, 0, sizeof(*o));
+    o->backlog = LISTEN_BACKLOG;
+    o->rcvbuf = LISTEN_RCVBUF;
+    o->keepalive = -1;
+    o->ipv6only = true;
+}
+
+static void available_congestion(char *buf, size_t len)
+{
+    snprintf(buf, len, "?");
+    FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_congestion_control", "re");
+    if (f) {
+        if (fgets(buf, (int)len, f)) {
+            buf[strcspn(buf, "\n")] = 0;
+        }
+        fclose(f);
+    }
+}
+
+int net_congestion_check(const char *name, char *msg, size_t msglen)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(msg, msglen, "cannot check TCP congestion control \"%s\": %s", name,
+                 strerror(errno));
+        return -1;
+    }
+    int rc = setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, (socklen_t)strlen(name));
+    int e = errno;
+    close(fd);
+    if (rc == 0) {
+        return 0;
+    }
+    char avail[256];
+    available_congestion(avail, sizeof(avail));
+    if (e == EPERM) {
+        snprintf(msg, msglen,
+                 "TCP congestion control \"%s\" is not allowed here (net.ipv4."
+                 "tcp_allowed_congestion_control; available: %s)",
+                 name, avail);
+    } else {
+        snprintf(msg, msglen, "unknown TCP congestion control \"%s\" (available here: %s)", name,
+                 avail);
+    }
+    return -1;
+}
+
+/* Sets the configured options on a listening socket. 0, or -errno with *what the option. */
+static int apply_opts(int fd, const struct listen_opts *o, int family, const char **what)
+{
+    struct {
+        bool on;
+        int level, name, value;
+        const char *what;
+    } set[] = {
+        {o->rcvbuf != 0, SOL_SOCKET, SO_RCVBUF, (int)o->rcvbuf, "rcvbuf"},
+        {o->sndbuf != 0, SOL_SOCKET, SO_SNDBUF, (int)o->sndbuf, "sndbuf"},
+        {o->defer_s != 0, IPPROTO_TCP, TCP_DEFER_ACCEPT, (int)o->defer_s, "deferred"},
+        {o->fastopen != 0, IPPROTO_TCP, TCP_FASTOPEN, (int)o->fastopen, "fastopen"},
+        {o->keepalive >= 0, SOL_SOCKET, SO_KEEPALIVE, o->keepalive, "so_keepalive"},
+        {o->keepidle != 0, IPPROTO_TCP, TCP_KEEPIDLE, o->keepidle, "so_keepalive"},
+        {o->keepintvl != 0, IPPROTO_TCP, TCP_KEEPINTVL, o->keepintvl, "so_keepalive"},
+        {o->keepcnt != 0, IPPROTO_TCP, TCP_KEEPCNT, o->keepcnt, "so_keepalive"},
+        {family == AF_INET6, IPPROTO_IPV6, IPV6_V6ONLY, o->ipv6only, "ipv6only"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(set); i++) {
+        if (set[i].on &&
+            setsockopt(fd, set[i].level, set[i].name, &set[i].value, sizeof(set[i].value)) < 0) {
+            *what = set[i].what;
+            return -errno;
+        }
+    }
+    if (o->congestion[0] && setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, o->congestion,
+                                       (socklen_t)strlen(o->congestion)) < 0) {
+        *what = "tcp_congestion";
+        return -errno;
+    }
+    return 0;
+}
+
+static int make_socket(const struct net_addr *a, const struct listen_opts *o, bool reuseport,
+                       int *out, const char **what)
+{
+    *what = NULL;
     int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return -errno;
@@ -30,18 +111,18 @@ static int make_socket(const struct net_addr *a, bool reuseport, int *out)
         close(fd);
         return -e;
     }
-    if (a->ss.ss_family == AF_INET6) {
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    }
     /* inherited by accepted sockets: no per-connection setsockopt */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     /*
-     * A static server receives only request heads (and bodies it discards), so a bounded
-     * receive buffer costs nothing, and it bounds what a multishot receive can pull in before
-     * a pause for output backpressure takes effect (see http/h1.c: stash).
+     * The receive buffer's default (256k): a static server receives only request heads (and
+     * bodies it discards), so a bounded buffer costs nothing, and it bounds what a multishot
+     * receive can pull in before a pause for output backpressure takes effect (http/h1.c).
      */
-    int rcvbuf = LISTEN_RCVBUF;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    int rc = apply_opts(fd, o, a->ss.ss_family, what);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
     if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
         int e = errno;
         close(fd);
@@ -51,7 +132,18 @@ static int make_socket(const struct net_addr *a, bool reuseport, int *out)
     return 0;
 }
 
-int listen_open(struct net_addr *a, unsigned n, int *fds, char *err, size_t errlen)
+static void listen_failed(const struct net_addr *a, const char *what, int rc, char *err,
+                          size_t errlen)
+{
+    if (what) {
+        snprintf(err, errlen, "cannot listen on %s: %s: %s", a->text, what, strerror(-rc));
+    } else {
+        snprintf(err, errlen, "cannot listen on %s: %s", a->text, strerror(-rc));
+    }
+}
+
+int listen_open(struct net_addr *a, const struct listen_opts *o, unsigned n, int *fds, char *err,
+                size_t errlen)
 {
     for (unsigned i = 0; i < n; i++) {
         fds[i] = -1;
@@ -59,17 +151,19 @@ int listen_open(struct net_addr *a, unsigned n, int *fds, char *err, size_t errl
     if (net_addr_port(a) != 0) {
         /* a plain bind first: a port held by anyone (even with SO_REUSEPORT) is refused */
         int probe;
-        int rc = make_socket(a, false, &probe);
+        const char *what;
+        int rc = make_socket(a, o, false, &probe, &what);
         if (rc < 0) {
-            snprintf(err, errlen, "cannot listen on %s: %s", a->text, strerror(-rc));
+            listen_failed(a, what, rc, err, errlen);
             return -1;
         }
         close(probe);
     }
     for (unsigned i = 0; i < n; i++) {
-        int rc = make_socket(a, true, &fds[i]);
+        const char *what;
+        int rc = make_socket(a, o, true, &fds[i], &what);
         if (rc < 0) {
-            snprintf(err, errlen, "cannot listen on %s: %s", a->text, strerror(-rc));
+            listen_failed(a, what, rc, err, errlen);
             return -1;
         }
         if (i == 0 && net_addr_port(a) == 0) {
@@ -82,7 +176,7 @@ int listen_open(struct net_addr *a, unsigned n, int *fds, char *err, size_t errl
             }
             net_addr_set_port(a, net_addr_port(&got));
         }
-        if (listen(fds[i], LISTEN_BACKLOG) < 0) {
+        if (listen(fds[i], (int)o->backlog) < 0) {
             snprintf(err, errlen, "cannot listen on %s: %s", a->text, strerror(errno));
             return -1;
         }

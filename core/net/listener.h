@@ -25,12 +25,42 @@
 
 #define ACCEPT_PAUSE_MS 100
 
+#define LISTEN_BACKLOG 4096
+#define LISTEN_RCVBUF (256u * 1024)
+
 /*
- * Opens n sockets for a (listening, SO_REUSEPORT, TCP_NODELAY inherited by
- * accepted sockets). With port 0, a's port is set to the one the kernel chose.
+ * The socket options of one listening address (nginx's listen parameters). Every option
+ * except the backlog is set on the listening socket and inherited by the sockets accepted
+ * from it, so none costs a system call per connection.
+ */
+struct listen_opts {
+    uint32_t backlog;     /* listen(2) backlog (backlog=) */
+    uint32_t rcvbuf;      /* SO_RCVBUF (rcvbuf=): bounds what a client can push in */
+    uint32_t sndbuf;      /* SO_SNDBUF (sndbuf=); 0: the kernel's autotuning */
+    char congestion[16];  /* TCP_CONGESTION (tcp_congestion=); "": the system default */
+    uint32_t defer_s;     /* TCP_DEFER_ACCEPT seconds (deferred); 0: off */
+    uint32_t fastopen;    /* TCP_FASTOPEN queue (fastopen=); 0: off */
+    int8_t keepalive;     /* SO_KEEPALIVE (so_keepalive=): -1 system default, 0 off, 1 on */
+    uint16_t keepidle, keepintvl, keepcnt; /* TCP_KEEP* (so_keepalive=idle:intvl:cnt); 0 */
+    bool ipv6only;        /* IPV6_V6ONLY (ipv6only=), IPv6 addresses only */
+};
+
+/* The defaults: backlog 4096, rcvbuf 256k, everything else the system's. */
+void listen_opts_default(struct listen_opts *o);
+
+/*
+ * Checks that TCP congestion control `name` can be set here (by trying it on a socket).
+ * 0, or -1 with a sentence in msg naming the algorithms that are available.
+ */
+int net_congestion_check(const char *name, char *msg, size_t msglen) MUST_CHECK;
+
+/*
+ * Opens n sockets for a (listening, SO_REUSEPORT, TCP_NODELAY and the options o inherited
+ * by accepted sockets). With port 0, a's port is set to the one the kernel chose.
  * 0, or -1 with a sentence in err (the sockets opened so far are in fds, -1 after).
  */
-int listen_open(struct net_addr *a, unsigned n, int *fds, char *err, size_t errlen) MUST_CHECK;
+int listen_open(struct net_addr *a, const struct listen_opts *o, unsigned n, int *fds, char *err,
+                size_t errlen) MUST_CHECK;
 
 struct acceptor;
 
