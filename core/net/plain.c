@@ -186,6 +186,28 @@ static bool range_cached(struct transport_env *env, int fd, uint64_t off, uint64
     return cs.nr_cache >= pages;
 }
 
+/*
+ * Is the next want bytes of file segment s in the page cache? A sendfile takes only what the
+ * socket has room for (a few hundred KiB), far less than the chunk asked about, so the answer
+ * for a chunk is kept (warm_*) and the calls within it ask no more: one cachestat per chunk,
+ * not one per sendfile. A segment is known by its file and its end, which stay put while it
+ * is sent.
+ */
+static bool known_cached(struct transport *t, const struct outq_seg *s, size_t want)
+{
+    uint64_t end = s->off + s->len;
+    if (t->warm_ref == s->ref && t->warm_end == end && s->off + want <= t->warm_to) {
+        return true;
+    }
+    if (!range_cached(t->env, s->ref->fd, s->off, want)) {
+        return false;
+    }
+    t->warm_ref = s->ref;
+    t->warm_end = end;
+    t->warm_to = s->off + want;
+    return true;
+}
+
 static void drop_bounce(struct transport *t)
 {
     if (t->bounce) {
@@ -266,8 +288,7 @@ static void send_file(struct transport *t)
         struct outq_seg *s = outq_seg(q, 0);
         off_t off = (off_t)s->off;
         size_t want = (size_t)MIN(s->len, budget);
-        if (!env->use_sendfile ||
-            (env->cold_reads && !range_cached(env, s->ref->fd, s->off, want))) {
+        if (!env->use_sendfile || (env->cold_reads && !known_cached(t, s, want))) {
             if (cold_read(t, s)) {
                 return; /* read asynchronously (always, or because it is not cached), then send */
             }
@@ -470,6 +491,7 @@ void transport_plain_init(struct transport *t, int fd, struct transport_env *env
     t->pending = 0;
     t->flags = 0;
     t->bounce = NULL;
+    t->warm_ref = NULL;
     /* the same memory serves many connections: completions of earlier ones must not match */
     io_op_retire(&t->recv_op);
     io_op_retire(&t->send_op);

@@ -109,6 +109,9 @@ struct transport {
     struct io_defer rearm;  /* re-arm the receive at the end of the turn */
     struct io_defer resume; /* go on sending next turn (sendfile_max_chunk spent) */
     char *bounce; /* file bytes read for sending (not in the page cache, or sendfile off) */
+    /* the file range last found in the page cache (plain.c: known_cached) */
+    const void *warm_ref;
+    uint64_t warm_end, warm_to;
 };
 
 /* True while the transport may still be called back: the owner must not free it. */
