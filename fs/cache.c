@@ -23,6 +23,19 @@ struct fs_cache {
     uint32_t nfds;
     uint64_t nbytes;
     struct fs_cache_stats st;
+    /*
+     * Admission (TinyLFU): once the cache is full, every lookup counts its key in a count-min
+     * sketch (4 rows of 8-bit counters, halved every 10 x width counts so old popularity
+     * fades), and a new entry is kept only if its count beats the one it would evict. Until
+     * the cache first fills, the sketch is not touched: a tree that fits pays nothing.
+     */
+    uint8_t *sketch; /* 4 rows of sketch_mask + 1 counters, allocated when first full */
+    uint32_t sketch_mask;
+    uint32_t sketch_count; /* counts since the last halving */
+    bool full;
+    /* the entry a fill just finished, kept out by admission: found by the lookups of the
+     * requests that waited for it (fs_cache_handoff), while they are woken */
+    struct fs_entry *handoff;
 };
 
 static void lru_unlink(struct fs_entry *e)
@@ -107,6 +120,7 @@ void fs_cache_free(struct fs_cache *c)
         return;
     }
     fs_cache_clear(c);
+    sp_free(c->sketch);
     sp_free(c->buckets);
     sp_free(c);
 }
@@ -148,6 +162,73 @@ static void grow_table(struct fs_cache *c)
     c->mask = n - 1;
 }
 
+/* ---------------------------------------------------------------- admission */
+
+#define SKETCH_ROWS 4
+
+/* The count-min estimate of how often hash was looked up lately. */
+static unsigned sketch_estimate(const struct fs_cache *c, uint64_t hash)
+{
+    unsigned best = 255;
+    for (unsigned i = 0; i < SKETCH_ROWS; i++) {
+        uint32_t k = (uint32_t)(hash >> (16 * i)) & c->sketch_mask;
+        unsigned v = c->sketch[i * (c->sketch_mask + 1) + k];
+        best = v < best ? v : best;
+    }
+    return best;
+}
+
+static void sketch_add(struct fs_cache *c, uint64_t hash)
+{
+    if (!c->sketch) {
+        return;
+    }
+    for (unsigned i = 0; i < SKETCH_ROWS; i++) {
+        uint32_t k = (uint32_t)(hash >> (16 * i)) & c->sketch_mask;
+        uint8_t *v = &c->sketch[i * (c->sketch_mask + 1) + k];
+        if (*v < 255) {
+            (*v)++;
+        }
+    }
+    if (++c->sketch_count >= 10 * (c->sketch_mask + 1)) {
+        /* aging: what was popular a while ago counts half */
+        size_t n = (size_t)SKETCH_ROWS * (c->sketch_mask + 1);
+        for (size_t i = 0; i < n; i++) {
+            c->sketch[i] >>= 1;
+        }
+        c->sketch_count = 0;
+    }
+}
+
+static void sketch_start(struct fs_cache *c)
+{
+    if (c->sketch || c->full) {
+        return;
+    }
+    c->full = true;
+    /* about one counter per entry that fits, at least 4096, at most 64K per row */
+    uint32_t w = 4096;
+    while (w < c->lim.max_entries && w < 65536) {
+        w *= 2;
+    }
+    c->sketch = sp_calloc(SKETCH_ROWS, w);
+    c->sketch_mask = w - 1;
+    /* what filled the cache was wanted at least once: a newcomer must have been wanted more */
+    for (struct fs_entry *e = c->lru._next; c->sketch && e != &c->lru; e = e->_next) {
+        sketch_add(c, e->_hash);
+    }
+}
+
+/* Should e take the place of the least recently used entry (the cache is full)? */
+static bool admit(struct fs_cache *c, const struct fs_entry *e)
+{
+    struct fs_entry *victim = c->lru._prev;
+    if (!c->sketch || victim == &c->lru) {
+        return true;
+    }
+    return sketch_estimate(c, e->_hash) > sketch_estimate(c, victim->_hash);
+}
+
 /* Evicts least recently used entries until one more of `bytes` (and an fd) fits. */
 static void make_room(struct fs_cache *c, uint64_t bytes, bool needs_fd)
 {
@@ -167,8 +248,21 @@ static void make_room(struct fs_cache *c, uint64_t bytes, bool needs_fd)
     }
 }
 
+/* Must an entry go for e to fit (descriptors aside: they evict only entries holding one)? */
+static bool must_make_room(const struct fs_cache *c, const struct fs_entry *e)
+{
+    return c->nentries + 1 > c->lim.max_entries || c->nbytes + e->_bytes > c->lim.max_bytes;
+}
+
 static void insert(struct fs_cache *c, struct fs_entry *e)
 {
+    if (must_make_room(c, e)) {
+        sketch_start(c);
+        if (!admit(c, e)) {
+            c->st.rejected++;
+            return; /* served once, then freed: the hotter entries stay */
+        }
+    }
     make_room(c, e->_bytes, e->fd >= 0);
     if (c->nentries + 1 > c->lim.max_entries || c->nbytes + e->_bytes > c->lim.max_bytes) {
         return; /* too big to cache at all: serve it uncached */
@@ -191,26 +285,6 @@ static void insert(struct fs_cache *c, struct fs_entry *e)
 static int64_t ts_ns(struct timespec ts)
 {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* Reads exactly up to n bytes at offset 0; returns bytes read or -errno. */
-static ssize_t read_all(int fd, char *dst, size_t n)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, dst + got, n - got, (off_t)got);
-        if (r < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -errno;
-        }
-        if (r == 0) {
-            break; /* truncated since fstat: serve what is there */
-        }
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
 }
 
 static struct fs_entry *new_error(struct fs_cache *c, int err, uint64_t hash, uint32_t root_id,
@@ -242,35 +316,25 @@ static struct fs_entry *new_error(struct fs_cache *c, int err, uint64_t hash, ui
     return e;
 }
 
-/* Opens, stats and (for small files) reads path; returns a new referenced entry. */
-static struct fs_entry *load(struct fs_cache *c, const struct fs_root *root, uint32_t root_id,
-                             struct slice path, uint64_t hash, uint64_t now)
+/* ---------------------------------------------------------------- loading, in phases */
+
+/*
+ * The entry for an opened regular file or directory, built from its fstat: every fact but a
+ * small file's content, for which it has room (*body). Not in the table yet. NULL: no memory.
+ */
+static struct fs_entry *build(struct fs_cache *c, uint32_t root_id, struct slice path,
+                              uint64_t hash, const struct stat *st, uint64_t now, char **body)
 {
-    const char *rel = path.ptr + 1; /* skip the leading '/' */
-    int fd = fs_open_beneath(root, rel, O_RDONLY | O_NONBLOCK);
-    if (fd < 0) {
-        return new_error(c, -fd, hash, root_id, path, now, true);
-    }
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int err = errno;
-        close(fd);
-        return new_error(c, err, hash, root_id, path, now, true);
-    }
-    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
-        close(fd);
-        return new_error(c, EACCES, hash, root_id, path, now, true); /* fifo, device, socket */
-    }
-    bool dir = S_ISDIR(st.st_mode);
-    bool small = !dir && (uint64_t)st.st_size <= c->lim.small_max;
-    size_t body_cap = small ? (size_t)st.st_size : 0;
+    bool dir = S_ISDIR(st->st_mode);
+    bool small = !dir && (uint64_t)st->st_size <= c->lim.small_max;
+    size_t body_cap = small ? (size_t)st->st_size : 0;
 
     char etag[64], lm[HTTP_DATE_LEN];
     struct fs_entry tmp = {0};
-    tmp.size = (uint64_t)st.st_size;
+    tmp.size = (uint64_t)st->st_size;
     tmp.mime = fs_mime_for_path(path, SLICE_LIT("application/octet-stream"));
     /* RFC 9110 8.8.2.1: never a Last-Modified later than now (a clock skew, a touch -d) */
-    time_t mtime = st.st_mtim.tv_sec;
+    time_t mtime = st->st_mtim.tv_sec;
     time_t now_s = time(NULL);
     if (mtime > now_s) {
         mtime = now_s;
@@ -279,11 +343,11 @@ static struct fs_entry *load(struct fs_cache *c, const struct fs_root *root, uin
     tmp.last_modified = slice_make(lm, HTTP_DATE_LEN);
     size_t n = 0;
     etag[n++] = '"';
-    n += num_u64_to_hex(etag + n, (uint64_t)st.st_ino);
+    n += num_u64_to_hex(etag + n, (uint64_t)st->st_ino);
     etag[n++] = '-';
-    n += num_u64_to_hex(etag + n, (uint64_t)st.st_size);
+    n += num_u64_to_hex(etag + n, (uint64_t)st->st_size);
     etag[n++] = '-';
-    n += num_u64_to_hex(etag + n, (uint64_t)ts_ns(st.st_mtim));
+    n += num_u64_to_hex(etag + n, (uint64_t)ts_ns(st->st_mtim));
     etag[n++] = '"';
     tmp.etag = slice_make(etag, n);
     size_t aux = !dir && c->hooks.aux_len ? c->hooks.aux_len(&tmp) : 0;
@@ -291,7 +355,6 @@ static struct fs_entry *load(struct fs_cache *c, const struct fs_root *root, uin
     size_t total = sizeof(struct fs_entry) + path.len + 1 + aux + n + HTTP_DATE_LEN + body_cap;
     struct fs_entry *e = sp_malloc(total);
     if (!e) {
-        close(fd);
         return NULL;
     }
     *e = tmp;
@@ -316,10 +379,10 @@ static struct fs_entry *load(struct fs_cache *c, const struct fs_root *root, uin
     e->_root_id = root_id;
     e->_path_len = (uint16_t)path.len;
     e->_checked_ms = now;
-    e->_dev = (uint64_t)st.st_dev;
-    e->_ino = (uint64_t)st.st_ino;
-    e->_mtime_ns = ts_ns(st.st_mtim);
-    e->_ctime_ns = ts_ns(st.st_ctim);
+    e->_dev = (uint64_t)st->st_dev;
+    e->_ino = (uint64_t)st->st_ino;
+    e->_mtime_ns = ts_ns(st->st_mtim);
+    e->_ctime_ns = ts_ns(st->st_ctim);
     e->_bytes = total;
     e->_refs = 1;
     e->_linked = false;
@@ -328,59 +391,220 @@ static struct fs_entry *load(struct fs_cache *c, const struct fs_root *root, uin
         e->aux = auxp;
         e->aux_len = (uint32_t)aux;
     }
-
-    if (small) {
-        ssize_t got = read_all(fd, p, body_cap);
-        close(fd);
-        if (got < 0) {
-            int err = (int)-got;
-            sp_free(e);
-            return new_error(c, err, hash, root_id, path, now, true);
-        }
-        if ((size_t)got != body_cap) {
-            /* truncated while we read: do not cache a body that disagrees with its headers */
-            sp_free(e);
-            return new_error(c, EAGAIN, hash, root_id, path, now, true);
-        }
-        e->body = p;
-    } else if (dir) {
-        close(fd);
-    } else {
-        e->fd = fd;
-    }
-    if (c->lim.enabled) {
-        insert(c, e);
-    }
+    *body = small ? p : NULL;
     return e;
 }
 
-enum recheck { RECHECK_SAME, RECHECK_CHANGED, RECHECK_UNKNOWN };
-
-/* Does path still name the same, unchanged object as e (the same error for negatives)? */
-static enum recheck still_valid(const struct fs_root *root, struct fs_entry *e)
+static void keep(struct fs_cache *c, struct fs_entry *e)
 {
-    int fd = fs_open_beneath(root, e->_path + 1, O_PATH);
+    if (c->lim.enabled) {
+        insert(c, e);
+    }
+}
+
+int fs_fill_opened(struct fs_cache *c, uint32_t root_id, struct slice path, uint64_t hash,
+                   int fd, uint64_t now_ms, struct fs_fill *f)
+{
+    *f = (struct fs_fill){NULL, -1, NULL, 0};
+    if (fd < 0) {
+        f->e = new_error(c, -fd, hash, root_id, path, now_ms, true);
+        return FS_FILL_DONE;
+    }
+    f->fd = fd; /* the owner closes it, unless a large file's entry keeps it */
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        f->e = new_error(c, errno, hash, root_id, path, now_ms, true);
+        return FS_FILL_DONE;
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        /* fifo, device, socket */
+        f->e = new_error(c, EACCES, hash, root_id, path, now_ms, true);
+        return FS_FILL_DONE;
+    }
+    char *body;
+    struct fs_entry *e = build(c, root_id, path, hash, &st, now_ms, &body);
+    if (!e) {
+        return FS_FILL_DONE; /* f->e NULL: out of memory */
+    }
+    f->e = e;
+    if (body) {
+        f->dst = body;
+        f->len = (size_t)st.st_size;
+        return FS_FILL_READ;
+    }
+    if (e->kind == FS_FILE) {
+        e->fd = fd;
+        f->fd = -1;
+    }
+    keep(c, e);
+    return FS_FILL_DONE;
+}
+
+void fs_fill_read_done(struct fs_cache *c, struct fs_fill *f, ssize_t got, uint64_t now_ms)
+{
+    struct fs_entry *e = f->e;
+    struct slice path = slice_make(e->_path, e->_path_len);
+    if (got < 0 || (size_t)got != f->len) {
+        /* an error, or truncated while we read: never cache a body that disagrees with its
+         * headers (EAGAIN: 503, not remembered) */
+        f->e = new_error(c, got < 0 ? (int)-got : EAGAIN, e->_hash, e->_root_id, path, now_ms,
+                         true);
+        sp_free(e);
+        return;
+    }
+    e->body = f->dst;
+    keep(c, e);
+}
+
+/* Reads exactly up to n bytes at offset 0; returns bytes read or -errno. */
+static ssize_t read_all(int fd, char *dst, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, dst + got, n - got, (off_t)got);
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        if (r == 0) {
+            break; /* truncated since fstat: the caller sees the short count */
+        }
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+/* Opens, stats and (for small files) reads path on the calling thread. */
+static struct fs_entry *load(struct fs_cache *c, const struct fs_root *root, uint32_t root_id,
+                             struct slice path, uint64_t hash, uint64_t now)
+{
+    int fd = fs_open_beneath(root, path.ptr + 1, O_RDONLY | O_NONBLOCK);
+    struct fs_fill f;
+    if (fs_fill_opened(c, root_id, path, hash, fd, now, &f) == FS_FILL_READ) {
+        fs_fill_read_done(c, &f, read_all(f.fd, f.dst, f.len), now);
+    }
+    if (f.fd >= 0) {
+        close(f.fd);
+    }
+    return f.e;
+}
+
+/* ---------------------------------------------------------------- freshness */
+
+/*
+ * How long e is trusted without a look. Each entry gets up to an eighth less than the
+ * configured interval, by its hash: entries loaded in the same instant (a burst of misses,
+ * a restart) are then checked spread over that eighth, not all in the same turn.
+ */
+static uint64_t ttl_of(const struct fs_cache *c, const struct fs_entry *e)
+{
+    uint64_t ttl = e->kind == FS_ERROR ? c->lim.negative_ms : c->lim.valid_ms;
+    return ttl - (e->_hash >> 40) % (ttl / 8 + 1);
+}
+
+/* Does what path names now (fd from an O_PATH open, or -errno) match e? */
+static enum fs_recheck compare(struct fs_entry *e, int fd)
+{
     if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM) {
         /*
          * No descriptor to look with: that says nothing about the file. Evicting the entry
          * here would turn every hit into a load that fails for the same reason (503), so the
          * entry stays as it is and is checked again later.
          */
-        return RECHECK_UNKNOWN;
+        return FS_RECHECK_UNKNOWN;
     }
     if (fd < 0) {
-        return e->kind == FS_ERROR && e->err == -fd ? RECHECK_SAME : RECHECK_CHANGED;
+        return e->kind == FS_ERROR && e->err == -fd ? FS_RECHECK_SAME : FS_RECHECK_CHANGED;
     }
     struct stat st;
     int rc = fstat(fd, &st);
-    close(fd);
     if (rc < 0 || e->kind == FS_ERROR) {
-        return RECHECK_CHANGED;
+        return FS_RECHECK_CHANGED;
     }
     bool same = (uint64_t)st.st_dev == e->_dev && (uint64_t)st.st_ino == e->_ino &&
                 (uint64_t)st.st_size == e->size && ts_ns(st.st_mtim) == e->_mtime_ns &&
                 ts_ns(st.st_ctim) == e->_ctime_ns && (S_ISDIR(st.st_mode) == (e->kind == FS_DIR));
-    return same ? RECHECK_SAME : RECHECK_CHANGED;
+    return same ? FS_RECHECK_SAME : FS_RECHECK_CHANGED;
+}
+
+enum fs_recheck fs_recheck_done(struct fs_cache *c, struct fs_entry *e, int fd, uint64_t now_ms)
+{
+    enum fs_recheck rc = compare(e, fd);
+    if (rc == FS_RECHECK_UNKNOWN) {
+        c->st.recheck_deferred++;
+        rc = FS_RECHECK_SAME; /* serve what we have; look again after another interval */
+    }
+    if (!e->_linked) {
+        return FS_RECHECK_CHANGED; /* evicted meanwhile: a lookup loads it afresh */
+    }
+    if (rc == FS_RECHECK_SAME) {
+        e->_checked_ms = now_ms;
+    } else {
+        c->st.replaced++;
+        detach(c, e);
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------- lookups */
+
+struct fs_entry *fs_cache_find(struct fs_cache *c, uint32_t root_id, struct slice path,
+                               uint64_t now_ms, uint64_t *hash_out, struct fs_entry **stale)
+{
+    uint64_t hash = hash_mix(hash_bytes(path.ptr, path.len), root_id);
+    *hash_out = hash;
+    *stale = NULL;
+    sketch_add(c, hash);
+    struct fs_entry *e = c->buckets[hash & c->mask];
+    while (e && !(e->_hash == hash && e->_root_id == root_id && e->_path_len == path.len &&
+                  memcmp(e->_path, path.ptr, path.len) == 0)) {
+        e = e->_hnext;
+    }
+    if (!e) {
+        e = c->handoff;
+        if (e && e->_hash == hash && e->_root_id == root_id && e->_path_len == path.len &&
+            memcmp(e->_path, path.ptr, path.len) == 0) {
+            e->_refs++;
+            return e; /* the fill this request waited for, kept out of the cache */
+        }
+        return NULL;
+    }
+    /* checked in this very tick counts as fresh: with a zero interval, the request that
+     * waited for the check is answered by it, not sent to check again */
+    if (now_ms - e->_checked_ms >= ttl_of(c, e) && now_ms != e->_checked_ms) {
+        *stale = e;
+        return NULL;
+    }
+    c->st.hits++;
+    lru_unlink(e);
+    lru_push_front(c, e);
+    e->_refs++;
+    return e;
+}
+
+void fs_cache_handoff(struct fs_cache *c, struct fs_entry *e)
+{
+    c->handoff = e;
+}
+
+void fs_cache_count_miss(struct fs_cache *c, bool recheck)
+{
+    if (recheck) {
+        c->st.revalidations++;
+    } else {
+        c->st.misses++;
+    }
+}
+
+/* A fresh entry that was just checked: most recently used. */
+static struct fs_entry *touch(struct fs_cache *c, struct fs_entry *e)
+{
+    lru_unlink(e);
+    lru_push_front(c, e);
+    e->_refs++;
+    return e;
 }
 
 struct fs_entry *fs_cache_get(struct fs_cache *c, const struct fs_root *root, uint32_t root_id,
@@ -389,40 +613,27 @@ struct fs_entry *fs_cache_get(struct fs_cache *c, const struct fs_root *root, ui
     if (path.len == 0 || path.ptr[0] != '/' || path.len > UINT16_MAX) {
         return new_error(c, ENAMETOOLONG, 0, root_id, SLICE_LIT("/"), now_ms, false);
     }
-    uint64_t hash = hash_mix(hash_bytes(path.ptr, path.len), root_id);
+    uint64_t hash;
+    struct fs_entry *stale;
     if (!c->lim.enabled) {
         c->st.misses++;
+        hash = hash_mix(hash_bytes(path.ptr, path.len), root_id);
         return load(c, root, root_id, path, hash, now_ms);
     }
-    struct fs_entry *e = c->buckets[hash & c->mask];
-    while (e && !(e->_hash == hash && e->_root_id == root_id && e->_path_len == path.len &&
-                  memcmp(e->_path, path.ptr, path.len) == 0)) {
-        e = e->_hnext;
-    }
+    struct fs_entry *e = fs_cache_find(c, root_id, path, now_ms, &hash, &stale);
     if (e) {
-        uint64_t ttl = e->kind == FS_ERROR ? c->lim.negative_ms : c->lim.valid_ms;
-        if (now_ms - e->_checked_ms < ttl) {
-            c->st.hits++;
-            lru_unlink(e);
-            lru_push_front(c, e);
-            e->_refs++;
-            return e;
-        }
+        return e;
+    }
+    if (stale) {
         c->st.revalidations++;
-        enum recheck rc = still_valid(root, e);
-        if (rc == RECHECK_UNKNOWN) {
-            c->st.recheck_deferred++;
-            rc = RECHECK_SAME; /* serve what we have; look again after another interval */
+        int fd = fs_open_beneath(root, stale->_path + 1, O_PATH);
+        enum fs_recheck rc = fs_recheck_done(c, stale, fd, now_ms);
+        if (fd >= 0) {
+            close(fd);
         }
-        if (rc == RECHECK_SAME) {
-            e->_checked_ms = now_ms;
-            lru_unlink(e);
-            lru_push_front(c, e);
-            e->_refs++;
-            return e;
+        if (rc == FS_RECHECK_SAME) {
+            return touch(c, stale);
         }
-        c->st.replaced++;
-        detach(c, e);
     }
     c->st.misses++;
     return load(c, root, root_id, path, hash, now_ms);

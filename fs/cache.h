@@ -11,10 +11,18 @@
  * bytes to each entry when it is loaded (fs_cache_hooks: the HTTP/1 writer
  * keeps its prebuilt entity header block there), so a hit rebuilds nothing.
  *
- * Bounded by entry count, bytes and open fds, with LRU eviction. Entries are
- * revalidated (openat2 O_PATH + fstat) once `valid_ms` has passed since the
- * last check; a changed file gets a fresh entry. Negative entries live
- * `negative_ms`.
+ * Bounded by entry count, bytes and open fds, with LRU eviction; once full,
+ * a TinyLFU admission test keeps a new entry only if it was looked up more
+ * often lately than the one it would evict (cache.c). Entries are revalidated
+ * (openat2 O_PATH + fstat) once `valid_ms` has passed since the last check
+ * (up to an eighth sooner, spread by key); a changed file gets a fresh entry.
+ * Negative entries live `negative_ms`.
+ *
+ * Two ways to fill it: fs_cache_get does the I/O on the calling thread; the
+ * fs_cache_find / fs_fill_* / fs_recheck_done functions let the owner do the
+ * opening and reading itself (asynchronously, through its event loop) while
+ * the cache decides what to keep. The cache makes no blocking call then: only
+ * fstat of an open descriptor, which reads nothing from disk.
  *
  * Entries are reference counted: a connection sending a body holds a
  * reference, so an entry evicted or replaced mid-send stays valid (and its fd
@@ -29,6 +37,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 struct fs_cache_limits {
@@ -79,6 +88,7 @@ struct fs_entry {
 struct fs_cache_stats {
     uint64_t hits, misses, revalidations, replaced, evictions;
     uint64_t recheck_deferred; /* revalidations put off for lack of descriptors */
+    uint64_t rejected;         /* loaded, served, and not kept (admission said colder) */
     uint32_t entries, fds;
     uint64_t bytes;
 };
@@ -110,6 +120,55 @@ void fs_cache_free(struct fs_cache *c);
  */
 struct fs_entry *fs_cache_get(struct fs_cache *c, const struct fs_root *root, uint32_t root_id,
                               struct slice path, uint64_t now_ms) MUST_CHECK;
+
+/* ---- filling asynchronously: the owner opens and reads, the cache keeps ---- */
+
+/*
+ * The fresh entry for path (as fs_cache_get takes it), referenced, or NULL. NULL with *stale
+ * set: an entry exists but is due for a check (open path O_PATH, then fs_recheck_done; take a
+ * reference on *stale while the check is in flight). NULL alone: not cached, load it. *hash
+ * is the key for fs_fill_opened. Counts a hit; the caller counts what it starts
+ * (fs_cache_count_miss).
+ */
+struct fs_entry *fs_cache_find(struct fs_cache *c, uint32_t root_id, struct slice path,
+                               uint64_t now_ms, uint64_t *hash, struct fs_entry **stale);
+
+void fs_cache_count_miss(struct fs_cache *c, bool recheck);
+
+/* The state of one load: the entry, and what the owner does next. */
+struct fs_fill {
+    struct fs_entry *e; /* the result, referenced (NULL: out of memory) */
+    int fd;             /* for the owner to close once done, or -1 */
+    char *dst;          /* FS_FILL_READ: read len bytes of fd from offset 0 into dst */
+    size_t len;
+};
+
+enum { FS_FILL_DONE, FS_FILL_READ };
+
+/*
+ * path (under root_id, key hash) was opened O_RDONLY beneath its root: fd, or -errno. Builds
+ * the entry from fstat. FS_FILL_DONE: f->e is the answer (kept in the cache or not). FS_FILL_READ:
+ * a small file whose bytes must be read into f->dst first; then fs_fill_read_done.
+ */
+int fs_fill_opened(struct fs_cache *c, uint32_t root_id, struct slice path, uint64_t hash,
+                   int fd, uint64_t now_ms, struct fs_fill *f) MUST_CHECK;
+
+/* The read of an FS_FILL_READ ended with got bytes (or -errno); f->e is the answer. */
+void fs_fill_read_done(struct fs_cache *c, struct fs_fill *f, ssize_t got, uint64_t now_ms);
+
+enum fs_recheck { FS_RECHECK_SAME, FS_RECHECK_CHANGED, FS_RECHECK_UNKNOWN };
+
+/*
+ * A check of e ended: fd is e's path opened O_PATH beneath its root (the caller closes it), or
+ * -errno. SAME: e is fresh again. CHANGED: e left the cache (a lookup loads the new file).
+ */
+enum fs_recheck fs_recheck_done(struct fs_cache *c, struct fs_entry *e, int fd, uint64_t now_ms);
+
+/*
+ * While the requests waiting for a load are woken, the entry it made is found by their
+ * lookups even when admission kept it out of the cache. Set it, wake them, set NULL.
+ */
+void fs_cache_handoff(struct fs_cache *c, struct fs_entry *e);
 
 /* Adds a reference (e.g. one per queued send of the body). */
 static inline void fs_entry_ref(struct fs_entry *e)

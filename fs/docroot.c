@@ -38,14 +38,19 @@ void fs_root_close(struct fs_root *r)
     r->path = NULL;
 }
 
-int fs_open_beneath(const struct fs_root *r, const char *rel, int oflags)
+struct open_how fs_open_how(int oflags)
 {
     /* openat2 is strict: O_PATH admits no flags beyond O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW */
     int extra = (oflags & O_PATH) ? O_CLOEXEC : O_CLOEXEC | O_NOCTTY;
-    struct open_how how = {
+    return (struct open_how){
         .flags = (unsigned)(oflags | extra),
         .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
     };
+}
+
+int fs_open_beneath(const struct fs_root *r, const char *rel, int oflags)
+{
+    struct open_how how = fs_open_how(oflags);
     if (rel[0] == '\0') {
         rel = ".";
     }

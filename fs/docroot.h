@@ -12,6 +12,8 @@
 
 #include "core/base/compiler.h"
 
+#include <linux/openat2.h>
+
 struct fs_root {
     int fd;     /* O_PATH directory fd */
     char *path; /* as configured, for messages */
@@ -28,6 +30,12 @@ void fs_root_close(struct fs_root *r);
  * path tried to leave the root.
  */
 int fs_open_beneath(const struct fs_root *r, const char *rel, int oflags) MUST_CHECK;
+
+/*
+ * The openat2 arguments fs_open_beneath uses, for a caller that opens through another path
+ * (io_uring): the same confinement, the same flags. rel "" must be given as ".".
+ */
+struct open_how fs_open_how(int oflags);
 
 /* HTTP status for an open/stat failure: 404, 403, or 503 for resource shortage. */
 int fs_status_for_errno(int err);

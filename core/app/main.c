@@ -226,7 +226,8 @@ static void print_stats(const char *who, const struct worker_stats *s)
             "bytes_out=%llu conns_open=%llu accepted=%llu refused=%llu closed=%llu "
             "accept_errors=%llu timeouts=%llu fcache_hits=%llu fcache_misses=%llu "
             "fcache_evictions=%llu fcache_entries=%llu fcache_bytes=%llu log_lines=%llu "
-            "log_stalls=%llu log_dropped=%llu enobufs=%llu cold_reads=%llu\n",
+            "log_stalls=%llu log_dropped=%llu enobufs=%llu cold_reads=%llu fcache_rechecks=%llu "
+            "fcache_rejected=%llu\n",
             who, (unsigned long long)s->requests, (unsigned long long)s->responses[1],
             (unsigned long long)s->responses[2], (unsigned long long)s->responses[3],
             (unsigned long long)s->responses[4], (unsigned long long)s->responses[5],
@@ -238,7 +239,8 @@ static void print_stats(const char *who, const struct worker_stats *s)
             (unsigned long long)s->fcache_evictions, (unsigned long long)s->fcache_entries,
             (unsigned long long)s->fcache_bytes, (unsigned long long)s->log_lines,
             (unsigned long long)s->log_stalls, (unsigned long long)s->log_dropped,
-            (unsigned long long)s->enobufs, (unsigned long long)s->cold_reads);
+            (unsigned long long)s->enobufs, (unsigned long long)s->cold_reads,
+            (unsigned long long)s->fcache_rechecks, (unsigned long long)s->fcache_rejected);
 }
 
 static void dump_stats(const struct runtime *rt)

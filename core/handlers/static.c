@@ -5,6 +5,7 @@
 #include "core/base/hash.h"
 #include "core/base/numfmt.h"
 #include "core/conf/types.h"
+#include "core/http/cache_fill.h"
 #include "core/http/dispatch.h"
 #include "core/http/handler.h"
 #include "core/http/respond.h"
@@ -374,10 +375,10 @@ static int index_file(struct req *r, const struct static_conf *sc)
         memcpy(np, r->path.ptr, r->path.len);
         memcpy(np + r->path.len, sc->index.v[i], k + 1);
         struct slice path = slice_make(np, r->path.len + k);
-        struct fs_entry *ie =
-            fs_cache_get(r->env->fcache, &sc->root->root, sc->root->id, path, r->env->loop->now_ms);
+        int why;
+        struct fs_entry *ie = http_file_get(r, &sc->root->root, sc->root->id, path, &why);
         if (!ie) {
-            return 503;
+            return why; /* HANDLER_LATER: dispatched again once it is loaded, or 503 */
         }
         bool file = ie->kind == FS_FILE;
         if (ie->kind == FS_ERROR && ie->status != 404) {
@@ -397,10 +398,10 @@ static int index_file(struct req *r, const struct static_conf *sc)
 static int handle(struct req *r, const void *conf)
 {
     const struct static_conf *sc = conf;
-    struct fs_entry *e =
-        fs_cache_get(r->env->fcache, &sc->root->root, sc->root->id, r->path, r->env->loop->now_ms);
+    int why;
+    struct fs_entry *e = http_file_get(r, &sc->root->root, sc->root->id, r->path, &why);
     if (!e) {
-        return 503;
+        return why; /* HANDLER_LATER: dispatched again once it is loaded, or 503 */
     }
     int st;
     if (e->kind == FS_DIR && r->path.ptr[r->path.len - 1] == '/') {

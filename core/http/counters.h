@@ -25,6 +25,7 @@ struct worker_counters {
     /* the file cache (published by the worker every second and at exit) */
     SP_ATOMIC(uint64_t) fcache_hits, fcache_misses, fcache_evictions;
     SP_ATOMIC(uint64_t) fcache_entries, fcache_bytes;
+    SP_ATOMIC(uint64_t) fcache_rechecks, fcache_rejected;
     /* the access log */
     SP_ATOMIC(uint64_t) log_lines;   /* lines handed to the log writer */
     SP_ATOMIC(uint64_t) log_stalls;  /* episodes in which requests waited for the log */
@@ -42,6 +43,7 @@ struct worker_stats {
     uint64_t fcache_hits, fcache_misses, fcache_evictions, fcache_entries, fcache_bytes;
     uint64_t log_lines, log_stalls, log_dropped;
     uint64_t enobufs, cold_reads;
+    uint64_t fcache_rechecks, fcache_rejected;
 };
 
 /* The owning worker adds n (no locked instruction: it is the only writer). */

@@ -118,6 +118,9 @@ static int invoke(struct req *r)
         return with_allow(r, 405);
     }
     int st = r->loc->handler->handle(r, r->loc->handler_conf);
+    if (st == HANDLER_LATER) {
+        return r->wait ? st : answer(r, 500); /* a handler must not wait where none can */
+    }
     return st > 0 ? answer(r, st) : st;
 }
 

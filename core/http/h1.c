@@ -12,11 +12,15 @@
  *                  the last request, a keep-alive client the server closes on):
  *                  linger, reading and dropping, so the close never finds input
  *                  unread and answers it with an RST that could cut the response
+ *   H1_WAITING     the handler of the first request in `in` returned HANDLER_LATER
+ *                  (a file being loaded): with H1_BLOCKED, nothing is parsed until
+ *                  wake() dispatches that request again
  */
 #include "core/http/h1.h"
 
 #include "core/base/alloc.h"
 #include "core/http/dispatch.h"
+#include "core/http/handler.h"
 #include "core/http/h1_track.h"
 #include "core/http/h1_write.h"
 #include "core/http/respond.h"
@@ -39,7 +43,9 @@ static void update_timer(struct h1_conn *h)
     if (c->flags & (CONN_DEAD | CONN_LINGER)) {
         return;
     }
-    if (!outq_empty(c->tr.out) || (c->tr.flags & TR_SENDING) || h->stream) {
+    if (!outq_empty(c->tr.out) || (c->tr.flags & TR_SENDING) || h->stream ||
+        (h->flags & H1_WAITING)) {
+        /* a wait for the disk is bounded like a send: send_timeout */
         if (conn_timer_kind(c) != CONN_T_SEND) {
             conn_timer(c, CONN_T_SEND);
         }
@@ -138,7 +144,7 @@ static int chunked_prescan(uint64_t max_body, const char *p, size_t n)
 static bool held_back(const struct h1_conn *h)
 {
     const struct h1_env *e = h1_env_of(h);
-    if (h->stream || alog_waiting(e->log)) {
+    if (h->stream || (h->flags & H1_WAITING) || alog_waiting(e->log)) {
         return true;
     }
     const struct outq *q = h->c.tr.out;
@@ -148,7 +154,10 @@ static bool held_back(const struct h1_conn *h)
     return h->trk && h->trk->count >= MIN(e->set->max_pipeline, (uint32_t)H1_RECS);
 }
 
-/* Answers one parsed request. 0, or -ENOMEM (the connection is aborted). */
+/*
+ * Answers one parsed request. 0, HANDLER_LATER (its handler waits: the request stays
+ * unconsumed and is served again on wake), or -ENOMEM (the connection is aborted).
+ */
 static int serve(struct h1_conn *h, const struct http_request *msg)
 {
     struct h1_env *e = h1_env_of(h);
@@ -167,6 +176,7 @@ static int serve(struct h1_conn *h, const struct http_request *msg)
     r->arena = &h->c.arena;
     r->proto = &h1_proto;
     r->proto_data = h;
+    r->wait = &h->wait;
     resp_begin(r, 200);
     r->resp.close = !msg->keep_alive || e->http.draining || set->keepalive_timeout_ms == 0 ||
                     h->nreq + 1 >= set->keepalive_requests;
@@ -176,6 +186,10 @@ static int serve(struct h1_conn *h, const struct http_request *msg)
     }
     int rc = http_dispatch(r);
     r->msg = NULL; /* it points into the receive buffer: a stream going on must not use it */
+    if (rc == HANDLER_LATER) {
+        return rc; /* nothing was answered: the request's bytes are kept and parsed again */
+    }
+    h->wait.rounds = 0;
     if (rc == 0 && !r->resp.sent) {
         errlog(ERRLOG_ERROR, "a %s handler returned without answering", r->loc->handler->name);
         rc = resp_error(r, 500);
@@ -253,9 +267,14 @@ static size_t process(struct h1_conn *h, const char *buf, size_t len)
                 return len;
             }
         }
-        if (serve(h, &msg) < 0) {
+        int served = serve(h, &msg);
+        if (served < 0) {
             conn_abort(&h->c);
             return len;
+        }
+        if (served == HANDLER_LATER) {
+            h->flags |= H1_WAITING | H1_BLOCKED;
+            break;
         }
         off += msg.head_len;
         h->flags &= ~H1_HEAD_TIMER;
@@ -318,9 +337,12 @@ static void process_stash(struct h1_conn *h)
 
 /* ---------------------------------------------------------------- session operations */
 
+static void h1_wake(struct req_wait *w);
+
 static void h1_open(struct conn *c)
 {
     struct h1_conn *h = h1_of(c);
+    h->wait = (struct req_wait){NULL, NULL, h1_wake, 0};
     c->tr.ops->read_start(&c->tr);
     conn_timer(c, CONN_T_HEADER);
     h->flags |= H1_HEAD_TIMER;
@@ -410,6 +432,10 @@ static void h1_drained(struct conn *c)
         conn_close_graceful(c, may_send_more(h));
         return;
     }
+    if (h->flags & H1_WAITING) {
+        update_timer(h); /* the next request goes on when wake() comes */
+        return;
+    }
     if (h->flags & H1_BLOCKED) {
         /* the backlog drained: answer the requests held back */
         h->flags &= ~H1_BLOCKED;
@@ -445,6 +471,20 @@ static void h1_drained(struct conn *c)
         c->tr.ops->read_start(&c->tr);
     }
     update_timer(h);
+}
+
+/* What the first request in `in` waited for is ready: dispatch it (and what follows) again. */
+static void h1_wake(struct req_wait *w)
+{
+    struct h1_conn *h = container_of(w, struct h1_conn, wait);
+    struct conn *c = &h->c;
+    h->flags &= ~(H1_WAITING | H1_BLOCKED);
+    conn_hold(c);
+    process_stash(h);
+    if (!conn_dead(c)) {
+        conn_schedule(c); /* resume(): flush what was answered, set the timer */
+    }
+    conn_unhold(c);
 }
 
 static void h1_resume(struct conn *c)
@@ -511,6 +551,7 @@ static void h1_close(struct conn *c)
             r->resp.stream->abort(r); /* the producer lets go; its arena goes with the conn */
         }
     }
+    req_wait_unlink(&h->wait); /* a fill that ends later wakes nobody here */
     h1_log_unfinished(h);
     sp_free(h->in);
     h->in = NULL;

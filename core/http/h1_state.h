@@ -64,6 +64,7 @@ enum h1_flag {
     H1_PAUSED = 1u << 3,      /* reading stopped on purpose (read_stop) */
     H1_HEAD_TIMER = 1u << 4,  /* the header timer runs for the current request */
     H1_UNREAD = 1u << 5,      /* closing, but the client may still be sending: linger */
+    H1_WAITING = 1u << 6,     /* the first request in `in` waits for its handler (req_wait) */
 };
 
 enum h1_body { H1_BODY_NONE, H1_BODY_LENGTH, H1_BODY_CHUNKED };
@@ -84,6 +85,7 @@ struct h1_conn {
     struct h1_track *trk;
     struct req *stream; /* the request whose body is being streamed, or NULL */
     bool stream_waits;  /* its producer waits for room (writable) */
+    struct req_wait wait; /* a request waiting for its handler (H1_WAITING) */
 };
 
 static inline struct h1_conn *h1_of(struct conn *c)

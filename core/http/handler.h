@@ -18,6 +18,8 @@
 #include "core/http/req.h"
 #include "proto/http.h"
 
+#define HANDLER_LATER 1
+
 /* A method's bit in handler_ops.methods. */
 #define HANDLER_METHOD(m) (1u << (m))
 

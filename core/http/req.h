@@ -30,6 +30,7 @@ struct req;
 struct route_server;
 struct route_loc;
 struct route_group;
+struct cache_fills;
 
 /* ---- the response a handler describes (written by respond.h's functions) ---- */
 
@@ -86,10 +87,46 @@ struct resp {
 
 /* ---- the request ---- */
 
+/*
+ * A request waiting for something before its handler can answer (a file the cache is
+ * loading). The handler links r->wait into the list of what it waits for (req_wait_link)
+ * and returns HANDLER_LATER with nothing answered; the session keeps the request's bytes
+ * and stops there. wake() dispatches the request again from the start: the handler then
+ * finds what it waited for. The session unlinks the node if the connection goes first.
+ */
+struct req_wait {
+    struct req_wait *next, *prev; /* in the waited-for thing's list; NULL when not waiting */
+    void (*wake)(struct req_wait *w);
+    uint8_t rounds; /* times the current request waited: past a few, handlers answer now */
+};
+
+static inline void req_wait_list_init(struct req_wait *head)
+{
+    head->next = head->prev = head;
+}
+
+static inline void req_wait_link(struct req_wait *head, struct req_wait *w)
+{
+    w->prev = head->prev;
+    w->next = head;
+    head->prev->next = w;
+    head->prev = w;
+}
+
+static inline void req_wait_unlink(struct req_wait *w)
+{
+    if (w->next) {
+        w->prev->next = w->next;
+        w->next->prev = w->prev;
+        w->next = w->prev = NULL;
+    }
+}
+
 /* Per-worker services a handler may use. */
 struct http_env {
     struct io_loop *loop;    /* clocks, and operations of handlers that answer later */
     struct fs_cache *fcache; /* the worker's open-file cache */
+    struct cache_fills *fills; /* its misses in flight (http/cache_fill.h), NULL: none */
     unsigned worker;         /* 1..N */
     uint64_t boundary_seq;   /* multipart boundaries of this worker */
     bool trace;              /* TRACE is allowed */
@@ -124,6 +161,7 @@ struct req {
     const struct route_loc *loc;       /* the location, or the server's own */
     struct http_env *env;
     struct arena *arena;
+    struct req_wait *wait; /* NULL: the session cannot wait, answer now */
     /* the response */
     struct resp resp;
     /* the session */

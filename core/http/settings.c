@@ -54,6 +54,7 @@ static const struct conf_row rows[] = {
      NULL},
     {"open_file_cache_valid", MAIN, &conf_msec32, OFF(file_cache.valid_ms), "1s", 0, T_MAX_MS, "5s",
      NULL},
+    {"open_file_cache_loads", MAIN, &conf_u32, OFF(cache_loads), "64", 0, 4096, "16", NULL},
     {"open_file_cache_negative", MAIN, &conf_msec32, OFF(file_cache.negative_ms), "1s", 0, T_MAX_MS,
      "2s", NULL},
 };

@@ -29,6 +29,7 @@ struct http_settings {
     uint32_t drain_timeout_ms;     /* graceful shutdown limit */
     bool trace;
     struct fs_cache_limits file_cache;
+    uint32_t cache_loads; /* cache misses in flight per worker (0: loaded on the thread) */
 };
 
 extern const struct conf_module http_module;

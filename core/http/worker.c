@@ -1,6 +1,7 @@
 /* worker.c - one core's HTTP server (see worker.h). */
 #include "core/http/worker.h"
 
+#include "core/http/cache_fill.h"
 #include "core/http/h1_write.h"
 #include "core/http/route.h"
 #include "core/http/settings.h"
@@ -124,6 +125,8 @@ static void publish_cache(struct worker *w)
     ctr_set(&w->ctr.fcache_evictions, st.evictions);
     ctr_set(&w->ctr.fcache_entries, st.entries);
     ctr_set(&w->ctr.fcache_bytes, st.bytes);
+    ctr_set(&w->ctr.fcache_rechecks, st.revalidations);
+    ctr_set(&w->ctr.fcache_rejected, st.rejected);
     w->published_s = w->loop.now_s;
 }
 
@@ -155,6 +158,8 @@ void worker_stats(const struct worker *w, struct worker_stats *o)
     o->log_dropped = ctr_get(&c->log_dropped);
     o->enobufs = ctr_get(&w->tenv.enobufs);
     o->cold_reads = ctr_get(&w->tenv.reads);
+    o->fcache_rechecks = ctr_get(&c->fcache_rechecks);
+    o->fcache_rejected = ctr_get(&c->fcache_rejected);
 }
 
 /* ---------------------------------------------------------------- life */
@@ -183,8 +188,16 @@ int worker_init(struct worker *w)
         snprintf(w->init_err, sizeof(w->init_err), "out of memory");
         return -ENOMEM;
     }
+    if (set->file_cache.enabled && set->cache_loads) {
+        w->fills = cache_fills_new(&w->loop, w->fcache, set->cache_loads);
+        if (!w->fills) {
+            snprintf(w->init_err, sizeof(w->init_err), "out of memory");
+            return -ENOMEM;
+        }
+    }
     w->h1.http.loop = &w->loop;
     w->h1.http.fcache = w->fcache;
+    w->h1.http.fills = w->fills;
     w->h1.http.worker = w->id;
     w->h1.http.trace = set->trace;
     w->h1.http.max_body = set->max_body;
@@ -235,7 +248,7 @@ void worker_run(struct worker *w)
     errlog(ERRLOG_INFO, "worker %u on cpu %d, io_uring %s", w->id, w->cpu, w->loop.mode);
     for (;;) {
         io_loop_run_deferred(&w->loop);
-        if (w->draining && w->conns.nconns == 0) {
+        if (w->draining && w->conns.nconns == 0 && cache_fills_idle(w->fills)) {
             break;
         }
         if (w->draining && !w->forced && w->loop.now_ms >= w->drain_deadline_ms) {
@@ -261,7 +274,8 @@ void worker_run(struct worker *w)
 
 void worker_fini(struct worker *w)
 {
-    bool stuck = conn_pool_in_flight(&w->conns);
+    /* what the kernel may still write into stays allocated (exiting frees it) */
+    bool stuck = conn_pool_in_flight(&w->conns) || !cache_fills_idle(w->fills);
     if (w->fcache) {
         publish_cache(w);
     }
@@ -271,7 +285,9 @@ void worker_fini(struct worker *w)
     alog_worker_stop(&w->log);
     if (!stuck) {
         h1_env_fini(&w->h1);
+        cache_fills_free(w->fills);
         fs_cache_free(w->fcache);
     }
     w->fcache = NULL;
+    w->fills = NULL;
 }

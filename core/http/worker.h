@@ -42,6 +42,7 @@ struct worker {
     struct h1_env h1;
     struct alog_worker log;
     struct fs_cache *fcache;
+    struct cache_fills *fills; /* its misses in flight; NULL: loaded on the thread */
     struct worker_counters ctr;
 
     SP_ATOMIC(unsigned) stop_requested; /* times main asked us to stop */

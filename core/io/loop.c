@@ -80,6 +80,14 @@ void io_read(struct io_loop *l, struct io_op *op, int fd, void *buf, unsigned le
     io_uring_sqe_set_data64(sqe, ud_of(op));
 }
 
+void io_openat2(struct io_loop *l, struct io_op *op, int dirfd, const char *path,
+                struct open_how *how)
+{
+    struct io_uring_sqe *sqe = sqe_get(l);
+    io_uring_prep_openat2(sqe, dirfd, path, how);
+    io_uring_sqe_set_data64(sqe, ud_of(op));
+}
+
 void io_accept_multishot(struct io_loop *l, struct io_op *op, int fd)
 {
     struct io_uring_sqe *sqe = sqe_get(l);
@@ -172,6 +180,7 @@ int io_probe(char *msg, size_t msglen)
         {IORING_OP_POLL_ADD, "poll"},       {IORING_OP_READ, "read"},
         {IORING_OP_ASYNC_CANCEL, "cancel"}, {IORING_OP_TIMEOUT, "timeout"},
         {IORING_OP_SHUTDOWN, "shutdown"},   {IORING_OP_CLOSE, "close"},
+        {IORING_OP_OPENAT2, "openat2"},
     };
 
     rc = 0;

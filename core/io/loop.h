@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <linux/openat2.h>
 #include <time.h>
 
 struct io_loop;
@@ -211,6 +212,15 @@ void io_poll_out(struct io_loop *l, struct io_op *op, int fd);
 
 /* pread of a file range into buf (which must stay valid until the completion). */
 void io_read(struct io_loop *l, struct io_op *op, int fd, void *buf, unsigned len, uint64_t off);
+
+/*
+ * openat2(2): completes with the new fd or -errno. path and how are read when the operation
+ * is submitted (the end of the turn): they must stay valid until then. The kernel tries the
+ * lookup without blocking first and hands it to a worker thread of its own when a directory
+ * or inode must come from disk, so a cold open never stalls the loop.
+ */
+void io_openat2(struct io_loop *l, struct io_op *op, int dirfd, const char *path,
+                struct open_how *how);
 
 /* Multishot accept of non-blocking, close-on-exec sockets. */
 void io_accept_multishot(struct io_loop *l, struct io_op *op, int fd);

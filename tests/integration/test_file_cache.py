@@ -50,9 +50,12 @@ def test_replaced_and_deleted_files_are_noticed(tmp_path, docroot):
 @pytest.mark.skipif(not shutil.which("strace"), reason="strace not installed")
 def test_hits_cost_no_open_or_stat(tmp_path, docroot):
     """1000 requests for the same small file: the file is opened and stat'ed once, not 1000
-    times (revalidation is at most once per second)."""
+    times (revalidation is at most once per second). Loads on the worker's thread
+    (open_file_cache_loads 0), where strace sees them; test_cache_fill.py counts the loads
+    made through io_uring."""
     conf = tmp_path / "s.conf"
-    conf.write_text("workers 1;\nserver { listen 127.0.0.1:0; root %s; }\n" % docroot)
+    conf.write_text("workers 1;\nopen_file_cache_loads 0;\n"
+                    "server { listen 127.0.0.1:0; root %s; }\n" % docroot)
     trace = tmp_path / "trace"
     s = Spate(["-c", str(conf)])
     s.args = ["strace", "-f", "-qq", "-o", str(trace), "-e",

@@ -174,8 +174,8 @@ static void test_hits_and_revalidation(void **state)
     assert_int_equal(st.misses, 1);
     /* rewrite with a different size: after valid_ms the new content is served */
     write_file("sub/b.txt", "changed!", 8);
-    struct fs_entry *e3 = get(c, "/sub/b.txt", 900);
-    assert_ptr_equal(e3, e1); /* still within the interval */
+    struct fs_entry *e3 = get(c, "/sub/b.txt", 850);
+    assert_ptr_equal(e3, e1); /* still within the interval (up to an eighth shorter) */
     struct fs_entry *e4 = get(c, "/sub/b.txt", 1600);
     assert_ptr_not_equal(e4, e1);
     assert_int_equal(e4->size, 8);
@@ -226,13 +226,19 @@ static void test_bounds(void **state)
     struct fs_cache *c = fs_cache_new(&lim, NULL);
     const char *paths[] = {"/a.html", "/sub/b.txt", "/missing1", "/missing2", "/missing3"};
     for (int i = 0; i < 5; i++) {
-        fs_entry_release(get(c, paths[i], 0));
+        /* thrice each: once full, a newcomer must be looked up more than the entry it evicts */
+        for (int k = 0; k < 3; k++) {
+            fs_entry_release(get(c, paths[i], 0));
+        }
     }
     struct fs_cache_stats st;
     fs_cache_get_stats(c, &st);
     assert_int_equal(st.entries, 3);
     assert_int_equal(st.evictions, 2);
     /* large files hold fds: bounded by max_fds, evicted entries close theirs */
+    for (int k = 0; k < 5; k++) {
+        fs_entry_release(get(c, "/big.bin", 0)); /* often enough to be admitted */
+    }
     struct fs_entry *big = get(c, "/big.bin", 0);
     assert_true(big->fd >= 0);
     fs_cache_get_stats(c, &st);
@@ -302,6 +308,143 @@ static void test_recheck_without_fds(void **state)
     fs_cache_free(c);
 }
 
+/* Once full, one-time lookups pass through without pushing out what is looked up often. */
+static void test_admission(void **state)
+{
+    (void)state;
+    struct fs_cache_limits lim = FS_CACHE_LIMITS_DEFAULT;
+    lim.max_entries = 3;
+    struct fs_cache *c = fs_cache_new(&lim, NULL);
+    const char *hot[] = {"/a.html", "/sub/b.txt", "/big.bin"};
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < 3; i++) {
+            fs_entry_release(get(c, hot[i], 0));
+        }
+    }
+    char p[32];
+    for (int i = 0; i < 10; i++) {
+        snprintf(p, sizeof(p), "/cold%d", i); /* each looked up once: a 404 not kept */
+        struct fs_entry *e = get(c, p, 0);
+        assert_int_equal(e->status, 404);
+        fs_entry_release(e);
+    }
+    struct fs_cache_stats st;
+    fs_cache_get_stats(c, &st);
+    assert_int_equal(st.evictions, 0);
+    assert_true(st.rejected >= 9); /* the first may come before the counting starts */
+    uint64_t hits = st.hits;
+    for (int i = 0; i < 3; i++) {
+        fs_entry_release(get(c, hot[i], 0));
+    }
+    fs_cache_get_stats(c, &st);
+    assert_int_equal(st.hits, hits + 3);
+    /* a newcomer looked up more often than the coldest entry gets in */
+    for (int i = 0; i < 12; i++) {
+        fs_entry_release(get(c, "/inside", 0));
+    }
+    fs_cache_get_stats(c, &st);
+    assert_int_equal(st.evictions, 1);
+    assert_true(st.hits > hits + 3);
+    fs_cache_free(c);
+}
+
+/* A miss filled by the owner, phase by phase (what the worker does through io_uring). */
+static void test_fill_phases(void **state)
+{
+    (void)state;
+    struct fs_cache_limits lim = FS_CACHE_LIMITS_DEFAULT;
+    lim.small_max = 1024;
+    struct fs_cache *c = fs_cache_new(&lim, &hooks);
+    uint64_t hash;
+    struct fs_entry *stale;
+    struct slice path = SLICE_LIT("/a.html");
+    assert_null(fs_cache_find(c, 0, path, 0, &hash, &stale));
+    assert_null(stale);
+    struct fs_fill f;
+    int fd = fs_open_beneath(&root, "a.html", O_RDONLY);
+    assert_int_equal(fs_fill_opened(c, 0, path, hash, fd, 0, &f), FS_FILL_READ);
+    assert_int_equal(f.fd, fd);
+    assert_int_equal(f.len, 8);
+    assert_int_equal(pread(f.fd, f.dst, f.len, 0), 8);
+    fs_fill_read_done(c, &f, 8, 0);
+    close(f.fd);
+    assert_int_equal(f.e->kind, FS_FILE);
+    assert_memory_equal(f.e->body, "<p>a</p>", 8);
+    struct fs_entry *hit = fs_cache_find(c, 0, path, 10, &hash, &stale);
+    assert_ptr_equal(hit, f.e);
+    fs_entry_release(hit);
+    fs_entry_release(f.e);
+
+    /* a large file keeps its descriptor: nothing for the owner to close */
+    path = SLICE_LIT("/big.bin");
+    assert_null(fs_cache_find(c, 0, path, 0, &hash, &stale));
+    fd = fs_open_beneath(&root, "big.bin", O_RDONLY);
+    assert_int_equal(fs_fill_opened(c, 0, path, hash, fd, 0, &f), FS_FILL_DONE);
+    assert_int_equal(f.fd, -1);
+    assert_int_equal(f.e->fd, fd);
+    fs_entry_release(f.e);
+
+    /* a failed open is an error entry; a short read is a 503 that is not kept */
+    path = SLICE_LIT("/nothing");
+    assert_null(fs_cache_find(c, 0, path, 0, &hash, &stale));
+    assert_int_equal(fs_fill_opened(c, 0, path, hash, -ENOENT, 0, &f), FS_FILL_DONE);
+    assert_int_equal(f.e->status, 404);
+    fs_entry_release(f.e);
+    path = SLICE_LIT("/sub/b.txt");
+    assert_null(fs_cache_find(c, 0, path, 0, &hash, &stale));
+    fd = fs_open_beneath(&root, "sub/b.txt", O_RDONLY);
+    assert_int_equal(fs_fill_opened(c, 0, path, hash, fd, 0, &f), FS_FILL_READ);
+    fs_fill_read_done(c, &f, 2, 0);
+    close(f.fd);
+    assert_int_equal(f.e->status, 503);
+    fs_entry_release(f.e);
+    assert_null(fs_cache_find(c, 0, path, 0, &hash, &stale));
+    fs_cache_free(c);
+}
+
+/* A check done by the owner; and the hand-off of an entry admission kept out. */
+static void test_recheck_and_handoff(void **state)
+{
+    (void)state;
+    struct fs_cache_limits lim = FS_CACHE_LIMITS_DEFAULT;
+    lim.valid_ms = 1000;
+    struct fs_cache *c = fs_cache_new(&lim, NULL);
+    struct fs_entry *e = get(c, "/a.html", 0);
+    uint64_t hash;
+    struct fs_entry *stale;
+    struct slice path = SLICE_LIT("/a.html");
+    assert_null(fs_cache_find(c, 0, path, 2000, &hash, &stale));
+    assert_ptr_equal(stale, e);
+    int fd = fs_open_beneath(&root, "a.html", O_PATH);
+    assert_int_equal(fs_recheck_done(c, stale, fd, 2000), FS_RECHECK_SAME);
+    close(fd);
+    struct fs_entry *again = fs_cache_find(c, 0, path, 2001, &hash, &stale);
+    assert_ptr_equal(again, e);
+    fs_entry_release(again);
+    /* the check finds the file gone: the entry leaves, the next lookup loads afresh */
+    assert_null(fs_cache_find(c, 0, path, 5000, &hash, &stale));
+    assert_int_equal(fs_recheck_done(c, stale, -ENOENT, 5000), FS_RECHECK_CHANGED);
+    assert_null(fs_cache_find(c, 0, path, 5000, &hash, &stale));
+    assert_null(stale); /* gone: loaded afresh */
+    fs_entry_release(e);
+
+    /* handed off: found while set, even though the cache does not hold it */
+    struct fs_fill f;
+    assert_null(fs_cache_find(c, 0, SLICE_LIT("/gone"), 0, &hash, &stale));
+    assert_int_equal(fs_fill_opened(c, 0, SLICE_LIT("/gone"), hash, -ENOENT, 0, &f),
+                     FS_FILL_DONE);
+    fs_cache_clear(c); /* as if admission had kept it out: referenced, so not freed */
+    assert_null(fs_cache_find(c, 0, SLICE_LIT("/gone"), 0, &hash, &stale));
+    fs_cache_handoff(c, f.e);
+    struct fs_entry *h = fs_cache_find(c, 0, SLICE_LIT("/gone"), 0, &hash, &stale);
+    assert_ptr_equal(h, f.e);
+    fs_entry_release(h);
+    fs_cache_handoff(c, NULL);
+    assert_null(fs_cache_find(c, 0, SLICE_LIT("/gone"), 0, &hash, &stale));
+    fs_entry_release(f.e);
+    fs_cache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +453,9 @@ int main(void)
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_disabled),
         cmocka_unit_test(test_recheck_without_fds),
+        cmocka_unit_test(test_admission),
+        cmocka_unit_test(test_fill_phases),
+        cmocka_unit_test(test_recheck_and_handoff),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
