@@ -25,8 +25,8 @@ struct fs_cache {
     struct fs_cache_stats st;
     /*
      * Admission (TinyLFU): once the cache is full, every lookup counts its key in a count-min
-     * sketch (4 rows of 8-bit counters, halved every 10 x width counts so old popularity
-     * fades), and a new entry is kept only if its count beats the one it would evict. Until
+     * sketch (4 rows of 8-bit counters, two per entry the cache held when it filled, halved
+     * every 10 x width counts so old popularity fades), and a new entry is kept only if its count beats the one it would evict. Until
      * the cache first fills, the sketch is not touched: a tree that fits pays nothing.
      */
     uint8_t *sketch; /* 4 rows of sketch_mask + 1 counters, allocated when first full */
@@ -206,9 +206,13 @@ static void sketch_start(struct fs_cache *c)
         return;
     }
     c->full = true;
-    /* about one counter per entry that fits, at least 4096, at most 64K per row */
+    /*
+     * Two counters per entry that fit (what filled it is the measure: a byte budget can fill
+     * a cache long before its entry limit), at least 4K, at most 64K per row: the sketch
+     * stays small enough for the CPU's caches, which every lookup touches once it is on.
+     */
     uint32_t w = 4096;
-    while (w < c->lim.max_entries && w < 65536) {
+    while (w < 2 * c->nentries && w < 65536) {
         w *= 2;
     }
     c->sketch = sp_calloc(SKETCH_ROWS, w);

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""hugetree.py - the million-file tree of the `huge-tree` benchmark, generated, never stored.
+"""hugetree.py - the million-file tree benchmark: the tree (generated, never stored) and its runs.
 
     hugetree.py gen ROOT [--files N] [--per-dir K] [--seed S]
+    hugetree.py run ROOT [--mode warm|cold] [--rounds 3] [--seconds 20] SERVER...
+        SERVER: nginx, lighttpd, h2o (the shared harness's launchers, ../shared/bench), or
+        NAME='COMMAND {PORT} {ROOT}' (run in the foreground, pinned to CPU 0 like them).
 
 Writes ROOT/t/DDD/FFFF.bin: N files (default 1,000,000), K per directory (default 1,000),
 sizes uniform in 1..16 KiB, bytes derived from the seed and the file's number, and
@@ -11,12 +14,34 @@ that popular files are spread over the directories, as on a real site, not packe
 first one. The same seed gives the same tree, byte for byte, on every machine.
 
 Existing files of the right size are kept (a rerun after an interruption finishes the job).
-About 8.5 GB for the default tree; about 3 minutes on an ext4 VM disk.
+About 8.7 GB for the default tree; about 5 minutes on an ext4 VM disk.
+
+A run: each server in turn (rotated per round), pinned to CPU 0, gets two wrk clients on
+CPU 1 at once for --seconds: the Zipf(0.9) client (64 connections, bench/e2e/zipf.lua
+over tree-paths.txt) and the hot-set probe (bench/e2e/hotprobe.py: the 100 most popular
+paths, uniformly, 500 requests/s over 4 connections, real-time priority, latency from each
+request's intended send time): its p99 is the latency of files that are always cached while
+the misses run. warm: the tree is read into the page cache right before each run (vmtouch, or
+Python); cold: `sync; echo 3 > /proc/sys/vm/drop_caches` right after the server starts, then
+only the hot set is read back. Reported per run: requests/s (both clients), server CPU
+microseconds per request (utime+stime of the server's process group, io_uring's kernel
+workers included), both clients' p50/p99, MB read from disk during the run, and for spate the
+file cache's hit ratio (from --stats-on-exit, if the command passes it). Medians over rounds.
+Loopback only; every process it starts, it stops by PID.
 """
 import argparse
+import json
 import os
 import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
 
 KIB = 1024
 
@@ -76,6 +101,229 @@ def gen(args):
           (len(files), made, kept, total / 1e9, args.root))
 
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = os.path.join(HERE, "..", "..", "..", "shared", "bench")
+CLK = os.sysconf("SC_CLK_TCK")
+HOT = 100
+
+
+def group_cpu(pgid):
+    """utime+stime in seconds of every process in the group (threads included)."""
+    total = 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            st = open("/proc/%s/stat" % d).read()
+        except OSError:
+            continue
+        f = st[st.rfind(")") + 2:].split()
+        if int(f[2]) == pgid:
+            total += int(f[11]) + int(f[12])
+    return total / CLK
+
+
+def disk_read_mb():
+    """Bytes read from block devices so far (MB), from /proc/diskstats (whole disks only)."""
+    total = 0
+    for line in open("/proc/diskstats"):
+        f = line.split()
+        if re.match(r"^(vd[a-z]+|sd[a-z]+|nvme\d+n\d+)$", f[2]):
+            total += int(f[5]) * 512
+    return total / 1e6
+
+
+def port_answers(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Server:
+    """A server under test: started pinned to CPU 0 in its own process group."""
+
+    def __init__(self, spec, root):
+        self.name, _, cmd = spec.partition("=")
+        self.cmd, self.root = cmd, root
+        self.proc = self.pid = None
+        self.errfile = None
+
+    def start(self, port):
+        if self.cmd:
+            self.errfile = tempfile.NamedTemporaryFile(prefix="hugetree-err-", delete=False)
+            cmd = self.cmd.replace("{PORT}", str(port)).replace("{ROOT}", self.root)
+            self.proc = subprocess.Popen(["taskset", "-c", "0", "sh", "-c", "exec " + cmd],
+                                         stdout=subprocess.DEVNULL, stderr=self.errfile,
+                                         start_new_session=True)
+            self.pid = self.proc.pid
+        else:
+            out = subprocess.run([os.path.join(SHARED, "launchers", self.name + ".sh"),
+                                  str(port), self.root, "nolog"], check=True,
+                                 capture_output=True, text=True).stdout
+            self.pid = int(out.split()[-1])
+        for _ in range(200):
+            if port_answers(port):
+                return
+            time.sleep(0.05)
+        raise SystemExit("%s did not answer on %d" % (self.name, port))
+
+    def stop(self):
+        """Stops it (by PID); returns its stderr when we started it ourselves."""
+        if self.proc:
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.pid, signal.SIGKILL)
+                self.proc.wait()
+            self.errfile.close()
+            err = open(self.errfile.name, errors="replace").read()
+            os.unlink(self.errfile.name)
+            return err
+        subprocess.run([os.path.join(SHARED, "launchers", "stop.sh"), str(self.pid)], check=False)
+        return ""
+
+
+def wrk_cmd(port, conns, seconds, paths, hot):
+    return ["taskset", "-c", "1", "wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds, "--latency",
+            "-s", os.path.join(HERE, "zipf.lua"), "http://127.0.0.1:%d/" % port, "--",
+            paths, "0.9", str(hot)]
+
+
+def parse_wrk(text):
+    out = {}
+    m = re.search(r"(\d+) requests in ([\d.]+)s", text)
+    out["requests"] = int(m.group(1)) if m else 0
+    for pct in ("50", "90", "99"):
+        m = re.search(r"^\s+%s(?:\.000)?%%\s+([\d.]+)(us|ms|s)\s*$" % pct, text, re.M)
+        if m:
+            v = float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
+            out["p" + pct] = v
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    out["non2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: (.*)", text)
+    out["errors"] = m.group(1).strip() if m else ""
+    return out
+
+
+def warm_tree(root):
+    if shutil.which("vmtouch"):
+        subprocess.run(["vmtouch", "-qt", os.path.join(root, "t")], check=False)
+        return
+    for d, _, files in os.walk(os.path.join(root, "t")):
+        for fn in files:
+            with open(os.path.join(d, fn), "rb") as f:
+                f.read()
+
+
+def read_hot(root, paths):
+    for p in paths[:HOT]:
+        with open(os.path.join(root, p.lstrip("/")), "rb") as f:
+            f.read()
+
+
+def run_one(srv, args, paths_file, hot_paths):
+    port = free_port()
+    if args.mode == "warm" and not args.no_touch:
+        warm_tree(args.root)
+    srv.start(port)
+    if args.mode == "cold":
+        subprocess.run(["sync"], check=True)
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+        read_hot(args.root, hot_paths)
+    disk0, cpu0, t0 = disk_read_mb(), group_cpu(srv.pid), time.monotonic()
+    zipf = subprocess.Popen(wrk_cmd(port, 64, args.seconds, paths_file, 0),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    probe = ["taskset", "-c", "1", sys.executable, os.path.join(HERE, "hotprobe.py"), str(port),
+             paths_file, "--hot", str(HOT), "--rate", "500", "--seconds", str(args.seconds)]
+    if shutil.which("chrt") and os.geteuid() == 0:
+        probe = ["chrt", "-f", "20"] + probe
+    hot = subprocess.Popen(probe, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    zout, _ = zipf.communicate(timeout=args.seconds + 120)
+    hout, _ = hot.communicate(timeout=args.seconds + 120)
+    cpu = group_cpu(srv.pid) - cpu0
+    wall = time.monotonic() - t0
+    disk = disk_read_mb() - disk0
+    err = srv.stop()
+    z = parse_wrk(zout)
+    try:
+        h = json.loads(hout.strip().splitlines()[-1])
+        h["non2xx"], h["errors"] = h["errors"], ""
+    except (ValueError, IndexError):
+        print(hout, file=sys.stderr)
+        h = {"requests": 0, "non2xx": 0, "errors": "probe failed"}
+    reqs = z["requests"] + h["requests"]
+    r = {"rps": reqs / args.seconds, "cpu_us": cpu * 1e6 / reqs if reqs else float("nan"),
+         "zipf_p50": z.get("p50"), "zipf_p99": z.get("p99"), "hot_p50": h.get("p50"),
+         "hot_p99": h.get("p99"), "disk_mb": disk, "hit": None,
+         "flags": ";".join(x for x in ("non2xx=%d" % (z["non2xx"] + h["non2xx"])
+                                       if z["non2xx"] + h["non2xx"] else "",
+                                       z["errors"], h["errors"]) if x)}
+    m = re.search(r"spate: stats worker=total (.*)", err)
+    if m:
+        st = dict(kv.split("=") for kv in m.group(1).split())
+        hits, misses = int(st["fcache_hits"]), int(st["fcache_misses"])
+        r["hit"] = hits / (hits + misses) if hits + misses else None
+    if not reqs:
+        print(zout, hout, err, file=sys.stderr)
+    return r
+
+
+def fmt(v, spec):
+    return "-" if v is None else spec % v
+
+
+def run(args):
+    paths_file = os.path.join(args.root, "tree-paths.txt")
+    hot_paths = [l.strip() for _, l in zip(range(HOT), open(paths_file))]
+    servers = [Server(s, args.root) for s in args.servers]
+    results = {s.name: [] for s in servers}
+    for rnd in range(args.rounds):
+        order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
+        for srv in order:
+            r = run_one(srv, args, paths_file, hot_paths)
+            results[srv.name].append(r)
+            print("round %d %-10s %8.0f req/s %7.2f us/req  zipf p50/p99 %s/%s us  hot p50/p99 "
+                  "%s/%s us  disk %.0f MB  hit %s %s" %
+                  (rnd + 1, srv.name, r["rps"], r["cpu_us"], fmt(r["zipf_p50"], "%.0f"),
+                   fmt(r["zipf_p99"], "%.0f"), fmt(r["hot_p50"], "%.0f"),
+                   fmt(r["hot_p99"], "%.0f"), r["disk_mb"], fmt(r["hit"], "%.3f"), r["flags"]),
+                  flush=True)
+    base = args.servers[0].partition("=")[0] if not args.base else args.base
+    med = {n: {k: (statistics.median([x[k] for x in rs if x[k] is not None])
+                   if any(x[k] is not None for x in rs) else None)
+               for k in ("rps", "cpu_us", "zipf_p99", "hot_p50", "hot_p99", "disk_mb", "hit")}
+           for n, rs in results.items()}
+    lines = ["", "huge tree, %s, %d rounds x %d s, medians (ratios to %s)" %
+             (args.mode, args.rounds, args.seconds, base), "",
+             "| server | req/s | CPU µs/req | ×%s | zipf p99 µs | hot p50 µs | hot p99 µs | ×%s "
+             "| disk MB | hit ratio |" % (base, base), "|---|---|---|---|---|---|---|---|---|---|"]
+    b = med.get(base)
+    for n, m in med.items():
+        lines.append("| %s | %.0f | %.2f | %s | %s | %s | %s | %s | %.0f | %s |" % (
+            n, m["rps"], m["cpu_us"],
+            fmt(m["cpu_us"] / b["cpu_us"] if b else None, "%.2f"), fmt(m["zipf_p99"], "%.0f"),
+            fmt(m["hot_p50"], "%.0f"), fmt(m["hot_p99"], "%.0f"),
+            fmt(m["hot_p99"] / b["hot_p99"] if b and b["hot_p99"] and m["hot_p99"] else None,
+                "%.2f"), m["disk_mb"], fmt(m["hit"], "%.3f")))
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.md:
+        with open(args.md, "a") as f:
+            f.write(text)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -84,9 +332,21 @@ def main():
     g.add_argument("--files", type=int, default=1000000)
     g.add_argument("--per-dir", type=int, default=1000)
     g.add_argument("--seed", type=int, default=20261201)
+    r = sub.add_parser("run", help="benchmark servers on the tree")
+    r.add_argument("root")
+    r.add_argument("servers", nargs="+")
+    r.add_argument("--mode", choices=("warm", "cold"), default="warm")
+    r.add_argument("--rounds", type=int, default=3)
+    r.add_argument("--seconds", type=int, default=20)
+    r.add_argument("--base", help="the server ratios are given to (default: the first)")
+    r.add_argument("--md", help="append the table to this file")
+    r.add_argument("--no-touch", action="store_true",
+                   help="warm: do not read the tree before each run (a quick look)")
     args = ap.parse_args()
     if args.cmd == "gen":
         gen(args)
+    else:
+        run(args)
 
 
 if __name__ == "__main__":
