@@ -25,6 +25,7 @@ enum listen_given {
     LG_FASTOPEN = 1u << 5,
     LG_KEEPALIVE = 1u << 6,
     LG_IPV6ONLY = 1u << 7,
+    LG_LOWAT = 1u << 8,
 };
 
 struct listen_entry {
@@ -137,6 +138,9 @@ static int listen_param(struct conf_parse *p, struct listen_entry *e, const char
     } else if ((v = param(a, "sndbuf"))) {
         e->given |= LG_SNDBUF;
         return param_size(p, a, v, &o->sndbuf);
+    } else if ((v = param(a, "notsent_lowat"))) {
+        e->given |= LG_LOWAT;
+        return param_size(p, a, v, &o->notsent_lowat);
     } else if ((v = param(a, "tcp_congestion"))) {
         e->given |= LG_CONGESTION;
         return net_congestion_parse(p, v, o->congestion);
@@ -158,7 +162,7 @@ static int listen_param(struct conf_parse *p, struct listen_entry *e, const char
     } else {
         return conf_error(p,
                           "unknown listen parameter \"%s\" (default_server, backlog=, rcvbuf=, "
-                          "sndbuf=, tcp_congestion=, deferred, fastopen=, so_keepalive=, "
+                          "sndbuf=, notsent_lowat=, tcp_congestion=, deferred, fastopen=, so_keepalive=, "
                           "ipv6only=, reuseport)",
                           a);
     }
@@ -216,6 +220,10 @@ static void listen_print(struct conf_out *o, const struct conf_row *r, const voi
         if (e->given & LG_SNDBUF) {
             conf_fmt_size(size, sizeof(size), op->sndbuf);
             conf_out_argf(o, "sndbuf=%s", size);
+        }
+        if (e->given & LG_LOWAT) {
+            conf_fmt_size(size, sizeof(size), op->notsent_lowat);
+            conf_out_argf(o, "notsent_lowat=%s", size);
         }
         if (e->given & LG_CONGESTION) {
             conf_out_argf(o, "tcp_congestion=%s", op->congestion);
@@ -280,7 +288,8 @@ struct route_main {
 static const struct conf_row rows[] = {
     {"listen", CONF_SERVER, CONF_STORE_SRV, 1, 16, CONF_MULTI, &listen_type, SRV_OFF(listen),
      "127.0.0.1:8080", 0, 0,
-     "127.0.0.1:0 default_server backlog=511 rcvbuf=128k sndbuf=1m tcp_congestion=reno "
+     "127.0.0.1:0 default_server backlog=511 rcvbuf=128k sndbuf=1m notsent_lowat=128k "
+     "tcp_congestion=reno "
      "deferred fastopen=16 so_keepalive=30m::10",
      NULL},
     {"server_name", CONF_SERVER, CONF_STORE_SRV, 1, 64, CONF_MULTI, &conf_words, SRV_OFF(names),

@@ -73,6 +73,8 @@ static int apply_opts(int fd, const struct listen_opts *o, int family, const cha
     } set[] = {
         {o->rcvbuf != 0, SOL_SOCKET, SO_RCVBUF, (int)o->rcvbuf, "rcvbuf"},
         {o->sndbuf != 0, SOL_SOCKET, SO_SNDBUF, (int)o->sndbuf, "sndbuf"},
+        {o->notsent_lowat != 0, IPPROTO_TCP, TCP_NOTSENT_LOWAT, (int)o->notsent_lowat,
+         "notsent_lowat"},
         {o->defer_s != 0, IPPROTO_TCP, TCP_DEFER_ACCEPT, (int)o->defer_s, "deferred"},
         {o->fastopen != 0, IPPROTO_TCP, TCP_FASTOPEN, (int)o->fastopen, "fastopen"},
         {o->keepalive >= 0, SOL_SOCKET, SO_KEEPALIVE, o->keepalive, "so_keepalive"},

@@ -37,6 +37,7 @@ struct listen_opts {
     uint32_t backlog;     /* listen(2) backlog (backlog=) */
     uint32_t rcvbuf;      /* SO_RCVBUF (rcvbuf=): bounds what a client can push in */
     uint32_t sndbuf;      /* SO_SNDBUF (sndbuf=); 0: the kernel's autotuning */
+    uint32_t notsent_lowat; /* TCP_NOTSENT_LOWAT (notsent_lowat=); 0: the system's */
     char congestion[16];  /* TCP_CONGESTION (tcp_congestion=); "": the system default */
     uint32_t defer_s;     /* TCP_DEFER_ACCEPT seconds (deferred); 0: off */
     uint32_t fastopen;    /* TCP_FASTOPEN queue (fastopen=); 0: off */

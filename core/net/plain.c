@@ -191,7 +191,7 @@ static bool range_cached(struct transport_env *env, int fd, uint64_t off, uint64
  * socket has room for (a few hundred KiB), far less than the chunk asked about, so the answer
  * for a chunk is kept (warm_*) and the calls within it ask no more: one cachestat per chunk,
  * not one per sendfile. A segment is known by its file and its end, which stay put while it
- * is sent.
+ * is sent; the knowledge is dropped when the segment is done (send_file).
  */
 static bool known_cached(struct transport *t, const struct outq_seg *s, size_t want)
 {
@@ -293,8 +293,14 @@ static void send_file(struct transport *t)
                 return; /* read asynchronously (always, or because it is not cached), then send */
             }
         }
+        uint64_t seg_left = s->len;
         ssize_t r = sendfile(t->fd, s->ref->fd, &off, want);
         if (r > 0) {
+            if ((uint64_t)r >= seg_left) {
+                /* the segment is done: its entry may be freed, and a new one made at the same
+                 * address for another file must not inherit what known_cached learnt */
+                t->warm_ref = NULL;
+            }
             budget -= (uint64_t)r;
             consumed(t, (uint64_t)r);
             if (closed(t)) {

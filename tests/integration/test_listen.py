@@ -1,5 +1,5 @@
 """listen parameters (nginx's: backlog, rcvbuf, sndbuf, deferred, fastopen, so_keepalive,
-ipv6only) and tcp_congestion: set on the listening socket, seen on the accepted one through
+ipv6only; and notsent_lowat) and tcp_congestion: set on the listening socket, seen on the accepted one through
 ss(8), refused at -t with file:line when they cannot be set."""
 import re
 import shutil
@@ -77,6 +77,36 @@ def test_congestion_and_sndbuf_reach_accepted_sockets(tmp_path, docroot):
     finally:
         rc, err = s.stop()
     assert rc == 0, (out, err)
+
+
+def test_notsent_lowat_bounds_unsent_bytes(tmp_path, docroot):
+    """notsent_lowat=16k: a client that reads nothing leaves at most about that much unsent
+    in the server's socket (plus one segment being built); without it, the autotuned buffer
+    holds far more."""
+    (docroot / "big.bin").write_bytes(b"z" * (16 << 20))
+    p1, p2 = free_port("127.0.0.1"), free_port("127.0.0.2")
+    s = start(tmp_path, docroot, "", ["127.0.0.1:%d notsent_lowat=16k" % p1, "127.0.0.2:%d" % p2])
+    try:
+        a = stalled_download(p1, "/big.bin")
+        b = socket.create_connection(("127.0.0.2", p2), timeout=5)
+        b.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        b.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.5)
+        one, two = server_side(p1), server_side(p2)
+        m1, m2 = re.search(r"notsent:(\d+)", one), re.search(r"notsent:(\d+)", two)
+        n1 = int(m1.group(1)) if m1 else 0
+        assert m2, two
+        n2 = int(m2.group(1))
+        assert n1 <= 16384 + 131072, one
+        assert n2 > 4 * max(n1, 16384), (one, two)
+        a.close()
+        b.close()
+    finally:
+        rc, err = s.stop()
+    assert rc == 0, err
+    out = subprocess.run([BIN, "--print-config", "-c", str(tmp_path / "spate.conf")],
+                         capture_output=True, text=True, timeout=30).stdout
+    assert "notsent_lowat=16k" in out, out
 
 
 def test_other_parameters_are_accepted_and_printed(tmp_path, docroot):
