@@ -156,8 +156,9 @@ def test_stop_while_loads_wait(tmp_path):
     req = b"".join(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p.encode() for p, _ in paths)
     c = socket.create_connection((s.host, s.port), timeout=10)
     c.sendall(req)
+    data = c.recv(1 << 20)  # the connection is accepted and its requests are being answered
+    assert data
     s.proc.send_signal(signal.SIGTERM)
-    data = b""
     while True:
         d = c.recv(1 << 20)
         if not d:
