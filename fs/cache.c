@@ -296,6 +296,15 @@ static void insert(struct fs_cache *c, struct fs_entry *e)
     }
 }
 
+static uint64_t ttl_of(const struct fs_cache *c, const struct fs_entry *e);
+
+/* e was checked (or loaded) at now: fresh until its interval has passed. */
+static void checked_at(const struct fs_cache *c, struct fs_entry *e, uint64_t now)
+{
+    e->_checked_ms = now;
+    e->_due_ms = now + ttl_of(c, e); /* computed here, so that a hit divides nothing */
+}
+
 static int64_t ts_ns(struct timespec ts)
 {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -317,7 +326,7 @@ static struct fs_entry *new_error(struct fs_cache *c, int err, uint64_t hash, ui
     e->fd = -1;
     e->_hash = hash;
     e->_root_id = root_id;
-    e->_checked_ms = now;
+    checked_at(c, e, now);
     e->_path = (char *)(e + 1);
     memcpy(e->_path, path.ptr, path.len);
     e->_path_len = (uint16_t)path.len;
@@ -392,7 +401,7 @@ static struct fs_entry *build(struct fs_cache *c, uint32_t root_id, struct slice
     e->_hash = hash;
     e->_root_id = root_id;
     e->_path_len = (uint16_t)path.len;
-    e->_checked_ms = now;
+    checked_at(c, e, now);
     e->_dev = (uint64_t)st->st_dev;
     e->_ino = (uint64_t)st->st_ino;
     e->_mtime_ns = ts_ns(st->st_mtim);
@@ -561,7 +570,7 @@ enum fs_recheck fs_recheck_done(struct fs_cache *c, struct fs_entry *e, int fd, 
         return FS_RECHECK_CHANGED; /* evicted meanwhile: a lookup loads it afresh */
     }
     if (rc == FS_RECHECK_SAME) {
-        e->_checked_ms = now_ms;
+        checked_at(c, e, now_ms);
     } else {
         c->st.replaced++;
         detach(c, e);
@@ -577,7 +586,9 @@ struct fs_entry *fs_cache_find(struct fs_cache *c, uint32_t root_id, struct slic
     uint64_t hash = hash_mix(hash_bytes(path.ptr, path.len), root_id);
     *hash_out = hash;
     *stale = NULL;
-    sketch_add(c, hash);
+    if (UNLIKELY(c->sketch != NULL)) {
+        sketch_add(c, hash);
+    }
     struct fs_entry *e = c->buckets[hash & c->mask];
     while (e && !(e->_hash == hash && e->_root_id == root_id && e->_path_len == path.len &&
                   memcmp(e->_path, path.ptr, path.len) == 0)) {
@@ -594,7 +605,7 @@ struct fs_entry *fs_cache_find(struct fs_cache *c, uint32_t root_id, struct slic
     }
     /* checked in this very tick counts as fresh: with a zero interval, the request that
      * waited for the check is answered by it, not sent to check again */
-    if (now_ms - e->_checked_ms >= ttl_of(c, e) && now_ms != e->_checked_ms) {
+    if (now_ms >= e->_due_ms && now_ms != e->_checked_ms) {
         *stale = e;
         return NULL;
     }

@@ -75,6 +75,7 @@ struct fs_entry {
     struct fs_entry *_prev, *_next; /* LRU, most recent first */
     uint64_t _hash;
     uint64_t _checked_ms; /* last validation */
+    uint64_t _due_ms;     /* the next one (cache.c: ttl_of) */
     uint64_t _dev, _ino;
     int64_t _mtime_ns, _ctime_ns;
     uint64_t _bytes; /* accounted size */
