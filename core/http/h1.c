@@ -187,9 +187,13 @@ static int serve(struct h1_conn *h, const struct http_request *msg)
     int rc = http_dispatch(r);
     r->msg = NULL; /* it points into the receive buffer: a stream going on must not use it */
     if (rc == HANDLER_LATER) {
+        if (!h->wait_since_us) {
+            h->wait_since_us = e->http.loop->now_us ? e->http.loop->now_us : 1;
+        }
         return rc; /* nothing was answered: the request's bytes are kept and parsed again */
     }
     h->wait.rounds = 0;
+    h->wait_since_us = 0;
     if (rc == 0 && !r->resp.sent) {
         errlog(ERRLOG_ERROR, "a %s handler returned without answering", r->loc->handler->name);
         rc = resp_error(r, 500);
@@ -343,6 +347,7 @@ static void h1_open(struct conn *c)
 {
     struct h1_conn *h = h1_of(c);
     h->wait = (struct req_wait){NULL, NULL, h1_wake, 0};
+    h->wait_since_us = 0;
     c->tr.ops->read_start(&c->tr);
     conn_timer(c, CONN_T_HEADER);
     h->flags |= H1_HEAD_TIMER;

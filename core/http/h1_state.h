@@ -86,6 +86,7 @@ struct h1_conn {
     struct req *stream; /* the request whose body is being streamed, or NULL */
     bool stream_waits;  /* its producer waits for room (writable) */
     struct req_wait wait; /* a request waiting for its handler (H1_WAITING) */
+    uint64_t wait_since_us; /* when it was first parsed (its $request_time starts there), 0 */
 };
 
 static inline struct h1_conn *h1_of(struct conn *c)

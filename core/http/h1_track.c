@@ -123,7 +123,8 @@ struct h1_rec *h1_record(struct h1_conn *h, const struct req *r, struct slice ra
     rec->cap = cap;
     rec->cap_len = (uint32_t)n;
     rec->server = (int16_t)server;
-    rec->t_start_us = e->http.loop->now_us;
+    /* a request that waited for its file counts from when it was first parsed */
+    rec->t_start_us = h->wait_since_us > 1 ? h->wait_since_us : e->http.loop->now_us;
     return rec;
 }
 
