@@ -308,6 +308,58 @@ static void test_recheck_without_fds(void **state)
     fs_cache_free(c);
 }
 
+/*
+ * Short of descriptors only: the newcomer evicts an entry holding one, looking past at most 64
+ * that hold none (it used to walk the whole list on every insert), else it is served uncached.
+ */
+static void test_fd_pressure_bounded(void **state)
+{
+    (void)state;
+    char big[70000];
+    memset(big, 'y', sizeof(big));
+    write_file("big2.bin", big, sizeof(big));
+    struct fs_cache_limits lim = FS_CACHE_LIMITS_DEFAULT;
+    lim.max_fds = 1;
+    char p[32];
+    struct fs_cache_stats st;
+    /* 10 entries without a descriptor older than the one holding it: that one is found */
+    struct fs_cache *c = fs_cache_new(&lim, NULL);
+    for (int i = 0; i < 10; i++) {
+        snprintf(p, sizeof(p), "/small%d", i); /* 404s: entries without a descriptor */
+        fs_entry_release(get(c, p, 0));
+    }
+    fs_entry_release(get(c, "/big.bin", 0));
+    fs_entry_release(get(c, "/big2.bin", 0));
+    fs_cache_get_stats(c, &st);
+    assert_int_equal(st.fds, 1);
+    assert_int_equal(st.evictions, 1); /* big.bin */
+    assert_int_equal(st.entries, 11);
+    fs_cache_free(c);
+    /* 100 of them: the look stops after 64, big2.bin is served but not kept */
+    c = fs_cache_new(&lim, NULL);
+    for (int i = 0; i < 100; i++) {
+        snprintf(p, sizeof(p), "/small%d", i);
+        fs_entry_release(get(c, p, 0));
+    }
+    fs_entry_release(get(c, "/big.bin", 0));
+    struct fs_entry *e = get(c, "/big2.bin", 0);
+    assert_true(e->fd >= 0);
+    assert_int_equal(e->size, sizeof(big));
+    fs_entry_release(e);
+    fs_cache_get_stats(c, &st);
+    assert_int_equal(st.fds, 1);
+    assert_int_equal(st.evictions, 0);
+    assert_int_equal(st.entries, 101);
+    uint64_t misses = st.misses;
+    fs_entry_release(get(c, "/big2.bin", 0));
+    fs_cache_get_stats(c, &st);
+    assert_int_equal(st.misses, misses + 1); /* not kept: loaded again */
+    fs_cache_free(c);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/big2.bin", dir);
+    unlink(path);
+}
+
 /* Once full, one-time lookups pass through without pushing out what is looked up often. */
 static void test_admission(void **state)
 {
@@ -453,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_disabled),
         cmocka_unit_test(test_recheck_without_fds),
+        cmocka_unit_test(test_fd_pressure_bounded),
         cmocka_unit_test(test_admission),
         cmocka_unit_test(test_fill_phases),
         cmocka_unit_test(test_recheck_and_handoff),
