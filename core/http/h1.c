@@ -483,6 +483,9 @@ static void h1_wake(struct req_wait *w)
 {
     struct h1_conn *h = container_of(w, struct h1_conn, wait);
     struct conn *c = &h->c;
+    if (conn_dead(c)) {
+        return; /* aborted, not yet freed (h1_close unlinks when it is): nothing to answer */
+    }
     h->flags &= ~(H1_WAITING | H1_BLOCKED);
     conn_hold(c);
     process_stash(h);
