@@ -102,25 +102,11 @@ def gen(args):
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from wrkbench import free_port, group_cpu  # noqa: E402  (the same CPU accounting as wrkbench)
+
 SHARED = os.path.join(HERE, "..", "..", "..", "shared", "bench")
-CLK = os.sysconf("SC_CLK_TCK")
 HOT = 100
-
-
-def group_cpu(pgid):
-    """utime+stime in seconds of every process in the group (threads included)."""
-    total = 0
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            st = open("/proc/%s/stat" % d).read()
-        except OSError:
-            continue
-        f = st[st.rfind(")") + 2:].split()
-        if int(f[2]) == pgid:
-            total += int(f[11]) + int(f[12])
-    return total / CLK
 
 
 def disk_read_mb():
@@ -139,14 +125,6 @@ def port_answers(port):
         return True
     except OSError:
         return False
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class Server:

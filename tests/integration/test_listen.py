@@ -44,12 +44,24 @@ def free_port(host):
         return t.getsockname()[1]
 
 
-def stalled_download(port, path="/medium.bin"):
+def stalled_download(port, path="/medium.bin", host="127.0.0.1"):
     """A client that asks for a file and reads nothing: the server's send buffer fills."""
-    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    c = socket.create_connection((host, port), timeout=5)
     c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     c.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
     return c
+
+
+def stalled_pair(p1, p2):
+    """Stalled downloads of /big.bin from 127.0.0.1:p1 and 127.0.0.2:p2; ss's server-side
+    lines for both once their buffers have filled."""
+    a = stalled_download(p1, "/big.bin")
+    b = stalled_download(p2, "/big.bin", "127.0.0.2")
+    time.sleep(0.5)
+    lines = server_side(p1), server_side(p2)
+    a.close()
+    b.close()
+    return lines
 
 
 def test_congestion_and_sndbuf_reach_accepted_sockets(tmp_path, docroot):
@@ -59,12 +71,7 @@ def test_congestion_and_sndbuf_reach_accepted_sockets(tmp_path, docroot):
               ["127.0.0.1:%d sndbuf=64k tcp_congestion=cubic" % p1, "127.0.0.2:%d" % p2])
     try:
         out = s.out.decode()
-        a = stalled_download(p1, "/big.bin")
-        b = socket.create_connection(("127.0.0.2", p2), timeout=5)
-        b.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        b.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
-        time.sleep(0.5)
-        one, two = server_side(p1), server_side(p2)
+        one, two = stalled_pair(p1, p2)
         assert " cubic " in one, one
         assert " reno " in two, two  # the main default
         # sndbuf=64k: the kernel doubles it (tb131072); the other autotunes far beyond
@@ -72,8 +79,6 @@ def test_congestion_and_sndbuf_reach_accepted_sockets(tmp_path, docroot):
         tb2 = int(re.search(r"tb(\d+)", two).group(1))
         assert tb1 == 131072, one
         assert tb2 > 4 * tb1, two
-        a.close()
-        b.close()
     finally:
         rc, err = s.stop()
     assert rc == 0, (out, err)
@@ -87,20 +92,13 @@ def test_notsent_lowat_bounds_unsent_bytes(tmp_path, docroot):
     p1, p2 = free_port("127.0.0.1"), free_port("127.0.0.2")
     s = start(tmp_path, docroot, "", ["127.0.0.1:%d notsent_lowat=16k" % p1, "127.0.0.2:%d" % p2])
     try:
-        a = stalled_download(p1, "/big.bin")
-        b = socket.create_connection(("127.0.0.2", p2), timeout=5)
-        b.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        b.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
-        time.sleep(0.5)
-        one, two = server_side(p1), server_side(p2)
+        one, two = stalled_pair(p1, p2)
         m1, m2 = re.search(r"notsent:(\d+)", one), re.search(r"notsent:(\d+)", two)
         n1 = int(m1.group(1)) if m1 else 0
         assert m2, two
         n2 = int(m2.group(1))
         assert n1 <= 16384 + 131072, one
         assert n2 > 4 * max(n1, 16384), (one, two)
-        a.close()
-        b.close()
     finally:
         rc, err = s.stop()
     assert rc == 0, err
