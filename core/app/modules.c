@@ -4,7 +4,12 @@
 #include "core/app/settings.h"
 #include "core/handlers/static.h"
 #include "core/http/accesslog.h"
+#include "core/http/error_page.h"
+#include "core/http/files.h"
 #include "core/http/headers.h"
+#include "core/http/location.h"
+#include "core/http/redirect.h"
+#include "core/http/rewrite.h"
 #include "core/http/route.h"
 #include "core/http/settings.h"
 #include "core/net/settings.h"
@@ -14,7 +19,8 @@
 
 const struct conf_module *const spate_modules[] = {
     &process_module,     &http_module,   &net_module,     &accesslog_module,
-    &route_module,       &static_module, &headers_module,
+    &route_module,       &location_module, &rewrite_module, &redirect_module, &files_module,
+    &error_page_module,  &static_module,   &headers_module,
 #if SPATE_TEST_HANDLERS
     &test_stream_module,
 #endif

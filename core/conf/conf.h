@@ -44,7 +44,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CONF_MODULES_MAX 16
+#define CONF_MODULES_MAX 32
 
 /* Contexts (bit mask). */
 enum conf_ctx {

@@ -7,7 +7,9 @@
 #include "core/conf/types.h"
 #include "core/http/cache_fill.h"
 #include "core/http/dispatch.h"
+#include "core/http/files.h"
 #include "core/http/handler.h"
+#include "core/http/redirect.h"
 #include "core/http/respond.h"
 #include "core/io/loop.h"
 #include "fs/cache.h"
@@ -18,24 +20,10 @@
 #include <errno.h>
 #include <string.h>
 
-/* A document root, opened once however many locations share it. */
-struct static_root {
-    char *path;
-    struct fs_root root;
-    uint32_t id; /* keys the file cache: the same path under two roots is two files */
-};
-
 /* The location struct (CONF_STORE_LOC), inherited main -> server -> location. */
 struct static_conf {
-    char *root_path;
     struct conf_words index;
-    const struct static_root *root; /* derived by finish for every block that serves files */
-};
-
-/* The main struct: the roots. */
-struct static_main {
-    struct static_root *roots;
-    unsigned nroots;
+    bool directory_slash;
 };
 
 /* ---------------------------------------------------------------- index FILE ... */
@@ -58,77 +46,26 @@ static const struct conf_type index_type = {"index", sizeof(struct conf_words), 
 #define OFF(f) offsetof(struct static_conf, f)
 
 static const struct conf_row rows[] = {
-    {"root", ALL, CONF_STORE_LOC, 1, 1, 0, &conf_path_t, OFF(root_path), NULL, 0, 0, "/tmp", NULL},
     {"index", ALL, CONF_STORE_LOC, 1, 16, CONF_MULTI, &index_type, OFF(index), "index.html", 0, 0,
      "index.htm default.html", NULL},
+    {"directory_slash", ALL, CONF_STORE_LOC, 1, 1, 0, &conf_flag, OFF(directory_slash), "on", 0,
+     0, "off", NULL},
 };
 
-/* ---------------------------------------------------------------- finishing: the roots */
+/* ---------------------------------------------------------------- finishing */
 
-static const struct static_root *open_root(struct static_main *m, const char *path,
-                                           struct conf_where w, char *err, size_t errlen)
+/* Every block the static files answer must map URIs to files (files.h). */
+static int finish_block(const struct conf_block *b, char *err, size_t errlen)
 {
-    for (unsigned i = 0; i < m->nroots; i++) {
-        if (strcmp(m->roots[i].path, path) == 0) {
-            return &m->roots[i];
-        }
-    }
-    /* the array is sized up front (one root per block at most): pointers into it stay valid */
-    struct static_root *r = &m->roots[m->nroots];
-    int rc = fs_root_open(&r->root, path);
-    if (rc < 0) {
-        conf_fail_at(err, errlen, w, "document root \"%s\" is not usable: %s", path, strerror(-rc));
-        return NULL;
-    }
-    r->path = sp_strndup(path, strlen(path));
-    if (!r->path) {
-        fs_root_close(&r->root);
-        conf_fail_at(err, errlen, w, "out of memory");
-        return NULL;
-    }
-    r->id = m->nroots++;
-    return r;
-}
-
-/* Where the root a block uses was set: the block itself, or the nearest one above. */
-static struct conf_where root_where(const struct conf_block *b, unsigned slot)
-{
-    for (; b; b = b->parent) {
-        struct conf_where w = conf_where_of(b, slot, 0);
-        if (w.line != 0) {
-            return w;
-        }
-    }
-    return (struct conf_where){"configuration", 0};
-}
-
-static unsigned count_blocks(const struct conf_block *b)
-{
-    unsigned n = 1;
-    for (const struct conf_block *k = b->children; k; k = k->next) {
-        n += count_blocks(k);
-    }
-    return n;
-}
-
-static int finish_block(const struct conf *c, unsigned slot, struct static_main *m,
-                        struct conf_block *b, char *err, size_t errlen)
-{
-    struct static_conf *sc = conf_get(b, slot, CONF_STORE_LOC);
     bool serves = b->kind != CONF_MAIN && (b->content == NULL || b->content == &static_module);
-    if (serves) {
-        if (!sc->root_path) {
-            return conf_fail_at(err, errlen, b->where,
-                                "%s has no \"root\" (add root /path; or use --root)",
-                                b->kind == CONF_SERVER ? "server" : "location");
-        }
-        sc->root = open_root(m, sc->root_path, root_where(b, slot), err, errlen);
-        if (!sc->root) {
-            return -1;
-        }
+    bool named = b->kind == CONF_LOCATION && b->nargs == 2 && !strcmp(b->args[0], "@");
+    if (serves && !named && !http_files_mapped(b)) {
+        return conf_fail_at(err, errlen, b->where,
+                            "%s has no \"root\" (add root /path; or use --root)",
+                            b->kind == CONF_SERVER ? "server" : "location");
     }
-    for (struct conf_block *k = b->children; k; k = k->next) {
-        if (finish_block(c, slot, m, k, err, errlen) < 0) {
+    for (const struct conf_block *k = b->children; k; k = k->next) {
+        if (finish_block(k, err, errlen) < 0) {
             return -1;
         }
     }
@@ -137,24 +74,8 @@ static int finish_block(const struct conf *c, unsigned slot, struct static_main 
 
 static int static_finish(struct conf *c, unsigned slot, char *err, size_t errlen)
 {
-    struct static_main *m = conf_main(c, slot);
-    m->roots = sp_calloc(count_blocks(c->main), sizeof(*m->roots));
-    if (!m->roots) {
-        return conf_fail_at(err, errlen, c->main->where, "out of memory");
-    }
-    return finish_block(c, slot, m, c->main, err, errlen);
-}
-
-static void static_release(struct conf *c, unsigned slot)
-{
-    struct static_main *m = conf_main(c, slot);
-    for (unsigned i = 0; i < m->nroots; i++) {
-        fs_root_close(&m->roots[i].root);
-        sp_free(m->roots[i].path);
-    }
-    sp_free(m->roots);
-    m->roots = NULL;
-    m->nroots = 0;
+    (void)slot;
+    return finish_block(c->main, err, errlen);
 }
 
 /* ---------------------------------------------------------------- responses */
@@ -263,7 +184,10 @@ static int serve_file(struct req *r, struct fs_entry *e)
     const struct http_request *m = r->msg;
     /* RFC 9110 13.2.2: preconditions first, then Range */
     struct http_validators v = {e->etag, e->mtime, true, r->env->loop->now_s};
-    enum http_precondition pc = http_preconditions(&m->headers, m->method, &v);
+    /* an error page is the answer to another request: its conditions and ranges do not apply */
+    enum http_precondition pc = r->in_error_page
+                                    ? HTTP_PRECOND_PROCEED
+                                    : http_preconditions(&m->headers, m->method, &v);
     if (pc == HTTP_PRECOND_NOT_MODIFIED) {
         /* 304: the validators and caching fields a 200 would carry, no body (15.4.5) */
         resp_begin(r, 304);
@@ -274,7 +198,7 @@ static int serve_file(struct req *r, struct fs_entry *e)
         return 412;
     }
     const struct http_header *rh = hdr_get_known(&m->headers, HDR_RANGE);
-    if (rh && m->method == HTTP_GET && !hdr_next_dup(&m->headers, rh) &&
+    if (rh && !r->in_error_page && m->method == HTTP_GET && !hdr_next_dup(&m->headers, rh) &&
         http_if_range_ok(&m->headers, &v)) {
         struct http_range rg[HTTP_RANGES_MAX];
         int n = http_range_parse(rh->value, e->size, rg, HTTP_RANGES_MAX);
@@ -326,9 +250,8 @@ static size_t escape_byte(char *dst, unsigned char ch)
  */
 static int redirect_slash(struct req *r)
 {
-    const struct http_request *m = r->msg;
-    struct slice path = r->path;
-    size_t cap = 3 * path.len + 1 + (m->has_query ? 1 + 3 * m->query.len : 0);
+    struct slice path = r->path, query = r->args;
+    size_t cap = 3 * path.len + 1 + (query.len ? 1 + 3 * query.len : 0);
     char *loc = arena_alloc(r->arena, cap);
     if (!loc) {
         return 500;
@@ -343,11 +266,11 @@ static int redirect_slash(struct req *r)
         }
     }
     loc[n++] = '/';
-    if (m->has_query) {
+    if (query.len) {
         /* the parser admitted only visible bytes; non-ASCII ones are escaped for a valid URI */
         loc[n++] = '?';
-        for (size_t i = 0; i < m->query.len; i++) {
-            unsigned char ch = (unsigned char)m->query.ptr[i];
+        for (size_t i = 0; i < query.len; i++) {
+            unsigned char ch = (unsigned char)query.ptr[i];
             if (ch < 0x80) {
                 loc[n++] = (char)ch;
             } else {
@@ -355,28 +278,29 @@ static int redirect_slash(struct req *r)
             }
         }
     }
-    resp_begin(r, 301);
-    if (resp_field(r, SLICE_LIT("Location"), slice_make(loc, n)) < 0) {
-        return 500;
-    }
-    return 301;
+    return http_redirect_to(r, 301, slice_make(loc, n)); /* absolute as absolute_redirect says */
 }
 
 /* A directory request: the first index file that exists, by an internal redirect. */
-static int index_file(struct req *r, const struct static_conf *sc)
+static int index_file(struct req *r, const struct static_conf *sc, const struct http_root *root,
+                      struct slice dir)
 {
     int status = 404;
     for (unsigned i = 0; i < sc->index.n; i++) {
         size_t k = strlen(sc->index.v[i]);
         char *np = arena_alloc(r->arena, r->path.len + k + 1);
-        if (!np) {
+        char *fp = arena_alloc(r->arena, dir.len + k + 1);
+        if (!np || !fp) {
             return 500;
         }
         memcpy(np, r->path.ptr, r->path.len);
         memcpy(np + r->path.len, sc->index.v[i], k + 1);
         struct slice path = slice_make(np, r->path.len + k);
+        memcpy(fp, dir.ptr, dir.len);
+        memcpy(fp + dir.len, sc->index.v[i], k + 1);
         int why;
-        struct fs_entry *ie = http_file_get(r, &sc->root->root, sc->root->id, path, &why);
+        struct fs_entry *ie = http_file_get(r, &root->root, root->id, slice_make(fp, dir.len + k),
+                                            &why);
         if (!ie) {
             return why; /* HANDLER_LATER: dispatched again once it is loaded, or 503 */
         }
@@ -398,16 +322,31 @@ static int index_file(struct req *r, const struct static_conf *sc)
 static int handle(struct req *r, const void *conf)
 {
     const struct static_conf *sc = conf;
+    const struct http_root *root;
+    struct slice fpath;
+    int st = http_file_map(r, r->loc, r->path, &root, &fpath);
+    if (st) {
+        return st < 0 ? 500 : st;
+    }
+    if (fpath.ptr[fpath.len] != '\0') {
+        /* the cache's lookups want a NUL-terminated path (an alias' is built in the arena) */
+        char *z = arena_alloc(r->arena, fpath.len + 1);
+        if (!z) {
+            return 500;
+        }
+        memcpy(z, fpath.ptr, fpath.len);
+        z[fpath.len] = '\0';
+        fpath.ptr = z;
+    }
     int why;
-    struct fs_entry *e = http_file_get(r, &sc->root->root, sc->root->id, r->path, &why);
+    struct fs_entry *e = http_file_get(r, &root->root, root->id, fpath, &why);
     if (!e) {
         return why; /* HANDLER_LATER: dispatched again once it is loaded, or 503 */
     }
-    int st;
     if (e->kind == FS_DIR && r->path.ptr[r->path.len - 1] == '/') {
-        st = index_file(r, sc);
+        st = index_file(r, sc, root, fpath);
     } else if (e->kind == FS_DIR) {
-        st = redirect_slash(r);
+        st = sc->directory_slash ? redirect_slash(r) : 404;
     } else if (e->kind == FS_FILE) {
         st = serve_file(r, e);
     } else {
@@ -427,10 +366,8 @@ const struct conf_module static_module = {
     .name = "static",
     .rows = rows,
     .nrows = ARRAY_SIZE(rows),
-    .size = {[CONF_STORE_MAIN] = sizeof(struct static_main),
-             [CONF_STORE_LOC] = sizeof(struct static_conf)},
+    .size = {[CONF_STORE_LOC] = sizeof(struct static_conf)},
     .finish = static_finish,
-    .release = static_release,
     .content = &static_handler,
     .default_content = true,
 };

@@ -1,9 +1,15 @@
 /* dispatch.c - routing and the method policy (see dispatch.h). */
 #include "core/http/dispatch.h"
 
+#include "core/http/error_page.h"
+#include "core/http/files.h"
 #include "core/http/handler.h"
+#include "core/http/location.h"
 #include "core/http/respond.h"
+#include "core/http/rewrite.h"
 #include "core/http/route.h"
+#include "core/http/vars.h"
+#include "log/errlog.h"
 #include "proto/path.h"
 
 #include <errno.h>
@@ -12,13 +18,53 @@
 #define REDIRECTS_MAX 10
 #define TRACE_HEAD_MAX 16384
 
-/* The standard response for a status (fields added so far, such as Allow, stay). */
+static int follow(struct req *r, int st);
+
+/* The location's error_page for a status, else its standard response (fields added so far,
+ * such as Allow, stay). */
 static int answer(struct req *r, int status)
 {
     if (r->resp.sent) {
         return 0; /* the handler answered, then reported a problem: nothing more to send */
     }
+    bool done;
+    int rc = http_error_page(r, status, &done);
+    if (done) {
+        rc = follow(r, rc);
+        return rc >= 300 ? answer(r, rc) : rc;
+    }
     return resp_error(r, status);
+}
+
+/* The location for path, with the captures of a regex location kept in the arena. */
+static const struct route_loc *find(struct req *r, struct slice path)
+{
+    struct http_captures caps;
+    bool captured;
+    const struct route_loc *l = loc_find(r->server, path, &caps, &captured);
+    if (captured) {
+        struct http_captures *c = arena_alloc(r->arena, sizeof(*c));
+        if (c) {
+            *c = caps;
+            r->caps = c;
+        }
+    }
+    return l;
+}
+
+/* A path component starting with '.' (the path is normalized: no "." or ".." segments),
+ * outside /.well-known/ (RFC 8615). */
+static bool dotfile(struct slice p)
+{
+    const char *d = memmem(p.ptr, p.len, "/.", 2);
+    if (!d) {
+        return false;
+    }
+    if (d == p.ptr && p.len >= 12 && memcmp(p.ptr, "/.well-known", 12) == 0 &&
+        (p.len == 12 || p.ptr[12] == '/')) {
+        return p.len > 12 && memmem(p.ptr + 12, p.len - 12, "/.", 2) != NULL;
+    }
+    return true;
 }
 
 /* "GET, HEAD, OPTIONS[, TRACE]" and the other methods the location's handler takes. */
@@ -112,12 +158,45 @@ static bool takes(const struct req *r, enum http_method m)
     return methods & HANDLER_METHOD(m);
 }
 
+/* From a chosen location on: its rewrites, the method policy, try_files, the handler. */
 static int invoke(struct req *r)
 {
+    for (;;) {
+        if (r->loc->internal && !r->internal) {
+            return answer(r, 404);
+        }
+        if (r->loc->kind == ROUTE_LOC_SERVER) {
+            break; /* the server's rewrites ran before the location was chosen */
+        }
+        int st = rewrite_run(r, r->loc);
+        if (st == REWRITE_AGAIN) {
+            if (++r->redirects > REDIRECTS_MAX) {
+                errlog(ERRLOG_ERROR, "rewrite or internal redirection cycle while processing "
+                                     "\"%.*s\"", (int)r->path.len, r->path.ptr);
+                return answer(r, 500);
+            }
+            r->internal = true;
+            r->loc = find(r, r->path);
+            continue;
+        }
+        if (st == REWRITE_ANSWERED || st < 0) {
+            return st < 0 ? st : 0;
+        }
+        if (st) {
+            return answer(r, st);
+        }
+        break;
+    }
     if (!takes(r, r->method)) {
         return with_allow(r, 405);
     }
-    int st = r->loc->handler->handle(r, r->loc->handler_conf);
+    bool done;
+    int st = http_try_files(r, &done);
+    if (done) {
+        st = follow(r, st);
+        return st >= 300 ? answer(r, st) : st;
+    }
+    st = r->loc->handler->handle(r, r->loc->handler_conf);
     if (st == HANDLER_LATER) {
         return r->wait ? st : answer(r, 500); /* a handler must not wait where none can */
     }
@@ -136,7 +215,21 @@ int http_dispatch(struct req *r)
         return answer(r, 501);
     }
     normalize(r);
-    r->loc = r->path_status ? &r->server->self : route_location(r->server, r->path);
+    r->loc = &r->server->self;
+    if (!r->path_status) {
+        /* the server's rewrites, then the location for the (new) URI */
+        int st = rewrite_run(r, r->loc);
+        if (st == REWRITE_ANSWERED || st < 0) {
+            return st < 0 ? st : 0;
+        }
+        if (st >= 300) {
+            return answer(r, st);
+        }
+        r->loc = find(r, r->path);
+        if (r->loc->refuse_dotfiles && dotfile(r->path)) {
+            return answer(r, 404);
+        }
+    }
     switch (r->method) {
     case HTTP_TRACE:
         return r->env->trace ? trace(r) : with_allow(r, 405);
@@ -162,10 +255,36 @@ int http_dispatch(struct req *r)
 int http_redirect(struct req *r, struct slice path)
 {
     if (++r->redirects > REDIRECTS_MAX) {
-        return 500; /* a cycle of internal redirects */
+        errlog(ERRLOG_ERROR, "internal redirection cycle while processing \"%.*s\"",
+               (int)path.len, path.ptr);
+        return 500;
     }
     r->path = path;
     r->path_status = 0;
-    r->loc = route_location(r->server, path);
+    r->internal = true;
+    r->loc = find(r, path);
+    return invoke(r);
+}
+
+/* Where try_files or error_page sent the request. */
+static int follow(struct req *r, int st)
+{
+    if (st == REQ_NEXT_URI) {
+        return http_redirect(r, r->path);
+    }
+    if (st == REQ_NEXT_LOC) {
+        return http_goto(r, r->loc);
+    }
+    return st;
+}
+
+int http_goto(struct req *r, const struct route_loc *l)
+{
+    if (++r->redirects > REDIRECTS_MAX) {
+        errlog(ERRLOG_ERROR, "internal redirection cycle to \"%s\"", l->prefix);
+        return 500;
+    }
+    r->internal = true;
+    r->loc = l;
     return invoke(r);
 }

@@ -30,3 +30,6 @@ int http_dispatch(struct req *r) MUST_CHECK;
  * loop) for the caller to return.
  */
 int http_redirect(struct req *r, struct slice path) MUST_CHECK;
+
+/* An internal redirect to a named location (try_files, error_page): as http_redirect. */
+int http_goto(struct req *r, const struct route_loc *l) MUST_CHECK;

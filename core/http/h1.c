@@ -171,6 +171,7 @@ static int serve(struct h1_conn *h, const struct http_request *msg)
     r->version_minor = msg->version_minor;
     r->method = msg->method;
     r->head_only = msg->method == HTTP_HEAD;
+    r->args = msg->query;
     r->group = &e->routes->groups[h->c.listener];
     r->env = &e->http;
     r->arena = &h->c.arena;

@@ -23,8 +23,11 @@
 #include "proto/date.h"
 #include "proto/response.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* Bodies up to this size are copied behind the head: one contiguous send. */
 #define COPY_BODY_MAX 4096u
@@ -630,6 +633,23 @@ static bool h1_dead(const struct req *r)
     return conn_dead(&((const struct h1_conn *)r->proto_data)->c);
 }
 
+static const struct sockaddr_storage *h1_peer(struct req *r)
+{
+    return conn_peer(&((struct h1_conn *)r->proto_data)->c);
+}
+
+static unsigned h1_local_port(struct req *r)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    const struct h1_conn *h = r->proto_data;
+    if (getsockname(h->c.tr.fd, (struct sockaddr *)&ss, &len) < 0) {
+        return 0;
+    }
+    return ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                    : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
 const struct req_proto h1_proto = {
     .send = h1_send,
     .stream_begin = h1_stream_begin,
@@ -638,4 +658,6 @@ const struct req_proto h1_proto = {
     .hold = h1_hold,
     .unhold = h1_unhold,
     .dead = h1_dead,
+    .peer = h1_peer,
+    .local_port = h1_local_port,
 };

@@ -31,6 +31,7 @@ struct route_server;
 struct route_loc;
 struct route_group;
 struct cache_fills;
+struct sockaddr_storage;
 
 /* ---- the response a handler describes (written by respond.h's functions) ---- */
 
@@ -122,6 +123,23 @@ static inline void req_wait_unlink(struct req_wait *w)
     }
 }
 
+/* The captures of the last regex that matched, as offsets into subject (http/vars.h uses them). */
+#define HTTP_CAPTURES_MAX 10 /* $0..$9 */
+
+struct http_captures {
+    struct slice subject;
+    unsigned n; /* pairs in ov */
+    size_t ov[2 * HTTP_CAPTURES_MAX];
+};
+
+/*
+ * Where a request goes next when a step (try_files, error_page) sends it elsewhere, returned
+ * to the dispatcher instead of a status: the URI is now r->path (search the locations
+ * again), or the location is now r->loc (a named one).
+ */
+#define REQ_NEXT_URI 4
+#define REQ_NEXT_LOC 5
+
 /* Per-worker services a handler may use. */
 struct http_env {
     struct io_loop *loop;    /* clocks, and operations of handlers that answer later */
@@ -145,6 +163,10 @@ struct req_proto {
     void (*unhold)(struct req *r);
     /* the connection is going away: an asynchronous step that resumes stops here */
     bool (*dead)(const struct req *r);
+    /* the client's address, or NULL when unknown */
+    const struct sockaddr_storage *(*peer)(struct req *r);
+    /* the port the request arrived on (the socket's own: a listen on port 0 included) */
+    unsigned (*local_port)(struct req *r);
 };
 
 struct req {
@@ -156,6 +178,11 @@ struct req {
     struct slice path; /* normalized and percent-decoded, NUL-terminated; see path_status */
     int path_status;   /* 0, or why the path could not be normalized (400, 403, 404) */
     uint8_t redirects; /* internal redirects so far */
+    bool internal;     /* reached by an internal redirect: `internal` locations may answer */
+    bool in_error_page; /* answering through an error_page: no second one */
+    int16_t error_status; /* nonzero: the status a successful answer is sent with (error_page) */
+    struct slice args;    /* the query without '?' (a rewrite may replace it) */
+    const struct http_captures *caps; /* of the last regex that matched, or NULL */
     const struct route_group *group;   /* the address it arrived on */
     const struct route_server *server; /* the virtual host */
     const struct route_loc *loc;       /* the location, or the server's own */

@@ -91,9 +91,19 @@ int resp_body_file(struct req *r, struct fs_entry *e, uint64_t off, uint64_t len
     return 0;
 }
 
+/* An error page's answer goes out with the error's code (error_page.h). */
+static void error_status(struct req *r)
+{
+    int st = r->resp.status;
+    if (r->error_status && ((st >= 200 && st < 300) || st == 304)) {
+        r->resp.status = r->error_status;
+    }
+}
+
 int resp_send(struct req *r)
 {
     ASSERT(!r->resp.sent);
+    error_status(r);
     int rc = r->proto->send(r);
     r->resp.sent = true;
     return rc;
@@ -114,6 +124,7 @@ int resp_stream(struct req *r, const struct resp_stream_ops *ops, void *arg)
 {
     ASSERT(!r->resp.sent);
     struct resp *s = &r->resp;
+    error_status(r);
     s->body = RESP_BODY_STREAM;
     s->stream = ops;
     s->stream_arg = arg;

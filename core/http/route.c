@@ -298,47 +298,8 @@ static const struct conf_row rows[] = {
      SRV_OFF(allow_encoded_slash), "off", 0, 0, "on", NULL},
 };
 
-/* The module that answers locations naming no handler (the static files). */
-static int default_content(const struct conf *c)
-{
-    for (unsigned i = 0; i < c->nmodules; i++) {
-        if (c->modules[i]->content && c->modules[i]->default_content) {
-            return (int)i;
-        }
-    }
-    return -1;
-}
-
-static int make_loc(const struct conf *c, struct route_loc *l, const struct route_server *s,
-                    const struct conf_block *b, const char *prefix, char *err, size_t errlen)
-{
-    int hslot = conf_slot(c, &headers_module);
-    int cslot = b->content ? conf_slot(c, b->content) : default_content(c);
-    if (cslot < 0) {
-        return conf_fail_at(err, errlen, b->where, "no handler answers here");
-    }
-    const struct conf_module *m = c->modules[cslot];
-    l->prefix = prefix;
-    l->prefix_len = strlen(prefix);
-    l->handler = m->content;
-    l->handler_conf = conf_get(b, (unsigned)cslot, CONF_STORE_LOC);
-    l->hdrs = hslot >= 0 ? conf_get(b, (unsigned)hslot, CONF_STORE_LOC) : NULL;
-    l->block = b;
-    l->server = s;
-    return 0;
-}
-
-static int longer_first(const void *a, const void *b)
-{
-    const struct route_loc *x = a, *y = b;
-    if (x->prefix_len != y->prefix_len) {
-        return x->prefix_len < y->prefix_len ? 1 : -1;
-    }
-    return strcmp(x->prefix, y->prefix);
-}
-
-static int build_server(const struct conf *c, unsigned slot, struct route_server *s,
-                        const struct conf_block *b, char *err, size_t errlen)
+static int build_server(unsigned slot, struct route_server *s, const struct conf_block *b,
+                        char *err, size_t errlen)
 {
     const struct route_srv *sc = conf_get(b, slot, CONF_STORE_SRV);
     s->block = b;
@@ -359,25 +320,7 @@ static int build_server(const struct conf *c, unsigned slot, struct route_server
             s->names[s->nnames++] = v;
         }
     }
-    if (make_loc(c, &s->self, s, b, "", err, errlen) < 0) {
-        return -1;
-    }
-    if (b->nchildren) {
-        s->locs = sp_calloc(b->nchildren, sizeof(*s->locs));
-        if (!s->locs) {
-            return conf_fail_at(err, errlen, b->where, "out of memory");
-        }
-    }
-    for (const struct conf_block *k = b->children; k; k = k->next) {
-        if (make_loc(c, &s->locs[s->nlocs], s, k, k->args[0], err, errlen) < 0) {
-            return -1;
-        }
-        s->nlocs++;
-    }
-    if (s->nlocs > 1) {
-        qsort(s->locs, s->nlocs, sizeof(*s->locs), longer_first);
-    }
-    return 0;
+    return 0; /* its locations are built by the location module (location.h) */
 }
 
 static struct route_group *group_for(struct route_table *t, const struct net_addr *a)
@@ -491,7 +434,6 @@ static void route_release(struct conf *c, unsigned slot)
             sp_free(t->servers[i].names[k]);
         }
         sp_free(t->servers[i].names);
-        sp_free(t->servers[i].locs);
     }
     sp_free(t->servers);
     for (unsigned j = 0; j < t->ngroups; j++) {
@@ -516,7 +458,7 @@ static int route_finish(struct conf *c, unsigned slot, char *err, size_t errlen)
     for (const struct conf_block *b = c->main->children; b; b = b->next) {
         struct route_server *s = &t->servers[t->nservers];
         s->index = t->nservers++;
-        if (build_server(c, slot, s, b, err, errlen) < 0) {
+        if (build_server(slot, s, b, err, errlen) < 0) {
             return -1;
         }
     }
@@ -593,15 +535,4 @@ const struct route_server *route_server_for(const struct route_group *g, struct 
         }
     }
     return g->def;
-}
-
-const struct route_loc *route_location(const struct route_server *s, struct slice path)
-{
-    for (unsigned i = 0; i < s->nlocs; i++) {
-        const struct route_loc *l = &s->locs[i];
-        if (l->prefix_len <= path.len && memcmp(l->prefix, path.ptr, l->prefix_len) == 0) {
-            return l;
-        }
-    }
-    return &s->self;
 }

@@ -23,14 +23,33 @@
 
 #include <stdbool.h>
 
+/* What kind of location a route_loc is (nginx's modifiers). */
+enum route_loc_kind {
+    ROUTE_LOC_SERVER,  /* the server's own settings: paths no location takes */
+    ROUTE_LOC_PREFIX,  /* location /uri */
+    ROUTE_LOC_EXACT,   /* location = /uri */
+    ROUTE_LOC_NOREGEX, /* location ^~ /uri */
+    ROUTE_LOC_REGEX,   /* location ~ re, location ~* re */
+    ROUTE_LOC_NAMED,   /* location @name */
+};
+
+struct loc_set;
+struct http_regex;
+
 struct route_loc {
-    const char *prefix; /* "/assets/" ("" for a server's own settings) */
+    const char *prefix; /* the URI, regex or "@name" ("" for the server's own settings) */
     size_t prefix_len;
+    uint8_t kind; /* enum route_loc_kind */
+    bool internal;        /* only internal redirects (try_files, error_page, rewrite) reach it */
+    bool refuse_dotfiles; /* a path with a component starting with '.' gets 404 */
     const struct handler_ops *handler;
     const void *handler_conf; /* the handler module's location struct here */
     const struct headers_conf *hdrs;
     const struct conf_block *block;
     const struct route_server *server;
+    const struct route_loc *parent; /* the enclosing location, NULL at the server level */
+    const struct loc_set *nested;   /* nested locations, NULL when none */
+    struct http_regex *re;          /* ROUTE_LOC_REGEX */
 };
 
 struct route_server {
@@ -39,8 +58,9 @@ struct route_server {
     unsigned index; /* 0..n-1 in file order: keys per-server state (the access log) */
     bool allow_encoded_slash;
     struct route_loc self;  /* for paths no location matches */
-    struct route_loc *locs; /* longest prefix first */
+    struct route_loc *locs; /* every location, nested ones included, in file order */
     unsigned nlocs;
+    struct loc_set *top; /* the server-level locations, for loc_find (location.h) */
     const struct conf_block *block;
 };
 
@@ -68,5 +88,3 @@ const struct route_table *route_table(const struct conf *c);
 /* The server for a Host value (port and trailing dot ignored; empty: the default). */
 const struct route_server *route_server_for(const struct route_group *g, struct slice host);
 
-/* The location for a normalized path: the longest matching prefix, else the server's own. */
-const struct route_loc *route_location(const struct route_server *s, struct slice path);

@@ -8,6 +8,7 @@
 #include "common/unit.h"
 #include "core/http/h1_write.h"
 #include "core/http/respond.h"
+#include "core/http/location.h"
 #include "core/http/route.h"
 #include "proto/request.h"
 

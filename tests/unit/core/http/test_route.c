@@ -5,6 +5,7 @@
 #include "common/unit.h"
 #include "core/app/modules.h"
 #include "core/conf/conf.h"
+#include "core/http/location.h"
 #include "core/http/route.h"
 
 #include <setjmp.h>
