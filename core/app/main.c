@@ -455,6 +455,9 @@ int main(int argc, char **argv)
         return fatal(err);
     }
     if (o.test) {
+        for (unsigned i = 0; i < conf.nnotices; i++) {
+            fprintf(stderr, "spate: [notice] %s\n", conf.notices[i]); /* as nginx -t shows them */
+        }
         printf("spate: configuration %s is valid\n", conf.source);
         conf_free(&conf);
         return 0;
@@ -471,6 +474,9 @@ int main(int argc, char **argv)
                  strerror(-rc));
         conf_free(&conf);
         return fatal(err);
+    }
+    for (unsigned i = 0; i < conf.nnotices; i++) {
+        errlog(ERRLOG_NOTICE, "%s", conf.notices[i]); /* nginx directives without effect */
     }
     struct http_settings *hs = (struct http_settings *)http_settings(&conf);
     fit_fd_limit(hs, ps->workers);

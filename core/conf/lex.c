@@ -3,6 +3,7 @@
 
 #include "core/base/alloc.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +22,7 @@ static int fail(struct lexer *l, int line, const char *msg)
     return -1;
 }
 
+/* Appends a token; a word's raw text s[0..n) is unescaped (see lex.h). */
 static int push(struct lexer *l, char kind, const char *s, size_t n, int line)
 {
     struct conf_toks *t = l->out;
@@ -33,54 +35,92 @@ static int push(struct lexer *l, char kind, const char *s, size_t n, int line)
         t->v = v;
         t->cap = ncap;
     }
-    char *text = sp_strndup(s, n);
+    char *text = sp_malloc(n + 1);
     if (!text) {
         return fail(l, line, "out of memory");
     }
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '\\' && i + 1 < n && kind == 'w') {
+            char e = s[i + 1];
+            if (e == '"' || e == '\'' || e == '\\') {
+                c = e;
+                i++;
+            } else if (e == 'n' || e == 'r' || e == 't') {
+                c = e == 'n' ? '\n' : e == 'r' ? '\r' : '\t';
+                i++;
+            }
+        }
+        text[o++] = c;
+    }
+    text[o] = '\0';
     t->v[t->n++] = (struct conf_tok){text, line, kind};
     return 0;
 }
 
-/* A quoted string starting at the quote. */
+/* A quoted word starting at the quote. */
 static int quoted(struct lexer *l)
 {
     char q = l->src[l->pos++];
     int line = l->line;
-    size_t cap = 64, n = 0;
-    char *buf = sp_malloc(cap);
-    if (!buf) {
-        return fail(l, line, "out of memory");
-    }
+    size_t start = l->pos;
     for (;;) {
         if (l->pos >= l->len) {
-            sp_free(buf);
             return fail(l, line, "unterminated quoted string");
         }
-        char c = l->src[l->pos++];
+        char c = l->src[l->pos];
+        if (c == '\0') {
+            return fail(l, l->line, "NUL byte in configuration");
+        }
         if (c == q) {
             break;
         }
         if (c == '\n') {
             l->line++;
         }
-        if (c == '\\' && l->pos < l->len) {
-            char e = l->src[l->pos++];
-            c = e == 'n' ? '\n' : e == 't' ? '\t' : e;
-        }
-        if (n + 1 >= cap) {
-            cap *= 2;
-            char *nb = sp_realloc(buf, cap);
-            if (!nb) {
-                sp_free(buf);
-                return fail(l, line, "out of memory");
+        if (c == '\\' && l->pos + 1 < l->len && l->src[l->pos + 1] != '\0') {
+            l->pos++; /* the escaped character never closes the string */
+            if (l->src[l->pos] == '\n') {
+                l->line++;
             }
-            buf = nb;
         }
-        buf[n++] = c;
+        l->pos++;
     }
-    int rc = push(l, 'w', buf, n, line);
-    sp_free(buf);
+    int rc = push(l, 'w', l->src + start, l->pos - start, line);
+    l->pos++; /* the closing quote */
     return rc;
+}
+
+/* An unquoted word: up to a space, ';', '{' or '}' (a '{' of "${" and its '}' stay in it). */
+static int word(struct lexer *l)
+{
+    size_t s = l->pos;
+    bool var = false;
+    while (l->pos < l->len) {
+        char c = l->src[l->pos];
+        if (c == '\0' || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ';') {
+            break;
+        }
+        if (c == '\\' && l->pos + 1 < l->len && !strchr("\r\n", l->src[l->pos + 1]) &&
+            l->src[l->pos + 1] != '\0') {
+            l->pos += 2;
+            continue;
+        }
+        if (c == '{') {
+            if (l->pos == s || l->src[l->pos - 1] != '$') {
+                break;
+            }
+            var = true;
+        } else if (c == '}') {
+            if (!var) {
+                break;
+            }
+            var = false;
+        }
+        l->pos++;
+    }
+    return push(l, 'w', l->src + s, l->pos - s, l->line);
 }
 
 int conf_lex(const char *name, const char *src, size_t len, struct conf_toks *out, char *err,
@@ -109,15 +149,8 @@ int conf_lex(const char *name, const char *src, size_t len, struct conf_toks *ou
             }
         } else if (c == '\0') {
             return fail(&l, l.line, "NUL byte in configuration");
-        } else {
-            size_t s = l.pos;
-            while (l.pos < l.len && !strchr(" \t\r\n;{}#\"'", l.src[l.pos]) &&
-                   l.src[l.pos] != '\0') {
-                l.pos++;
-            }
-            if (push(&l, 'w', l.src + s, l.pos - s, l.line) < 0) {
-                return -1;
-            }
+        } else if (word(&l) < 0) {
+            return -1;
         }
     }
     return 0;

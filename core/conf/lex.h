@@ -1,9 +1,13 @@
 /*
  * lex.h - the configuration tokenizer: words (quoted or not), ';', '{', '}'.
  *
- * Internal to core/conf. `#` starts a comment to the end of the line outside
- * quotes; "double" and 'single' quotes keep spaces and ;{}# and take the
- * escapes \" \' \\ \n \t. A NUL byte is an error.
+ * Internal to core/conf. The rules are nginx's, so a pasted nginx.conf means the same:
+ * `#` starts a comment where a word could start (inside a word it is a character, as in
+ * `a#b`); "double" and 'single' quotes open a quoted word only at the start of a word and
+ * keep spaces and ;{}#; `${name}` stays in its word. In any word a backslash makes the next
+ * character plain, and \" \' \\ \n \r \t are replaced by what they stand for, while any
+ * other backslash stays as written, so a regular expression such as `\.png$` or
+ * "\d{2}" keeps its text exactly. A NUL byte is an error.
  */
 #pragma once
 

@@ -28,9 +28,28 @@ void conf_out_begin(struct conf_out *o, const char *name)
     fputs(name, o->f);
 }
 
+/* An escape the tokenizer replaces (lex.h): a backslash before these must be doubled. */
+static bool escapes(char c)
+{
+    return c == '"' || c == '\'' || c == '\\' || c == 'n' || c == 'r' || c == 't' || c == '\0';
+}
+
+/*
+ * Whether s reads back as itself unquoted: no character that ends a word or starts a
+ * comment or a quote, and no backslash the tokenizer would replace. A regular expression
+ * such as \.png$ stays unquoted.
+ */
 static bool needs_quotes(const char *s)
 {
-    return s[0] == '\0' || strpbrk(s, " \t\r\n;{}#\"'\\") != NULL;
+    if (s[0] == '\0' || strpbrk(s, " \t\r\n;{}#\"'") != NULL) {
+        return true;
+    }
+    for (const char *b = strchr(s, '\\'); b; b = strchr(b + 2, '\\')) {
+        if (escapes(b[1])) {
+            return true;
+        }
+    }
+    return false;
 }
 
 void conf_out_arg(struct conf_out *o, const char *s)
@@ -47,10 +66,14 @@ void conf_out_arg(struct conf_out *o, const char *s)
             fputs("\\\"", o->f);
             break;
         case '\\':
-            fputs("\\\\", o->f);
+            /* a backslash the tokenizer keeps as written is written as it is */
+            fputs(escapes(s[1]) ? "\\\\" : "\\", o->f);
             break;
         case '\n':
             fputs("\\n", o->f);
+            break;
+        case '\r':
+            fputs("\\r", o->f);
             break;
         case '\t':
             fputs("\\t", o->f);
@@ -76,6 +99,19 @@ void conf_out_argf(struct conf_out *o, const char *fmt, ...)
 void conf_out_end(struct conf_out *o)
 {
     fputs(";\n", o->f);
+}
+
+void conf_out_open(struct conf_out *o)
+{
+    fputs(" {\n", o->f);
+    o->depth++;
+}
+
+void conf_out_close(struct conf_out *o)
+{
+    o->depth--;
+    indent(o);
+    fputs("}\n", o->f);
 }
 
 void conf_fmt_size(char *buf, size_t len, uint64_t v)
@@ -114,10 +150,14 @@ void conf_out_time(struct conf_out *o, uint64_t ms)
     conf_out_argf(o, "%llums", (unsigned long long)ms);
 }
 
-/* Contexts that enclose a block of this kind. */
-static unsigned above(enum conf_ctx kind)
+/* Contexts that enclose block b (a nested location's include a location). */
+static unsigned above(const struct conf_block *b)
 {
-    return kind == CONF_MAIN ? 0 : kind == CONF_SERVER ? CONF_MAIN : CONF_MAIN | CONF_SERVER;
+    unsigned ctx = 0;
+    for (const struct conf_block *u = b->parent; u; u = u->parent) {
+        ctx |= u->kind;
+    }
+    return ctx;
 }
 
 static bool should_print(const struct conf_block *b, const struct conf_row *r, struct conf_where w)
@@ -129,7 +169,7 @@ static bool should_print(const struct conf_block *b, const struct conf_row *r, s
         return b->kind == CONF_MAIN; /* a default, shown where it is applied */
     }
     /* inherited: shown only if it could not have been written further up */
-    return r->def && !(r->ctx & above(b->kind));
+    return r->def && !(r->ctx & above(b));
 }
 
 static void print_block(struct conf_out *o, const struct conf *c, const struct conf_block *b)
@@ -148,15 +188,17 @@ static void print_block(struct conf_out *o, const struct conf *c, const struct c
     for (const struct conf_block *k = b->children; k; k = k->next) {
         fputc('\n', o->f);
         conf_out_begin(o, k->kind == CONF_SERVER ? "server" : "location");
-        for (unsigned i = 0; i < k->nargs; i++) {
-            conf_out_arg(o, k->args[i]);
+        if (k->kind == CONF_LOCATION) {
+            /* the modifier, unless there is none (a prefix) or it is the name's '@' */
+            if (k->loc_kind != CONF_LOC_PREFIX && k->loc_kind != CONF_LOC_NAMED) {
+                fputc(' ', o->f);
+                fputs(k->args[0], o->f);
+            }
+            conf_out_arg(o, k->args[1]);
         }
-        fputs(" {\n", o->f);
-        o->depth++;
+        conf_out_open(o);
         print_block(o, c, k);
-        o->depth--;
-        indent(o);
-        fputs("}\n", o->f);
+        conf_out_close(o);
     }
 }
 

@@ -24,6 +24,11 @@ void conf_out_arg(struct conf_out *o, const char *arg); /* quoted when needed */
 void conf_out_argf(struct conf_out *o, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void conf_out_end(struct conf_out *o);
 
+/* A CONF_BLOCK row's block: conf_out_begin, conf_out_arg..., conf_out_open, one
+ * conf_out_begin...conf_out_end per inner line, conf_out_close. */
+void conf_out_open(struct conf_out *o);  /* " {" and a level deeper */
+void conf_out_close(struct conf_out *o); /* a level up, "}" */
+
 /* Sizes and times in the shortest exact unit ("64k", "90s", "250ms"). */
 void conf_out_size(struct conf_out *o, uint64_t bytes);
 /* The size as the configuration writes it (64k, 2m, 1g, 1000) */

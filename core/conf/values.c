@@ -10,6 +10,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+void conf_one_line(char *msg, size_t cap)
+{
+    char tmp[CONF_ERR_MAX];
+    size_t o = 0;
+    for (const char *s = msg; *s && o + 5 < sizeof(tmp); s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != 0x7f) {
+            tmp[o++] = (char)c;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            tmp[o++] = '\\';
+            tmp[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        } else {
+            o += (size_t)snprintf(tmp + o, sizeof(tmp) - o, "\\x%02x", c);
+        }
+    }
+    tmp[o] = '\0';
+    snprintf(msg, cap, "%s", tmp);
+}
+
 int conf_error(struct conf_parse *p, const char *fmt, ...)
 {
     char msg[CONF_ERR_MAX];
@@ -17,6 +36,7 @@ int conf_error(struct conf_parse *p, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    conf_one_line(msg, sizeof(msg));
     if (p->line > 0) {
         snprintf(p->err, p->errlen, "%s:%d: %s", p->file, p->line, msg);
     } else {
@@ -32,6 +52,7 @@ int conf_fail_at(char *err, size_t errlen, struct conf_where w, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    conf_one_line(msg, sizeof(msg));
     if (w.line > 0) {
         snprintf(err, errlen, "%s:%d: %s", w.file, w.line, msg);
     } else {

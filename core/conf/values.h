@@ -49,6 +49,13 @@ struct conf_parse {
 /* Writes "file:line: <message>" into p->err; returns -1. */
 int conf_error(struct conf_parse *p, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
+/*
+ * Makes msg one line, even where it quotes a word of the file that holds a line break (a
+ * quoted string): control characters become \n, \r, \t or \xHH. conf_error and
+ * conf_fail_at do it; messages are one line each.
+ */
+void conf_one_line(char *msg, size_t cap);
+
 /* An absolute copy of path: relative paths resolve against the configuration's directory. */
 char *conf_path(struct conf_parse *p, const char *path) MUST_CHECK;
 

@@ -121,7 +121,7 @@ static const struct bad bad[] = {
     {"add_header Content-Length 5;", "the server sets this field itself"},
     {"add_header X y sometimes;", "\"always\""},
     {"expires soon;", "invalid expires time"},
-    {"s\"x", "unterminated quoted string"},
+    {"s \"x", "unterminated quoted string"},
     {"error_log /tmp/x loud;", "unknown error_log level"},
     {"log_format common '$status';", "built in and cannot be redefined"},
     {"log_format a '$status';\nlog_format a '$status';", "t.conf:2: duplicate log_format"},

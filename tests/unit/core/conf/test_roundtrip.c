@@ -107,7 +107,10 @@ static char *every_directive(void)
                 const struct conf_row *r = &mod->rows[i];
                 if ((r->ctx & ctxs[depth]) && !(r->flags & CONF_CONTENT)) {
                     assert_non_null(r->example);
-                    add(&buf, &len, &cap, "    %s %s;\n", r->name, r->example);
+                    /* a CONF_BLOCK row's example ends with its block: "NAME { ... }" */
+                    add(&buf, &len, &cap, "    %s %s%s\n", r->name, r->example,
+                        (r->flags & CONF_BLOCK) ? "" : ";");
+
                 }
             }
         }
@@ -152,6 +155,32 @@ static void test_every_directive(void **state)
     assert_non_null(strstr(printed, "cache_control \"public, max-age=300\";"));
     free(printed);
     free(text);
+}
+
+/* Every location form, nested ones nested: printed as written (joined forms split). */
+static void test_locations(void **state)
+{
+    (void)state;
+    char *printed = round_trip("locations.conf",
+                               "server {\n"
+                               "  root /tmp;\n"
+                               "  location =/x { }\n"
+                               "  location ^~/a { location ~*\\.png$ { } location /a/b { } }\n"
+                               "  location ~ \"^/a\\d{2}$\" { }\n"
+                               "  location @fallback { }\n"
+                               "}\n",
+                               false, NULL);
+    static const char *const want[] = {
+        "\n    location = /x {\n",       "\n    location ^~ /a {\n",
+        "\n        location ~* \\.png$ {\n", "\n        location /a/b {\n",
+        "\n    location ~ \"^/a\\d{2}$\" {\n", "\n    location @fallback {\n",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+        if (!strstr(printed, want[i])) {
+            fail_msg("\"%s\" is missing from:\n%s", want[i], printed);
+        }
+    }
+    free(printed);
 }
 
 static void test_profiles_and_site(void **state)
@@ -199,6 +228,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_directive),
+        cmocka_unit_test(test_locations),
         cmocka_unit_test(test_profiles_and_site),
         cmocka_unit_test(test_documented),
     };
