@@ -125,6 +125,21 @@ void fs_cache_free(struct fs_cache *c)
     sp_free(c);
 }
 
+struct fs_entry *fs_entry_new_body(size_t len)
+{
+    struct fs_entry *e = sp_calloc(1, sizeof(*e) + len + 1);
+    if (!e) {
+        return NULL;
+    }
+    e->kind = FS_FILE;
+    e->fd = -1;
+    e->size = len;
+    e->body = (char *)(e + 1);
+    e->_bytes = sizeof(*e) + len;
+    e->_refs = 1;
+    return e;
+}
+
 void fs_entry_release(struct fs_entry *e)
 {
     ASSERT(e->_refs > 0);

@@ -171,6 +171,15 @@ enum fs_recheck fs_recheck_done(struct fs_cache *c, struct fs_entry *e, int fd, 
  */
 void fs_cache_handoff(struct fs_cache *c, struct fs_entry *e);
 
+/*
+ * A standalone entry, in no cache, whose body is len bytes of generated content (a directory
+ * listing several responses share): kind FS_FILE, size len, body writable by the caller until
+ * it is shared, no fd, no MIME type or validators. One reference; freed by the last
+ * fs_entry_release. Thread-safe to create (another thread may fill it and hand it over).
+ * NULL when out of memory.
+ */
+struct fs_entry *fs_entry_new_body(size_t len) MUST_CHECK;
+
 /* Adds a reference (e.g. one per queued send of the body). */
 static inline void fs_entry_ref(struct fs_entry *e)
 {

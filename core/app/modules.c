@@ -2,6 +2,7 @@
 #include "core/app/modules.h"
 
 #include "core/app/settings.h"
+#include "core/handlers/autoindex.h"
 #include "core/handlers/static.h"
 #include "core/http/accesslog.h"
 #include "core/http/error_page.h"
@@ -20,7 +21,7 @@
 const struct conf_module *const spate_modules[] = {
     &process_module,     &http_module,   &net_module,     &accesslog_module,
     &route_module,       &location_module, &rewrite_module, &redirect_module, &files_module,
-    &error_page_module,  &static_module,   &headers_module,
+    &error_page_module,  &static_module, &autoindex_module,   &headers_module,
 #if SPATE_TEST_HANDLERS
     &test_stream_module,
 #endif

@@ -5,6 +5,7 @@
 #include "core/base/hash.h"
 #include "core/base/numfmt.h"
 #include "core/conf/types.h"
+#include "core/handlers/autoindex.h"
 #include "core/http/cache_fill.h"
 #include "core/http/dispatch.h"
 #include "core/http/files.h"
@@ -345,6 +346,9 @@ static int handle(struct req *r, const void *conf)
     }
     if (e->kind == FS_DIR && r->path.ptr[r->path.len - 1] == '/') {
         st = index_file(r, sc, root, fpath);
+        if (st == 404) {
+            st = autoindex_answer(r, &root->root, root->id, fpath, st); /* a listing, or 404 */
+        }
     } else if (e->kind == FS_DIR) {
         st = sc->directory_slash ? redirect_slash(r) : 404;
     } else if (e->kind == FS_FILE) {

@@ -30,6 +30,16 @@ static uint64_t ud_of(const struct io_op *op)
     return (uint64_t)(uintptr_t)op | (uint64_t)op->gen << 48;
 }
 
+uint64_t io_op_user_data(const struct io_op *op)
+{
+    return ud_of(op);
+}
+
+int io_loop_ring_fd(const struct io_loop *l)
+{
+    return l->ring ? l->ring->ring.ring_fd : -1;
+}
+
 static struct io_uring_sqe *sqe_get(struct io_loop *l)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring->ring);

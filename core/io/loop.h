@@ -192,6 +192,15 @@ static inline void io_op_retire(struct io_op *op)
     op->gen++;
 }
 
+/*
+ * The user_data under which a completion reaches op now: what another thread posting a
+ * completion for op into this loop's ring puts in it (core/io/offload.c, IORING_OP_MSG_RING).
+ */
+uint64_t io_op_user_data(const struct io_op *op);
+
+/* The ring's file descriptor (the target of such posts), or -1 in a bare loop. */
+int io_loop_ring_fd(const struct io_loop *l);
+
 /* The provided buffer of a completion with IO_BUF. */
 static inline const char *io_buf(const struct io_loop *l, unsigned flags)
 {
