@@ -10,6 +10,7 @@
 #include "core/http/headers.h"
 #include "core/http/location.h"
 #include "core/http/redirect.h"
+#include "core/http/redirect_pool.h"
 #include "core/http/rewrite.h"
 #include "core/http/route.h"
 #include "core/http/settings.h"
@@ -21,7 +22,8 @@
 const struct conf_module *const spate_modules[] = {
     &process_module,     &http_module,   &net_module,     &accesslog_module,
     &route_module,       &location_module, &rewrite_module, &redirect_module, &files_module,
-    &error_page_module,  &static_module, &autoindex_module,   &headers_module,
+    &error_page_module,  &redirect_pool_module, &static_module,   &autoindex_module,
+    &headers_module,
 #if SPATE_TEST_HANDLERS
     &test_stream_module,
 #endif

@@ -66,6 +66,27 @@ static bool unsafe(unsigned char c)
            c == '^' || c == '`' || c == '{' || c == '|' || c == '}';
 }
 
+struct slice http_escape_path(struct req *r, struct slice path)
+{
+    char *p = arena_alloc(r->arena, 3 * path.len + 1);
+    if (!p) {
+        return SLICE_NULL;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < path.len; i++) {
+        unsigned char c = (unsigned char)path.ptr[i];
+        if (unsafe(c) || c == '%' || c == '?' || c == '#') {
+            p[n++] = '%';
+            p[n++] = num_hex_upper[c >> 4];
+            p[n++] = num_hex_upper[c & 15];
+        } else {
+            p[n++] = (char)c;
+        }
+    }
+    p[n] = '\0';
+    return slice_make(p, n);
+}
+
 int http_location(struct req *r, struct slice target, struct slice *out)
 {
     const struct redirect_conf *rc =
@@ -136,7 +157,8 @@ int http_redirect_to(struct req *r, int status, struct slice target)
         return 500;
     }
     resp_begin(r, status);
-    if (resp_field(r, SLICE_LIT("Location"), loc) < 0) {
+    if (resp_field(r, SLICE_LIT("Location"), loc) < 0 ||
+        (r->set_cookie.len && resp_field(r, SLICE_LIT("Set-Cookie"), r->set_cookie) < 0)) {
         return 500;
     }
     return status;

@@ -22,6 +22,10 @@ extern const struct conf_module redirect_module;
 /* True when target starts with a scheme ("http://", "https://"). */
 bool http_has_scheme(struct slice target);
 
+/* path (decoded) as a URI path in the arena: '%', '?', '#' and what a URI cannot carry are
+ * %XX. SLICE_NULL when out of memory. */
+struct slice http_escape_path(struct req *r, struct slice path);
+
 /* The Location value for target in r's location, in the arena. 0, or -ENOMEM. */
 int http_location(struct req *r, struct slice target, struct slice *out) MUST_CHECK;
 

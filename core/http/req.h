@@ -183,6 +183,8 @@ struct req {
     int16_t error_status; /* nonzero: the status a successful answer is sent with (error_page) */
     struct slice args;    /* the query without '?' (a rewrite may replace it) */
     const struct http_captures *caps; /* of the last regex that matched, or NULL */
+    struct slice set_cookie; /* a Set-Cookie a redirect carries (a cookie-affinity pool) */
+    const char *request_id;  /* $request_id, made when first used */
     const struct route_group *group;   /* the address it arrived on */
     const struct route_server *server; /* the virtual host */
     const struct route_loc *loc;       /* the location, or the server's own */

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum op_kind { OP_REWRITE, OP_RETURN, OP_BREAK };
+enum op_kind { OP_REWRITE, OP_RETURN, OP_BREAK, OP_AUGMENT };
 enum rw_flag { FLAG_NONE, FLAG_LAST, FLAG_BREAK, FLAG_REDIRECT, FLAG_PERMANENT };
 
 static const char *const flag_names[] = {"", "last", "break", "redirect", "permanent"};
@@ -145,6 +145,36 @@ static int return_parse(struct conf_parse *p, const struct conf_row *r, void *fi
     return n == 2 ? compile_value(p, o, a[1]) : 0;
 }
 
+/* augment_arg NAME VALUE [CODE] */
+static int augment_parse(struct conf_parse *p, const struct conf_row *r, void *field, char **a,
+                         unsigned n)
+{
+    (void)r;
+    struct op *o = add_op(p, field);
+    if (!o) {
+        return -1;
+    }
+    o->kind = OP_AUGMENT;
+    o->code = 302;
+    for (const char *c = a[0]; *c; c++) {
+        if (*c == '&' || *c == '=' || *c == '#' || *c == '?' || *c <= ' ' || *c == '%') {
+            return conf_error(p, "invalid argument name \"%s\"", a[0]);
+        }
+    }
+    if (n == 3) {
+        char *end;
+        unsigned long code = strtoul(a[2], &end, 10);
+        if (*end || !redirect_code((unsigned)code)) {
+            return conf_error(p, "invalid redirect code \"%s\" (301, 302, 303, 307 or 308)", a[2]);
+        }
+        o->code = (uint16_t)code;
+    }
+    if (!(o->pattern = conf_strdup(p, a[0]))) {
+        return -1;
+    }
+    return compile_value(p, o, a[1]);
+}
+
 static int break_parse(struct conf_parse *p, const struct conf_row *r, void *field, char **a,
                        unsigned n)
 {
@@ -160,7 +190,7 @@ static int break_parse(struct conf_parse *p, const struct conf_row *r, void *fie
 /* The program is printed once, whole, by the row of its first directive (order matters). */
 static void program_print(struct conf_out *out, const struct conf_row *r, const void *field)
 {
-    static const char *const row_of[] = {"rewrite", "return", "break"};
+    static const char *const row_of[] = {"rewrite", "return", "break", "augment_arg"};
     const struct program *pg = field;
     if (!pg->n || strcmp(r->name, row_of[pg->ops[0].kind]) != 0) {
         return;
@@ -173,6 +203,12 @@ static void program_print(struct conf_out *out, const struct conf_row *r, const 
             conf_out_arg(out, o->text);
             if (o->flag) {
                 conf_out_arg(out, flag_names[o->flag]);
+            }
+        } else if (o->kind == OP_AUGMENT) {
+            conf_out_arg(out, o->pattern);
+            conf_out_arg(out, o->text);
+            if (o->code != 302) {
+                conf_out_argf(out, "%u", o->code);
             }
         } else if (o->kind == OP_RETURN) {
             if (o->text && o->code == 302 && starts_with_scheme(o->text)) {
@@ -210,6 +246,8 @@ static const struct conf_type return_type = {"return", 0, return_parse, program_
                                              program_release};
 static const struct conf_type break_type = {"break", 0, break_parse, program_print,
                                             program_release};
+static const struct conf_type augment_type = {"augment_arg", 0, augment_parse, program_print,
+                                              program_release};
 
 #define SL (CONF_SERVER | CONF_LOCATION)
 #define OFF offsetof(struct rewrite_conf, prog)
@@ -220,6 +258,8 @@ static const struct conf_row rows[] = {
     {"return", SL, CONF_STORE_LOC, 1, 2, CONF_MULTI, &return_type, OFF, NULL, 0, 0,
      "200 \"ok\"", NULL},
     {"break", SL, CONF_STORE_LOC, 0, 0, CONF_MULTI, &break_type, OFF, NULL, 0, 0, "", NULL},
+    {"augment_arg", SL, CONF_STORE_LOC, 2, 3, CONF_MULTI, &augment_type, OFF, NULL, 0, 0,
+     "lang $cookie_lang", NULL},
 };
 
 static int rewrite_finish(struct conf *c, unsigned s, char *err, size_t errlen)
@@ -276,20 +316,22 @@ static int set_uri(struct req *r, struct slice v)
 }
 
 /* "path?args" of the current URI (for a redirect built from a rewrite). */
+/* The new URI is already escaped (http_script_eval with HTTP_SCRIPT_ESC_URI). */
 static int current_target(struct req *r, struct slice *out)
 {
+    struct slice path = r->path;
     if (!r->args.len) {
-        *out = r->path;
+        *out = path;
         return 0;
     }
-    char *p = arena_alloc(r->arena, r->path.len + 1 + r->args.len);
+    char *p = arena_alloc(r->arena, path.len + 1 + r->args.len);
     if (!p) {
         return -ENOMEM;
     }
-    memcpy(p, r->path.ptr, r->path.len);
-    p[r->path.len] = '?';
-    memcpy(p + r->path.len + 1, r->args.ptr, r->args.len);
-    *out = slice_make(p, r->path.len + 1 + r->args.len);
+    memcpy(p, path.ptr, path.len);
+    p[path.len] = '?';
+    memcpy(p + path.len + 1, r->args.ptr, r->args.len);
+    *out = slice_make(p, path.len + 1 + r->args.len);
     return 0;
 }
 
@@ -352,6 +394,58 @@ static int run_return(struct req *r, const struct op *o)
     return resp_send(r) < 0 ? -ENOMEM : REWRITE_ANSWERED;
 }
 
+/* Query-value bytes that stand for themselves (RFC 3986 unreserved); others are %XX. */
+static bool arg_safe(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+/* URL augmentation: when the query has no NAME, redirect to the same URL with NAME=VALUE. */
+static int run_augment(struct req *r, const struct op *o)
+{
+    struct slice name = slice_cstr(o->pattern), cur;
+    char var[160];
+    int vl = snprintf(var, sizeof(var), "arg_%s", o->pattern);
+    if (vl > 0 && (size_t)vl < sizeof(var) &&
+        http_var_get(r, slice_make(var, (size_t)vl), &cur) && cur.ptr) {
+        return 0; /* already there */
+    }
+    struct slice v;
+    if (http_script_eval(r, o->value, HTTP_SCRIPT_RAW, &v) < 0) {
+        return -ENOMEM;
+    }
+    struct slice path = http_escape_path(r, r->path);
+    size_t cap = path.len + 1 + r->args.len + 1 + name.len + 1 + 3 * v.len + 1;
+    char *p = path.ptr ? arena_alloc(r->arena, cap) : NULL;
+    if (!p) {
+        return -ENOMEM;
+    }
+    size_t n = 0;
+    memcpy(p, path.ptr, path.len);
+    n = path.len;
+    p[n++] = '?';
+    if (r->args.len) {
+        memcpy(p + n, r->args.ptr, r->args.len);
+        n += r->args.len;
+        p[n++] = '&';
+    }
+    memcpy(p + n, name.ptr, name.len);
+    n += name.len;
+    p[n++] = '=';
+    for (size_t i = 0; i < v.len; i++) {
+        unsigned char c = (unsigned char)v.ptr[i];
+        if (arg_safe(c)) {
+            p[n++] = (char)c;
+        } else {
+            p[n++] = '%';
+            p[n++] = "0123456789ABCDEF"[c >> 4];
+            p[n++] = "0123456789ABCDEF"[c & 15];
+        }
+    }
+    return http_redirect_to(r, o->code, slice_make(p, n));
+}
+
 int rewrite_run(struct req *r, const struct route_loc *l)
 {
     if (slot < 0) {
@@ -367,6 +461,13 @@ int rewrite_run(struct req *r, const struct route_loc *l)
         }
         if (o->kind == OP_RETURN) {
             return run_return(r, o);
+        }
+        if (o->kind == OP_AUGMENT) {
+            int st = run_augment(r, o);
+            if (st) {
+                return st;
+            }
+            continue;
         }
         struct http_captures *caps = arena_alloc(r->arena, sizeof(*caps));
         if (!caps) {

@@ -3,6 +3,7 @@
 
 #include "core/base/alloc.h"
 #include "core/base/numfmt.h"
+#include "core/http/redirect_pool.h"
 #include "core/http/route.h"
 #include "proto/hdr_table.h"
 
@@ -11,6 +12,8 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 /* ---------------------------------------------------------------- variables */
 
@@ -35,6 +38,8 @@ enum var_id {
     V_HTTP,   /* $http_NAME */
     V_COOKIE, /* $cookie_NAME */
     V_CAPTURE,
+    V_POOL,   /* $redirect_pool_NAME */
+    V_REQUEST_ID,
 };
 
 static const struct {
@@ -57,6 +62,7 @@ static const struct {
     {"request_method", V_REQUEST_METHOD},
     {"content_type", V_CONTENT_TYPE},
     {"content_length", V_CONTENT_LENGTH},
+    {"request_id", V_REQUEST_ID},
 };
 
 struct var_ref {
@@ -82,7 +88,10 @@ static bool lookup(struct slice name, struct var_ref *v)
     static const struct {
         const char *prefix;
         enum var_id id;
-    } pre[] = {{"arg_", V_ARG}, {"http_", V_HTTP}, {"cookie_", V_COOKIE}};
+    } pre[] = {{"arg_", V_ARG},
+               {"http_", V_HTTP},
+               {"cookie_", V_COOKIE},
+               {"redirect_pool_", V_POOL}};
     for (size_t i = 0; i < ARRAY_SIZE(pre); i++) {
         struct slice p = slice_cstr(pre[i].prefix);
         if (name.len > p.len && slice_starts_with(name, p)) {
@@ -192,6 +201,39 @@ static struct slice field_value(struct req *r, struct slice name)
     return f ? f->value : SLICE_NULL;
 }
 
+/* 32 hex digits, random, the same for every use in one request (nginx's $request_id). */
+static struct slice request_id(struct req *r)
+{
+    static __thread uint64_t state[2];
+    if (!r->request_id) {
+        if (!state[0] && !state[1]) {
+            if (getrandom(state, sizeof(state), 0) != sizeof(state)) {
+                state[0] = (uint64_t)(uintptr_t)&state ^ (uint64_t)time(NULL);
+            }
+            state[1] |= 1;
+        }
+        char *p = arena_alloc(r->arena, 33);
+        if (!p) {
+            return SLICE_NULL;
+        }
+        for (int half = 0; half < 2; half++) {
+            /* xorshift128+: not a secret, only unique enough to name a request */
+            uint64_t s1 = state[0];
+            const uint64_t s0 = state[1];
+            state[0] = s0;
+            s1 ^= s1 << 23;
+            state[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+            uint64_t x = state[1] + s0;
+            for (int i = 0; i < 16; i++) {
+                p[half * 16 + i] = "0123456789abcdef"[(x >> (60 - 4 * i)) & 15];
+            }
+        }
+        p[32] = '\0';
+        r->request_id = p;
+    }
+    return slice_make(r->request_id, 32);
+}
+
 static struct slice ref_value(struct req *r, const struct var_ref *v)
 {
     const struct http_request *m = r->msg;
@@ -247,6 +289,10 @@ static struct slice ref_value(struct req *r, const struct var_ref *v)
         }
         return SLICE_NULL;
     }
+    case V_POOL:
+        return http_pool_pick(r, v->arg);
+    case V_REQUEST_ID:
+        return request_id(r);
     case V_CAPTURE: {
         const struct http_captures *c = r->caps;
         if (!c || v->capture >= c->n || c->ov[2 * v->capture] == (size_t)-1) {
@@ -425,9 +471,13 @@ int http_script_eval(struct req *r, const struct http_script *s, enum http_scrip
     for (unsigned i = 0; i < n; i++) {
         struct slice v = vals[i];
         if (s->parts[i].is_var && esc == HTTP_SCRIPT_ESC_URI) {
+            /* a decoded value ($uri, captures of it) must also keep '%', '?' and '#' from
+             * meaning something; $args, $request_uri and fields are sent as they came */
+            enum var_id id = s->parts[i].var.id;
+            bool decoded = id == V_URI || id == V_DOCUMENT_URI || id == V_CAPTURE;
             for (size_t k = 0; k < v.len; k++) {
                 unsigned char c = (unsigned char)v.ptr[k];
-                if (uri_unsafe(c)) {
+                if (uri_unsafe(c) || (decoded && (c == '%' || c == '?' || c == '#'))) {
                     buf[o++] = '%';
                     buf[o++] = num_hex_upper[c >> 4];
                     buf[o++] = num_hex_upper[c & 15];

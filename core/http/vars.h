@@ -29,7 +29,8 @@ struct http_script;
 /* How a value is inserted into a redirect target (see http_script_eval). */
 enum http_script_escape {
     HTTP_SCRIPT_RAW,      /* as they are (paths, file names, bodies) */
-    HTTP_SCRIPT_ESC_URI,  /* variable values percent-encoded where a URI cannot hold them */
+    HTTP_SCRIPT_ESC_URI,  /* variable values percent-encoded where a URI cannot hold them (and
+                             '%', '?', '#' of decoded ones: $uri and its captures) */
 };
 
 /*

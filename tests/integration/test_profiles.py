@@ -20,7 +20,7 @@ def test_profiles_validate(tmp_path):
 
 def test_profile_serves(tmp_path):
     (tmp_path / "x.txt").write_bytes(b"profile ok\n")
-    p = os.path.join(SRC, "profiles", "latency.conf")
+    p = os.path.join(SRC, "profiles", "latency-bench.conf")
     s = Spate(["-c", p, "--root", str(tmp_path), "--listen", "127.0.0.1:0", "--workers", "1"])
     s.start()
     try:

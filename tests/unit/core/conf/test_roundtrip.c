@@ -110,7 +110,6 @@ static char *every_directive(void)
                     /* a CONF_BLOCK row's example ends with its block: "NAME { ... }" */
                     add(&buf, &len, &cap, "    %s %s%s\n", r->name, r->example,
                         (r->flags & CONF_BLOCK) ? "" : ";");
-
                 }
             }
         }
@@ -186,7 +185,7 @@ static void test_locations(void **state)
 static void test_profiles_and_site(void **state)
 {
     (void)state;
-    static const char *const files[] = {"profiles/cdn-edge.conf", "profiles/latency.conf",
+    static const char *const files[] = {"profiles/cdn-edge.conf", "profiles/latency-bench.conf",
                                         "profiles/static-tree.conf"};
     char path[512];
     for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
