@@ -21,7 +21,10 @@
  *
  * The module owns `autoindex`, `autoindex_format`, `autoindex_exact_size` and
  * `autoindex_localtime` (main, server, location). Worker threads call autoindex_answer;
- * each worker's cache is its own.
+ * each worker's cache is its own, and outlives configurations: a reload may free one while
+ * a page made under it is being sent or a job is on a helper (pages are keyed by the
+ * configuration's number, and jobs hold their own root descriptor); the worker drops an
+ * older configuration's pages the next time it lists, and the process's exit the rest.
  */
 #pragma once
 
@@ -38,7 +41,8 @@ extern const struct conf_module autoindex_module;
 /*
  * Answers a directory request that found no index file. root and root_id are what the
  * static handler looked the directory up with, fs_dir its path there ("/a/b/", with the
- * trailing slash); r->path is the URI (the page's title and its links are relative to it).
+ * trailing slash, NUL-terminated as http_file_get wants it); r->path is the URI (the page's
+ * title and its links are relative to it).
  * Returns what a handler returns: 0 (answered), HANDLER_LATER (r->wait is linked: the
  * listing is being made), or a status: fallback when listings are off here, 404 or 403
  * when the directory cannot be read, 503 when the helpers' queue is full.
