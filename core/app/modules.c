@@ -14,6 +14,7 @@
 #include "core/http/rewrite.h"
 #include "core/http/route.h"
 #include "core/http/settings.h"
+#include "core/http/userdir.h"
 #include "core/net/settings.h"
 #if SPATE_TEST_HANDLERS
 #include "core/handlers/test_stream.h"
@@ -22,6 +23,7 @@
 const struct conf_module *const spate_modules[] = {
     &process_module,     &http_module,   &net_module,     &accesslog_module,
     &route_module,       &location_module, &rewrite_module, &redirect_module, &files_module,
+    &userdir_module,
     &error_page_module,  &redirect_pool_module, &static_module,   &autoindex_module,
     &headers_module,
 #if SPATE_TEST_HANDLERS
