@@ -5,10 +5,15 @@
  *   SIGINT, SIGTERM, SIGQUIT  drain and exit within drain_timeout plus a second, log or no
  *                             log; a second one closes the connections at once
  *   SIGUSR1                   reopen the logs
- *   SIGHUP, SIGUSR2           reload and binary upgrade are not supported yet: logged, ignored
- * While running, the main thread also reports lost access-log lines once a second at most.
+ *   SIGHUP                    reload the configuration (app/reload.c)
+ *   SIGUSR2                   binary upgrade is not supported yet: logged, ignored
+ * While running, the main thread also reports lost access-log lines once a second at most,
+ * and frees configurations a reload retired once no worker uses them.
+ * `spate -s reload|reopen|stop|quit -c FILE` sends the signal to the pid in FILE's pid file.
  */
 #include "core/app/modules.h"
+#include "core/app/pidfile.h"
+#include "core/app/reload.h"
 #include "core/app/runtime.h"
 #include "core/app/settings.h"
 #include "core/base/alloc.h"
@@ -37,6 +42,8 @@ static void usage(FILE *out)
                  "\n"
                  "  -c, --config FILE     read the configuration file FILE (nginx-style syntax)\n"
                  "  -t, --test            check the configuration (as a start would) and exit\n"
+                 "  -s SIGNAL             send reload, reopen, stop or quit to the running spate\n"
+                 "                        whose pid file the configuration (-c) names\n"
                  "      --print-config    print the effective configuration and exit\n"
                  "  -r, --root DIR        serve files from DIR (overrides every server's root)\n"
                  "  -l, --listen ADDR     listen on ADDR (host:port, [v6]:port, *:port or port);\n"
@@ -67,6 +74,7 @@ enum { OPT_PRINT_CONFIG = 256, OPT_ACCESS_LOG, OPT_ERROR_LOG, OPT_STATS };
 
 struct options {
     const char *config;
+    const char *signal;
     bool test, print, stats;
     const char *root;
     const char *listen[8];
@@ -283,13 +291,35 @@ static void report_drops(const struct runtime *rt, uint64_t *reported, uint64_t 
 
 /* ---------------------------------------------------------------- running */
 
-static int serve(struct runtime *rt, const sigset_t *sigs)
+/* What a reload builds with: the command line's options, over the process's worker count. */
+struct rebuild_arg {
+    const struct options *o;
+    unsigned workers;
+};
+
+static int rebuild(struct conf *c, void *arg, char *err, size_t errlen)
+{
+    const struct rebuild_arg *ra = arg;
+    if (build_conf(c, ra->o, err, errlen) < 0) {
+        return -1;
+    }
+    fit_fd_limit((struct http_settings *)http_settings(c), ra->workers);
+    return 0;
+}
+
+static int serve(struct runtime *rt, const sigset_t *sigs, const struct options *o)
 {
     uint64_t reported = 0, last = 0;
+    unsigned retired = 0;
+    struct rebuild_arg ra = {o, rt->nworkers};
     for (;;) {
-        struct timespec one = {1, 0};
-        int sig = sigtimedwait(sigs, NULL, &one);
+        /* while a retired configuration waits for the workers, look again soon */
+        struct timespec wait = {retired ? 0 : 1, retired ? 50 * 1000 * 1000 : 0};
+        int sig = sigtimedwait(sigs, NULL, &wait);
         report_drops(rt, &reported, &last);
+        if (rt->retired) {
+            retired = runtime_collect(rt);
+        }
         if (sig < 0) {
             continue;
         }
@@ -302,8 +332,9 @@ static int serve(struct runtime *rt, const sigset_t *sigs)
             break;
         }
         case SIGHUP:
-            errlog(ERRLOG_NOTICE, "SIGHUP ignored: configuration reload is not supported yet; "
-                                  "restart to apply changes");
+            errlog(ERRLOG_NOTICE, "SIGHUP: reloading the configuration");
+            reload_run(rt, rebuild, &ra);
+            retired = rt->retired != NULL;
             break;
         case SIGUSR2:
             errlog(ERRLOG_NOTICE, "SIGUSR2 ignored: binary upgrade is not supported yet; "
@@ -313,6 +344,46 @@ static int serve(struct runtime *rt, const sigset_t *sigs)
             return sig;
         }
     }
+}
+
+/* -s NAME: the signal to the pid the configuration's pid file holds. */
+static int send_signal(const struct options *o)
+{
+    static const struct {
+        const char *name;
+        int sig;
+    } names[] = {{"reload", SIGHUP}, {"reopen", SIGUSR1}, {"stop", SIGTERM}, {"quit", SIGQUIT}};
+    char err[CONF_ERR_MAX];
+    int sig = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+        if (strcmp(names[i].name, o->signal) == 0) {
+            sig = names[i].sig;
+        }
+    }
+    if (!sig) {
+        snprintf(err, sizeof(err), "-s takes reload, reopen, stop or quit, not \"%s\"", o->signal);
+        return fatal(err);
+    }
+    if (!o->config) {
+        return fatal("-s needs -c FILE: the configuration's pid directive names the pid file");
+    }
+    /* parsed, not finished: the running server checks the file itself when it reloads */
+    struct conf c = {0};
+    int rc = conf_init(&c, spate_modules, spate_nmodules) < 0 ? -1 : 0;
+    if (rc < 0) {
+        snprintf(err, sizeof(err), "out of memory");
+    } else if ((rc = conf_load_file(&c, o->config, err, sizeof(err))) == 0) {
+        const char *pid = pidfile_path(&c);
+        if (!pid) {
+            snprintf(err, sizeof(err), "%s names no pid file (add: pid /run/spate.pid;)",
+                     o->config);
+            rc = -1;
+        } else {
+            rc = pidfile_signal(pid, sig, err, sizeof(err));
+        }
+    }
+    conf_free(&c);
+    return rc < 0 ? fatal(err) : 0;
 }
 
 /* While the log writer finishes: a second signal means stop waiting for it. */
@@ -387,10 +458,13 @@ int main(int argc, char **argv)
     };
     struct options o = {0};
     int opt;
-    while ((opt = getopt_long(argc, argv, "c:tr:l:w:hv", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:tr:l:w:hvs:", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             o.config = optarg;
+            break;
+        case 's':
+            o.signal = optarg;
             break;
         case 't':
             o.test = true;
@@ -440,6 +514,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "spate: unexpected argument \"%s\"\n", argv[optind]);
         usage(stderr);
         return 2;
+    }
+    if (o.signal) {
+        return send_signal(&o);
     }
     if (!o.config && !o.root) {
         fprintf(stderr, "spate: nothing to serve: give --root DIR or -c FILE\n");
@@ -496,22 +573,27 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* before any thread starts: they inherit it */
 
     static struct runtime rt;
+    const char *pid = pidfile_path(&conf);
     if (runtime_init(&rt, &conf, err, sizeof(err)) < 0 ||
+        (pid && pidfile_write(pid, err, sizeof(err)) < 0) ||
         runtime_start(&rt, err, sizeof(err)) < 0) {
+        pidfile_remove(pid);
         runtime_destroy(&rt);
         conf_free(&conf);
         return fatal(err);
     }
-    for (unsigned g = 0; g < rt.ngroups; g++) {
-        printf("spate: listening on http://%s (%u worker%s)\n", rt.groups[g].addr.text, rt.nworkers,
-               rt.nworkers == 1 ? "" : "s");
+    const struct runtime_gen *g0 = rt.gen;
+    for (unsigned g = 0; g < g0->wg.nlisten; g++) {
+        printf("spate: listening on http://%s (%u worker%s)\n", g0->listens[g]->addr.text,
+               rt.nworkers, rt.nworkers == 1 ? "" : "s");
     }
     fflush(stdout);
     errlog(ERRLOG_NOTICE, "spate %s started: %u workers, %u listener(s)", SPATE_VERSION,
-           rt.nworkers, rt.ngroups);
+           rt.nworkers, g0->wg.nlisten);
 
-    serve(&rt, &sigs);
-    rc = shut_down(&rt, &sigs, hs->drain_timeout_ms, o.stats);
+    serve(&rt, &sigs, &o);
+    rc = shut_down(&rt, &sigs, http_settings(rt.conf)->drain_timeout_ms, o.stats);
+    pidfile_remove(pidfile_path(rt.conf)); /* a reload may have moved it */
     runtime_destroy(&rt);
     conf_free(&conf);
     errlog(ERRLOG_NOTICE, "exited");

@@ -1,6 +1,7 @@
 /* modules.c - see modules.h. */
 #include "core/app/modules.h"
 
+#include "core/app/pidfile.h"
 #include "core/app/settings.h"
 #include "core/handlers/autoindex.h"
 #include "core/handlers/static.h"
@@ -21,7 +22,7 @@
 #endif
 
 const struct conf_module *const spate_modules[] = {
-    &process_module,     &http_module,   &net_module,     &accesslog_module,
+    &process_module,     &pidfile_module, &http_module,   &net_module,     &accesslog_module,
     &route_module,       &location_module, &rewrite_module, &redirect_module, &files_module,
     &userdir_module,
     &error_page_module,  &redirect_pool_module, &static_module,   &autoindex_module,

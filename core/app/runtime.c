@@ -40,51 +40,197 @@ unsigned runtime_cpu_count(void)
     return sched_getaffinity(0, sizeof(set), &set) == 0 ? (unsigned)CPU_COUNT(&set) : 1;
 }
 
-int runtime_init(struct runtime *rt, const struct conf *c, char *err, size_t errlen)
+/* ---------------------------------------------------------------- generations */
+
+#define OPTS_CHANGED                                                                               \
+    "listen %s: new socket options need a restart (or a reload without the address, then one "     \
+    "with it); the running sockets keep theirs"
+
+static struct runtime_listen *find_listen(const struct runtime_gen *g, const struct net_addr *a)
+{
+    for (unsigned i = 0; g && i < g->wg.nlisten; i++) {
+        if (net_addr_equal(&g->listens[i]->conf_addr, a)) {
+            return g->listens[i];
+        }
+    }
+    return NULL;
+}
+
+static void listen_unref(struct runtime_listen *l)
+{
+    if (!l || --l->refs > 0) {
+        return;
+    }
+    for (unsigned i = 0; l->wl.fds && i < l->nfds; i++) {
+        if (l->wl.fds[i] >= 0) {
+            close(l->wl.fds[i]);
+        }
+    }
+    sp_free(l->wl.fds);
+    sp_free(l);
+}
+
+/* A new address's sockets, one per worker. NULL with a sentence in err. */
+static struct runtime_listen *listen_new(const struct runtime *rt, const struct route_group *rg,
+                                         char *err, size_t errlen)
+{
+    struct runtime_listen *l = sp_calloc(1, sizeof(*l));
+    if (!l || !(l->wl.fds = sp_malloc(rt->nworkers * sizeof(int)))) {
+        sp_free(l);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    l->conf_addr = l->addr = rg->addr;
+    l->opts = rg->opts;
+    l->nfds = rt->nworkers;
+    l->refs = 1;
+    char msg[CONF_ERR_MAX];
+    if (listen_open(&l->addr, &l->opts, rt->nworkers, l->wl.fds, msg, sizeof(msg)) < 0) {
+        if (rg->opts_at.file) {
+            conf_fail_at(err, errlen, rg->opts_at, "%s", msg);
+        } else {
+            snprintf(err, errlen, "%s", msg);
+        }
+        listen_unref(l);
+        return NULL;
+    }
+    return l;
+}
+
+struct runtime_gen *runtime_gen_new(struct runtime *rt, struct conf *c, bool own_conf,
+                                    const struct runtime_gen *prev, char *err, size_t errlen)
+{
+    const struct route_table *t = route_table(c);
+    struct runtime_gen *g = sp_calloc(1, sizeof(*g));
+    const struct worker_listen **wls = sp_calloc(t->ngroups ? t->ngroups : 1, sizeof(*wls));
+    if (!g || !wls || !(g->listens = sp_calloc(t->ngroups ? t->ngroups : 1, sizeof(*g->listens)))) {
+        sp_free(g);
+        sp_free(wls);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    g->conf = c;
+    g->own_conf = own_conf;
+    g->wg.conf = c;
+    g->wg.listen = wls;
+    for (unsigned i = 0; i < t->ngroups; i++) {
+        const struct route_group *rg = &t->groups[i];
+        struct runtime_listen *l = find_listen(prev, &rg->addr);
+        if (l) {
+            l->refs++;
+            if (memcmp(&l->opts, &rg->opts, sizeof(l->opts)) != 0) {
+                char msg[CONF_ERR_MAX];
+                if (rg->opts_at.file) {
+                    conf_fail_at(msg, sizeof(msg), rg->opts_at, OPTS_CHANGED, rg->addr.text);
+                } else {
+                    snprintf(msg, sizeof(msg), OPTS_CHANGED, rg->addr.text);
+                }
+                errlog(ERRLOG_WARN, "%s", msg);
+            }
+        } else if (!(l = listen_new(rt, rg, err, errlen))) {
+            g->wg.nlisten = i;
+            g->conf = NULL; /* the caller's, to free as it sees fit */
+            g->own_conf = false;
+            runtime_gen_free(rt, g);
+            return NULL;
+        }
+        g->listens[i] = l;
+        wls[i] = &l->wl;
+    }
+    g->wg.nlisten = t->ngroups;
+    return g;
+}
+
+void runtime_gen_free(struct runtime *rt, struct runtime_gen *g)
+{
+    (void)rt;
+    if (!g) {
+        return;
+    }
+    for (unsigned i = 0; i < g->wg.nlisten; i++) {
+        listen_unref(g->listens[i]);
+    }
+    sp_free(g->listens);
+    sp_free((void *)g->wg.listen);
+    if (g->conf) {
+        conf_free(g->conf); /* a caller's configuration is left empty (conf_free again: no-op) */
+    }
+    if (g->own_conf) {
+        sp_free(g->conf);
+    }
+    sp_free(g);
+}
+
+void runtime_publish(struct runtime *rt, struct runtime_gen *g)
+{
+    g->wg.seq = ++rt->seq;
+    rt->gen->next = rt->retired;
+    rt->retired = rt->gen;
+    rt->gen = g;
+    rt->conf = g->conf;
+    atomic_store_explicit(&rt->current, (uintptr_t)&g->wg, memory_order_release);
+    for (unsigned i = 0; i < rt->ncreated; i++) {
+        worker_wake(&rt->workers[i]);
+    }
+}
+
+unsigned runtime_collect(struct runtime *rt)
+{
+    uint64_t floor = rt->gen->wg.seq;
+    for (unsigned i = 0; i < rt->ncreated; i++) {
+        floor = MIN(floor, worker_gen_floor(&rt->workers[i]));
+    }
+    unsigned left = 0;
+    struct runtime_gen **pp = &rt->retired;
+    while (*pp) {
+        struct runtime_gen *g = *pp;
+        if (g->wg.seq < floor) {
+            *pp = g->next;
+            errlog(ERRLOG_INFO, "configuration %llu freed: no worker uses it any more",
+                   (unsigned long long)g->wg.seq);
+            runtime_gen_free(rt, g);
+        } else {
+            pp = &g->next;
+            left++;
+        }
+    }
+    return left;
+}
+
+/* ---------------------------------------------------------------- startup */
+
+int runtime_init(struct runtime *rt, struct conf *c, char *err, size_t errlen)
 {
     memset(rt, 0, sizeof(*rt));
     rt->conf = c;
     pthread_mutex_init(&rt->mu, NULL);
     pthread_cond_init(&rt->cv, NULL);
     resolve_cpus(rt);
-    unsigned want = process_settings(c)->workers;
-    rt->nworkers = want ? want : rt->ncpus ? rt->ncpus : 1;
-    if (alog_setup_open(&rt->logs, alog_plan(c), err, errlen) < 0) {
-        return -1;
-    }
-    const struct route_table *t = route_table(c);
-    rt->ngroups = t->ngroups;
-    rt->groups = sp_calloc(t->ngroups ? t->ngroups : 1, sizeof(*rt->groups));
-    rt->workers = sp_calloc(rt->nworkers, sizeof(*rt->workers));
-    rt->threads = sp_calloc(rt->nworkers, sizeof(*rt->threads));
-    rt->worker_fds = sp_calloc(rt->nworkers, sizeof(*rt->worker_fds));
-    if (!rt->groups || !rt->workers || !rt->threads || !rt->worker_fds) {
+    const struct process_settings *ps = process_settings(c);
+    rt->nworkers = ps->workers ? ps->workers : rt->ncpus ? rt->ncpus : 1;
+    rt->error_level = ps->error_level;
+    if (!(rt->error_log = sp_strndup(ps->error_log, strlen(ps->error_log)))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (unsigned g = 0; g < t->ngroups; g++) {
-        struct runtime_group *rg = &rt->groups[g];
-        rg->addr = t->groups[g].addr;
-        rg->fds = sp_malloc(rt->nworkers * sizeof(int));
-        if (!rg->fds) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        if (listen_open(&rg->addr, &t->groups[g].opts, rt->nworkers, rg->fds, err, errlen) < 0) {
-            return -1;
-        }
+    if (alog_setup_open(&rt->logs, alog_plan(c), err, errlen) < 0) {
+        return -1;
+    }
+    rt->gen = runtime_gen_new(rt, c, false, NULL, err, errlen);
+    if (!rt->gen) {
+        return -1;
+    }
+    rt->gen->wg.seq = rt->seq = 1;
+    atomic_init(&rt->current, (uintptr_t)&rt->gen->wg);
+    rt->workers = sp_calloc(rt->nworkers, sizeof(*rt->workers));
+    rt->threads = sp_calloc(rt->nworkers, sizeof(*rt->threads));
+    if (!rt->workers || !rt->threads) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
     for (unsigned i = 0; i < rt->nworkers; i++) {
-        rt->worker_fds[i] = sp_calloc(t->ngroups ? t->ngroups : 1, sizeof(int));
-        if (!rt->worker_fds[i]) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        for (unsigned g = 0; g < t->ngroups; g++) {
-            rt->worker_fds[i][g] = rt->groups[g].fds[i];
-        }
         int cpu = rt->ncpus ? rt->cpus[i % rt->ncpus] : -1;
-        if (worker_prepare(&rt->workers[i], i + 1, cpu, c, rt->worker_fds[i], t->ngroups,
+        if (worker_prepare(&rt->workers[i], i + 1, cpu, &rt->gen->wg, &rt->current,
                            &rt->logs.flusher, err, errlen) < 0) {
             return -1;
         }
@@ -221,22 +367,22 @@ void runtime_destroy(struct runtime *rt)
         return; /* the flusher may still read the rings: the process exit frees them */
     }
     sp_free(rt->rings);
-    for (unsigned g = 0; rt->groups && g < rt->ngroups; g++) {
-        for (unsigned i = 0; rt->groups[g].fds && i < rt->nworkers; i++) {
-            if (rt->groups[g].fds[i] >= 0) {
-                close(rt->groups[g].fds[i]);
-            }
-        }
-        sp_free(rt->groups[g].fds);
+    while (rt->retired) {
+        struct runtime_gen *g = rt->retired;
+        rt->retired = g->next;
+        runtime_gen_free(rt, g);
     }
-    sp_free(rt->groups);
+    if (rt->gen && !rt->gen->own_conf) {
+        rt->gen->conf = NULL; /* the caller's, still in force: the caller frees it */
+    }
+    runtime_gen_free(rt, rt->gen);
+    rt->gen = NULL;
     for (unsigned i = 0; rt->workers && i < rt->nworkers; i++) {
         worker_unprepare(&rt->workers[i]);
-        sp_free(rt->worker_fds ? rt->worker_fds[i] : NULL);
     }
-    sp_free(rt->worker_fds);
     sp_free(rt->workers);
     sp_free(rt->threads);
+    sp_free(rt->error_log);
     pthread_mutex_destroy(&rt->mu);
     pthread_cond_destroy(&rt->cv);
     memset(rt, 0, sizeof(*rt));

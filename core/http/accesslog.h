@@ -1,5 +1,6 @@
 /*
- * accesslog.h - transaction logging: the access_log directives, the flusher, each worker's side.
+ * accesslog.h - transaction logging: the flusher, each worker's side (the access_log directives
+ * and the plan they make: accesslog_conf.h).
  *
  * A session renders each response's line in two phases (log/format.h):
  * phase 1 when the response is queued, into a capture the session keeps with
@@ -24,6 +25,7 @@
 
 #include "core/base/compiler.h"
 #include "core/conf/conf.h"
+#include "core/http/accesslog_conf.h"
 #include "core/http/counters.h"
 #include "core/io/loop.h"
 #include "log/flusher.h"
@@ -33,30 +35,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
-
-extern const struct conf_module accesslog_module;
-
-/* Per server: where its lines go (sink index, -1 = off) and in what format. */
-struct alog_server {
-    int sink;
-    const struct log_format *fmt;
-};
-
-/* What the module derived from the configuration (its main struct's public part). */
-struct alog_plan {
-    struct log_format *formats;
-    unsigned nformats;
-    struct alog_server *servers; /* indexed like route_table's servers */
-    unsigned nservers;
-    char **sinks;                       /* distinct paths ("stdout", "stderr" or absolute) */
-    const struct log_format **sink_fmt; /* the first format writing to each sink */
-    unsigned nsinks;
-    uint32_t ring_bytes; /* access_log_buffer */
-    uint32_t wait_ms;    /* access_log_wait */
-};
-
-/* The plan of a finished configuration. */
-const struct alog_plan *alog_plan(const struct conf *c);
 
 /* ---- the process (main thread) ---- */
 
@@ -117,6 +95,10 @@ int alog_worker_prepare(struct alog_worker *a, const struct alog_plan *p) MUST_C
 void alog_worker_start(struct alog_worker *a, struct log_flusher *f, struct io_loop *loop,
                        struct worker_counters *ctr, unsigned worker, void (*resume)(void *arg),
                        void *arg);
+
+/* On the worker thread, a reload: lines of requests queued from now on follow plan p (adopted:
+ * the same sinks); lines already captured keep the sink they were captured for. */
+void alog_worker_replan(struct alog_worker *a, const struct alog_plan *p);
 
 /* On the worker thread, at exit: hands unwritten lines to the flusher. */
 void alog_worker_stop(struct alog_worker *a);

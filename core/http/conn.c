@@ -283,6 +283,18 @@ void conn_pool_each(struct conn_pool *p, void (*fn)(struct conn *c))
     }
 }
 
+void conn_pool_each_arg(struct conn_pool *p, void (*fn)(struct conn *c, void *arg), void *arg)
+{
+    for (uint32_t i = 0; i < p->nslots; i++) {
+        struct conn *c = p->slots[i];
+        if (c->pool && !(c->flags & CONN_DEAD)) {
+            conn_hold(c);
+            fn(c, arg);
+            conn_unhold(c);
+        }
+    }
+}
+
 bool conn_pool_in_flight(const struct conn_pool *p)
 {
     for (uint32_t i = 0; i < p->nslots; i++) {
@@ -316,6 +328,28 @@ int conn_pool_init(struct conn_pool *p, struct io_loop *l, struct transport_env 
         io_loop_add_timers(l, &p->timers[k]);
     }
     return 0;
+}
+
+void conn_pool_retune(struct conn_pool *p, const struct conn_pool_params *params)
+{
+    p->max_conns = params->max_conns;
+    p->arena_cap = params->arena_cap;
+    for (unsigned k = 0; k < CONN_T__COUNT; k++) {
+        struct timer_list *l = &p->timers[k];
+        uint32_t was = l->duration_ms, now = params->timeout_ms[k];
+        if (was == now) {
+            continue;
+        }
+        /*
+         * Every node on a list was armed with the list's duration, so its deadline minus the
+         * old duration is when it was armed: moving each by the same difference keeps the list
+         * sorted, and each timer counts from when it was armed, with the new duration.
+         */
+        for (struct timer_node *n = l->head.next; n != &l->head; n = n->next) {
+            n->deadline_ms = n->deadline_ms - was + now;
+        }
+        l->duration_ms = now;
+    }
 }
 
 void conn_pool_fini(struct conn_pool *p, bool stuck)

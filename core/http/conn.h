@@ -110,6 +110,13 @@ struct conn *conn_open(struct conn_pool *p, int fd, unsigned listener);
 /* Runs fn on every live connection (drain, resume after log backpressure). */
 void conn_pool_each(struct conn_pool *p, void (*fn)(struct conn *c));
 
+/* The same, with an argument for fn. */
+void conn_pool_each_arg(struct conn_pool *p, void (*fn)(struct conn *c, void *arg), void *arg);
+
+/* A reload: new limits and timeouts (armed timers keep when they were armed, take the new
+ * duration); the output block size cannot change. */
+void conn_pool_retune(struct conn_pool *p, const struct conn_pool_params *params);
+
 /* True when some connection still has operations the kernel holds. */
 bool conn_pool_in_flight(const struct conn_pool *p);
 

@@ -567,6 +567,34 @@ static void h1_close(struct conn *c)
     h->in_len = h->in_cap = 0;
 }
 
+void h1_retire(struct conn *c)
+{
+    struct h1_conn *h = h1_of(c);
+    if (c->flags & CONN_LINGER) {
+        return; /* already closing */
+    }
+    if (h->flags & H1_WAITING) {
+        /* its request was never answered, and cannot be routed any more: say so */
+        req_wait_unlink(&h->wait);
+        h->flags &= ~(H1_WAITING | H1_BLOCKED);
+        if (h1_bad_request(h, 503, h->in, h->in_len) < 0) {
+            conn_abort(c);
+            return;
+        }
+    }
+    /* requests not parsed yet are dropped, as a keep-alive connection that closes drops them */
+    sp_free(h->in);
+    h->in = NULL;
+    h->in_len = h->in_cap = h->scanned = 0;
+    h->flags &= ~H1_BLOCKED;
+    h->flags |= H1_STOP_READ | H1_UNREAD | H1_CLOSE_AFTER;
+    if (outq_empty(c->tr.out) && !(c->tr.flags & TR_SENDING) && !h->stream) {
+        conn_close_graceful(c, true);
+        return;
+    }
+    conn_schedule(c); /* FIN after what is queued (drained() closes) */
+}
+
 /* ---------------------------------------------------------------- per worker */
 
 int h1_env_init(struct h1_env *e, const struct http_settings *set, const struct route_table *routes,

@@ -32,3 +32,10 @@ int h1_env_init(struct h1_env *e, const struct http_settings *set, const struct 
                 struct alog_worker *log) MUST_CHECK;
 
 void h1_env_fini(struct h1_env *e);
+
+/*
+ * A reload removed the address c arrived on (called before the worker switches): what is
+ * queued goes out, nothing more is parsed (a request waiting for its file is answered 503),
+ * then the connection closes with a FIN.
+ */
+void h1_retire(struct conn *c);

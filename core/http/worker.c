@@ -1,6 +1,7 @@
 /* worker.c - one core's HTTP server (see worker.h). */
 #include "core/http/worker.h"
 
+#include "core/base/alloc.h"
 #include "core/http/cache_fill.h"
 #include "core/http/h1_write.h"
 #include "core/http/route.h"
@@ -17,23 +18,25 @@
 #define FORCED_WAIT_MS 500
 #define OUT_BLOCK_SIZE 32768
 
-int worker_prepare(struct worker *w, unsigned id, int cpu, const struct conf *c, const int *lfds,
-                   unsigned nlisten, struct log_flusher *flusher, char *err, size_t errlen)
+int worker_prepare(struct worker *w, unsigned id, int cpu, const struct worker_gen *gen,
+                   SP_ATOMIC(uintptr_t) *gen_src, struct log_flusher *flusher, char *err,
+                   size_t errlen)
 {
     memset(w, 0, sizeof(*w));
     w->id = id;
     w->cpu = cpu;
-    w->conf = c;
-    w->set = http_settings(c);
-    w->lfds = lfds;
-    w->nlisten = nlisten;
+    w->gen = gen;
+    w->conf = gen->conf;
+    w->set = http_settings(gen->conf);
+    w->gen_src = gen_src;
+    atomic_init(&w->gen_floor, gen->seq);
     w->flusher = flusher;
     int rc = io_loop_prepare(&w->loop);
     if (rc < 0) {
         snprintf(err, errlen, "eventfd: %s", strerror(-rc));
         return -1;
     }
-    if (alog_worker_prepare(&w->log, alog_plan(c)) < 0) {
+    if (alog_worker_prepare(&w->log, alog_plan(gen->conf)) < 0) {
         snprintf(err, errlen, "out of memory for log rings");
         return -1;
     }
@@ -87,6 +90,16 @@ void worker_request_stop(struct worker *w)
     io_loop_wake(&w->loop);
 }
 
+void worker_wake(struct worker *w)
+{
+    io_loop_wake(&w->loop);
+}
+
+uint64_t worker_gen_floor(const struct worker *w)
+{
+    return atomic_load_explicit(&w->gen_floor, memory_order_acquire);
+}
+
 void worker_log_space(void *arg, unsigned ring)
 {
     struct worker *w = (struct worker *)arg + ring;
@@ -116,10 +129,31 @@ static void on_conn(void *arg, int fd, unsigned listener)
 
 /* ---------------------------------------------------------------- counters */
 
+static void add_cache_stats(struct fs_cache_stats *t, const struct fs_cache *c)
+{
+    struct fs_cache_stats s;
+    fs_cache_get_stats(c, &s);
+    t->hits += s.hits;
+    t->misses += s.misses;
+    t->revalidations += s.revalidations;
+    t->replaced += s.replaced;
+    t->evictions += s.evictions;
+    t->recheck_deferred += s.recheck_deferred;
+    t->rejected += s.rejected;
+    t->entries += s.entries;
+    t->fds += s.fds;
+    t->bytes += s.bytes;
+}
+
+static void worker_old_cache_stats(const struct worker *w, struct fs_cache_stats *st);
+
 static void publish_cache(struct worker *w)
 {
-    struct fs_cache_stats st;
-    fs_cache_get_stats(w->fcache, &st);
+    struct fs_cache_stats st = w->cache_base; /* freed caches: their gauges are 0 */
+    st.entries = st.fds = 0;
+    st.bytes = 0;
+    add_cache_stats(&st, w->fcache);
+    worker_old_cache_stats(w, &st);
     ctr_set(&w->ctr.fcache_hits, st.hits);
     ctr_set(&w->ctr.fcache_misses, st.misses);
     ctr_set(&w->ctr.fcache_evictions, st.evictions);
@@ -162,12 +196,289 @@ void worker_stats(const struct worker *w, struct worker_stats *o)
     o->fcache_rejected = ctr_get(&c->fcache_rejected);
 }
 
+/* ---------------------------------------------------------------- generations (reload) */
+
+/* A connection whose streamed response was routed under an older generation. */
+struct old_stream {
+    uint32_t idx;          /* its slot */
+    uint64_t id;           /* the connection (a slot is reused) */
+    const struct req *req; /* the request being streamed */
+};
+
+/* An older generation this worker still uses, and what it used it with. */
+struct worker_old {
+    struct worker_old *next;
+    const struct worker_gen *gen;
+    struct fs_cache *fcache;   /* its file cache: the fills below fill it */
+    struct cache_fills *fills; /* started under it: they hold its roots */
+    struct old_stream *streams;
+    unsigned nstreams, cap;
+};
+
+static void worker_old_cache_stats(const struct worker *w, struct fs_cache_stats *st)
+{
+    for (const struct worker_old *o = w->old; o; o = o->next) {
+        add_cache_stats(st, o->fcache);
+    }
+}
+
+/* What the settings of the generation in force say, applied to the worker's parts. */
+static void conn_params(const struct http_settings *set, struct conn_pool_params *cp)
+{
+    *cp = (struct conn_pool_params){
+        .max_conns = set->max_connections,
+        .timeout_ms = {[CONN_T_HEADER] = set->header_timeout_ms,
+                       [CONN_T_BODY] = set->body_timeout_ms,
+                       [CONN_T_IDLE] = set->keepalive_timeout_ms,
+                       [CONN_T_SEND] = set->send_timeout_ms,
+                       [CONN_T_LINGER] = set->linger_timeout_ms},
+        /* the per-request arena: the header table and copies, bounded by the head limit */
+        .arena_cap = (size_t)set->limits.max_head * 4 + 65536,
+        .out_block = OUT_BLOCK_SIZE,
+    };
+}
+
+static void apply_net(struct worker *w)
+{
+    const struct net_settings *ns = net_settings(w->conf);
+    w->tenv.sendfile_chunk = ns->sendfile_chunk;
+    w->tenv.use_sendfile = ns->sendfile;
+    w->tenv.cold_reads = ns->cold_reads;
+}
+
+static void apply_http(struct worker *w)
+{
+    const struct http_settings *set = w->set;
+    w->h1.set = set;
+    w->h1.routes = route_table(w->conf);
+    w->h1.http.fcache = w->fcache;
+    w->h1.http.fills = w->fills;
+    w->h1.http.trace = set->trace;
+    w->h1.http.max_body = set->max_body;
+}
+
+/* A file cache (and its fills) for settings set: 0, or -ENOMEM with nothing made. */
+static int new_cache(struct worker *w, const struct http_settings *set, struct fs_cache **cache,
+                     struct cache_fills **fills)
+{
+    *fills = NULL;
+    *cache = fs_cache_new(&set->file_cache, &h1_entity_hooks);
+    if (!*cache) {
+        return -ENOMEM;
+    }
+    if (set->file_cache.enabled && set->cache_loads) {
+        *fills = cache_fills_new(&w->loop, *cache, set->cache_loads);
+        if (!*fills) {
+            fs_cache_free(*cache);
+            *cache = NULL;
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
+struct switch_pass {
+    struct worker_old *old;
+    const int *to; /* per listen group of the old generation: its index in the new, or -1 */
+    unsigned nfrom;
+    bool oom;
+};
+
+/* Under the old generation still: note its streams, retire what arrived on removed addresses,
+ * and give each connection its listen group's index in the new generation. */
+static void switch_conn(struct conn *c, void *arg)
+{
+    struct switch_pass *x = arg;
+    struct h1_conn *h = h1_of(c);
+    if (h->stream) {
+        struct worker_old *o = x->old;
+        if (o->nstreams == o->cap) {
+            unsigned ncap = o->cap ? o->cap * 2 : 16;
+            struct old_stream *n = sp_realloc(o->streams, ncap * sizeof(*n));
+            if (!n) {
+                x->oom = true; /* cannot track it: the connection goes, not the old memory */
+                conn_abort(c);
+                return;
+            }
+            o->streams = n;
+            o->cap = ncap;
+        }
+        o->streams[o->nstreams++] = (struct old_stream){c->idx, c->id, h->stream};
+    }
+    int to = c->listener < x->nfrom ? x->to[c->listener] : -1;
+    if (to < 0) {
+        h1_retire(c); /* its address is gone: finish what is queued, then close */
+        to = 0;       /* never routed again; an index that exists */
+    }
+    c->listener = (uint16_t)to;
+}
+
+/* The acceptors follow the new generation's addresses (the old ones' indices are x->to). */
+static void switch_accept(struct worker *w, const struct worker_gen *from,
+                          const struct worker_gen *g, const int *to)
+{
+    for (unsigned i = 0; i < from->nlisten; i++) {
+        struct acceptor *a = accept_find(&w->accept, from->listen[i]);
+        if (!a) {
+            continue;
+        }
+        if (to[i] < 0) {
+            accept_remove(&w->accept, a);
+        } else {
+            accept_set_index(a, (unsigned)to[i]);
+        }
+    }
+    for (unsigned j = 0; j < g->nlisten; j++) {
+        const struct worker_listen *l = g->listen[j];
+        if (!accept_find(&w->accept, l) && !accept_add(&w->accept, l->fds[w->id - 1], j, l)) {
+            errlog(ERRLOG_ERROR, "reload: out of memory: worker %u misses a new address", w->id);
+        }
+    }
+}
+
+/* At a turn boundary: the worker takes up generation g. */
+static void switch_gen(struct worker *w, const struct worker_gen *g)
+{
+    const struct worker_gen *from = w->gen;
+    const struct http_settings *set = http_settings(g->conf);
+    struct worker_old *o = sp_calloc(1, sizeof(*o));
+    int *to = sp_calloc(from->nlisten ? from->nlisten : 1, sizeof(*to));
+    struct fs_cache *cache = NULL;
+    struct cache_fills *fills = NULL;
+    if (!o || !to || new_cache(w, set, &cache, &fills) < 0) {
+        sp_free(o);
+        sp_free(to);
+        if (!w->switch_failed) {
+            /* nothing changed yet: the previous configuration stays, the next turn retries */
+            errlog(ERRLOG_ERROR, "reload: worker %u is out of memory, retrying", w->id);
+            w->switch_failed = true;
+        }
+        return;
+    }
+    w->switch_failed = false;
+    for (unsigned i = 0; i < from->nlisten; i++) {
+        to[i] = -1;
+        for (unsigned j = 0; j < g->nlisten; j++) {
+            if (g->listen[j] == from->listen[i]) {
+                to[i] = (int)j;
+            }
+        }
+    }
+    o->gen = from;
+    o->fcache = w->fcache;
+    o->fills = w->fills;
+    struct switch_pass x = {o, to, from->nlisten, false};
+    conn_pool_each_arg(&w->conns, switch_conn, &x);
+    if (x.oom) {
+        errlog(ERRLOG_ERROR, "reload: out of memory: streamed responses were cut short");
+    }
+    switch_accept(w, from, g, to);
+    sp_free(to);
+    /* from here on, everything new is the new generation's */
+    w->gen = g;
+    w->conf = g->conf;
+    w->set = set;
+    w->fcache = cache;
+    w->fills = fills;
+    apply_http(w);
+    apply_net(w);
+    alog_worker_replan(&w->log, alog_plan(g->conf));
+    struct conn_pool_params cp;
+    conn_params(set, &cp);
+    conn_pool_retune(&w->conns, &cp);
+    struct worker_old **tail = &w->old;
+    while (*tail) {
+        tail = &(*tail)->next;
+    }
+    *tail = o;
+    errlog(ERRLOG_INFO, "worker %u: configuration %llu in force", w->id,
+           (unsigned long long)g->seq);
+}
+
+static bool stream_done(const struct worker *w, const struct old_stream *s)
+{
+    if (s->idx >= w->conns.nslots) {
+        return true;
+    }
+    struct conn *c = w->conns.slots[s->idx];
+    return !c->pool || c->id != s->id || h1_of(c)->stream != s->req;
+}
+
+static void free_old(struct worker *w, struct worker_old *o)
+{
+    struct fs_cache_stats st = {0};
+    add_cache_stats(&st, o->fcache);
+    w->cache_base.hits += st.hits;
+    w->cache_base.misses += st.misses;
+    w->cache_base.revalidations += st.revalidations;
+    w->cache_base.replaced += st.replaced;
+    w->cache_base.evictions += st.evictions;
+    w->cache_base.recheck_deferred += st.recheck_deferred;
+    w->cache_base.rejected += st.rejected;
+    cache_fills_free(o->fills);
+    fs_cache_free(o->fcache); /* entries still being sent live on until released */
+    sp_free(o->streams);
+    sp_free(o);
+}
+
+/* After each turn while older generations are in use: let go of those nothing uses. */
+static void release_old(struct worker *w)
+{
+    struct worker_old **pp = &w->old;
+    while (*pp) {
+        struct worker_old *o = *pp;
+        unsigned k = 0;
+        while (k < o->nstreams) {
+            if (stream_done(w, &o->streams[k])) {
+                o->streams[k] = o->streams[--o->nstreams];
+            } else {
+                k++;
+            }
+        }
+        /* a removed address's accept that has not ended yet belongs to an older generation */
+        if (o->nstreams == 0 && cache_fills_idle(o->fills) && w->accept.removing == 0) {
+            *pp = o->next;
+            free_old(w, o);
+        } else {
+            pp = &o->next;
+        }
+    }
+    uint64_t floor = w->gen->seq;
+    for (const struct worker_old *o = w->old; o; o = o->next) {
+        floor = MIN(floor, o->gen->seq);
+    }
+    if (floor != atomic_load_explicit(&w->gen_floor, memory_order_relaxed)) {
+        atomic_store_explicit(&w->gen_floor, floor, memory_order_release);
+    }
+}
+
+static bool old_fills_idle(const struct worker *w)
+{
+    for (const struct worker_old *o = w->old; o; o = o->next) {
+        if (!cache_fills_idle(o->fills)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Once per turn: a new generation published? (one acquire load when there is none) */
+static void check_gen(struct worker *w)
+{
+    uintptr_t cur = atomic_load_explicit(w->gen_src, memory_order_acquire);
+    if (UNLIKELY(cur != (uintptr_t)w->gen)) {
+        switch_gen(w, (const struct worker_gen *)cur);
+    }
+    if (UNLIKELY(w->old != NULL)) {
+        release_old(w);
+    }
+}
+
 /* ---------------------------------------------------------------- life */
 
 int worker_init(struct worker *w)
 {
     const struct http_settings *set = w->set;
-    const struct net_settings *ns = net_settings(w->conf);
     struct io_loop_params lp = IO_LOOP_PARAMS_DEFAULT;
     char err[200];
     int rc = io_loop_init(&w->loop, &lp, err, sizeof(err));
@@ -179,44 +490,30 @@ int worker_init(struct worker *w)
     io_loop_clock(&w->loop);
     io_loop_on_wake(&w->loop, on_wake, w);
     w->tenv.loop = &w->loop;
-    w->tenv.sendfile_chunk = ns->sendfile_chunk;
-    w->tenv.use_sendfile = ns->sendfile;
-    w->tenv.cold_reads = ns->cold_reads;
     w->tenv.cachestat_ok = true;
-    w->fcache = fs_cache_new(&set->file_cache, &h1_entity_hooks);
-    if (!w->fcache || h1_env_init(&w->h1, set, route_table(w->conf), &w->log) < 0) {
+    apply_net(w);
+    if (new_cache(w, set, &w->fcache, &w->fills) < 0 ||
+        h1_env_init(&w->h1, set, route_table(w->conf), &w->log) < 0) {
         snprintf(w->init_err, sizeof(w->init_err), "out of memory");
         return -ENOMEM;
     }
-    if (set->file_cache.enabled && set->cache_loads) {
-        w->fills = cache_fills_new(&w->loop, w->fcache, set->cache_loads);
-        if (!w->fills) {
+    w->h1.http.loop = &w->loop;
+    w->h1.http.worker = w->id;
+    apply_http(w);
+    struct conn_pool_params cp;
+    conn_params(set, &cp);
+    accept_set_init(&w->accept, &w->loop, on_conn, w);
+    if (conn_pool_init(&w->conns, &w->loop, &w->tenv, transport_plain_init, &h1_session, &w->h1,
+                       &w->ctr, &cp) < 0) {
+        snprintf(w->init_err, sizeof(w->init_err), "out of memory");
+        return -ENOMEM;
+    }
+    for (unsigned g = 0; g < w->gen->nlisten; g++) {
+        const struct worker_listen *l = w->gen->listen[g];
+        if (!accept_add(&w->accept, l->fds[w->id - 1], g, l)) {
             snprintf(w->init_err, sizeof(w->init_err), "out of memory");
             return -ENOMEM;
         }
-    }
-    w->h1.http.loop = &w->loop;
-    w->h1.http.fcache = w->fcache;
-    w->h1.http.fills = w->fills;
-    w->h1.http.worker = w->id;
-    w->h1.http.trace = set->trace;
-    w->h1.http.max_body = set->max_body;
-    struct conn_pool_params cp = {
-        .max_conns = set->max_connections,
-        .timeout_ms = {[CONN_T_HEADER] = set->header_timeout_ms,
-                       [CONN_T_BODY] = set->body_timeout_ms,
-                       [CONN_T_IDLE] = set->keepalive_timeout_ms,
-                       [CONN_T_SEND] = set->send_timeout_ms,
-                       [CONN_T_LINGER] = set->linger_timeout_ms},
-        /* the per-request arena: the header table and copies, bounded by the head limit */
-        .arena_cap = (size_t)set->limits.max_head * 4 + 65536,
-        .out_block = OUT_BLOCK_SIZE,
-    };
-    if (conn_pool_init(&w->conns, &w->loop, &w->tenv, transport_plain_init, &h1_session, &w->h1,
-                       &w->ctr, &cp) < 0 ||
-        accept_set_init(&w->accept, &w->loop, w->lfds, w->nlisten, on_conn, w) < 0) {
-        snprintf(w->init_err, sizeof(w->init_err), "out of memory");
-        return -ENOMEM;
     }
     alog_worker_start(&w->log, w->flusher, &w->loop, &w->ctr, w->id, log_resume, w);
     accept_start(&w->accept);
@@ -248,7 +545,8 @@ void worker_run(struct worker *w)
     errlog(ERRLOG_INFO, "worker %u on cpu %d, io_uring %s", w->id, w->cpu, w->loop.mode);
     for (;;) {
         io_loop_run_deferred(&w->loop);
-        if (w->draining && w->conns.nconns == 0 && cache_fills_idle(w->fills)) {
+        if (w->draining && w->conns.nconns == 0 && cache_fills_idle(w->fills) &&
+            old_fills_idle(w)) {
             break;
         }
         if (w->draining && !w->forced && w->loop.now_ms >= w->drain_deadline_ms) {
@@ -264,6 +562,7 @@ void worker_run(struct worker *w)
         if (io_loop_wait(&w->loop, wake_by(w)) < 0) {
             break;
         }
+        check_gen(w);
         accept_tick(&w->accept);
         alog_turn(&w->log);
         if (w->loop.now_s != w->published_s) {
@@ -275,7 +574,8 @@ void worker_run(struct worker *w)
 void worker_fini(struct worker *w)
 {
     /* what the kernel may still write into stays allocated (exiting frees it) */
-    bool stuck = conn_pool_in_flight(&w->conns) || !cache_fills_idle(w->fills);
+    bool stuck =
+        conn_pool_in_flight(&w->conns) || !cache_fills_idle(w->fills) || !old_fills_idle(w);
     if (w->fcache) {
         publish_cache(w);
     }
@@ -287,6 +587,11 @@ void worker_fini(struct worker *w)
         h1_env_fini(&w->h1);
         cache_fills_free(w->fills);
         fs_cache_free(w->fcache);
+        while (w->old) {
+            struct worker_old *o = w->old;
+            w->old = o->next;
+            free_old(w, o);
+        }
     }
     w->fcache = NULL;
     w->fills = NULL;

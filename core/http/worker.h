@@ -3,8 +3,25 @@
  *
  * Nothing in a worker is shared with another worker. The only cross-thread
  * traffic: the main thread asks it to stop (worker_request_stop), the log
- * flusher tells it there is room in its ring (worker_log_space), and anyone
- * may read its counters (worker_stats). The configuration is read-only.
+ * flusher tells it there is room in its ring (worker_log_space), anyone may
+ * read its counters (worker_stats), and the main thread publishes a new
+ * configuration (a reload) that the worker takes up between two loop turns.
+ *
+ * Reload: the process publishes a struct worker_gen through an atomic
+ * pointer (release) and wakes the worker; at the end of its next turn the
+ * worker sees the pointer change (an acquire load, the only cost per turn)
+ * and switches: its settings, routes and access-log plan are the new
+ * generation's from then on, so every request parsed afterwards (the next one
+ * on a keep-alive connection too) is routed under it, while responses already
+ * routed finish with the pointers they hold into the old one. Listening
+ * sockets the new generation adds are accepted on, those it drops are
+ * cancelled and their connections closed once what they have queued is out
+ * (h1_retire); the file cache and its fills start afresh (root ids are per
+ * configuration). The worker keeps a note of each older generation it still
+ * uses (streams routed under it, fills that hold its roots, accepts not yet
+ * cancelled) and publishes in gen_floor the oldest one it needs; the main
+ * thread frees a generation once every worker's floor is past it. No lock:
+ * the configuration a worker uses is read-only, as before.
  *
  * The thread itself (pinning, naming, the startup barrier) is the process's
  * business (app/runtime.c): it calls worker_init, worker_run and worker_fini
@@ -12,6 +29,7 @@
  */
 #pragma once
 
+#include "core/base/atomic.h"
 #include "core/base/compiler.h"
 #include "core/conf/conf.h"
 #include "core/http/accesslog.h"
@@ -26,14 +44,31 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct worker {
-    unsigned id; /* 1..N */
-    int cpu;     /* pinned CPU, or -1 */
-    const struct conf *conf;
-    const struct http_settings *set;
-    const int *lfds; /* this worker's socket of each listen group */
+/* One listening address as the workers see it: its socket for each worker. */
+struct worker_listen {
+    int *fds; /* [worker id - 1]; the process owns and closes them */
+};
+
+/* A configuration and its listening sockets: what a worker serves with (built by core/app). */
+struct worker_gen {
+    uint64_t seq;            /* 1, 2, ...: a later generation has a larger number */
+    const struct conf *conf; /* finished, read-only */
+    const struct worker_listen *const *listen; /* per listen group of route_table(conf) */
     unsigned nlisten;
-    struct log_flusher *flusher; /* NULL: nothing is logged */
+};
+
+struct worker_old; /* worker.c: an older generation this worker still uses */
+
+struct worker {
+    unsigned id;                  /* 1..N */
+    int cpu;                      /* pinned CPU, or -1 */
+    const struct worker_gen *gen; /* in force here */
+    const struct conf *conf;      /* gen->conf */
+    const struct http_settings *set;
+    SP_ATOMIC(uintptr_t) *gen_src; /* the process's current struct worker_gen */
+    SP_ATOMIC(uint64_t) gen_floor;  /* the oldest generation this worker still uses */
+    struct worker_old *old;         /* those generations, oldest first */
+    struct log_flusher *flusher;    /* NULL: nothing is logged */
 
     struct io_loop loop;
     struct transport_env tenv;
@@ -50,13 +85,18 @@ struct worker {
     SP_ATOMIC(int) log_space; /* the flusher made room in our ring */
     bool draining, forced;
     uint64_t drain_deadline_ms;
-    time_t published_s; /* when the file cache's counters were last published */
+    time_t published_s;               /* when the file cache's counters were last published */
+    struct fs_cache_stats cache_base; /* counters of the caches earlier generations used */
+    bool switch_failed;               /* out of memory for a switch: said once, tried again */
     char init_err[256];
 };
 
-/* Main thread, before the thread starts: the wake-up fd and the log ring. 0, or -1 + err. */
-int worker_prepare(struct worker *w, unsigned id, int cpu, const struct conf *c, const int *lfds,
-                   unsigned nlisten, struct log_flusher *flusher, char *err,
+/*
+ * Main thread, before the thread starts: the wake-up fd and the log ring, serving gen (and
+ * later whatever *gen_src points to). 0, or -1 + err.
+ */
+int worker_prepare(struct worker *w, unsigned id, int cpu, const struct worker_gen *gen,
+                   SP_ATOMIC(uintptr_t) *gen_src, struct log_flusher *flusher, char *err,
                    size_t errlen) MUST_CHECK;
 
 /* Worker thread: ring, pools, cache, accepting armed. 0, or -errno with w->init_err set. */
@@ -70,6 +110,12 @@ void worker_fini(struct worker *w);
 
 /* Main thread, after the flusher stopped: frees what worker_prepare made. */
 void worker_unprepare(struct worker *w);
+
+/* Any thread: wake the worker (a new generation was published). */
+void worker_wake(struct worker *w);
+
+/* Any thread: the oldest generation the worker still uses (acquire: what it used is done). */
+uint64_t worker_gen_floor(const struct worker *w);
 
 /* Any thread: drain and stop (a second call cuts the drain short). */
 void worker_request_stop(struct worker *w);

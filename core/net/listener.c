@@ -191,15 +191,35 @@ int listen_open(struct net_addr *a, const struct listen_opts *o, unsigned n, int
 struct acceptor {
     struct io_op op;
     struct accept_set *set;
+    struct acceptor *next;
+    const void *key;
     int fd;
     unsigned index;
     bool armed;
+    bool removed;
 };
 
 static void arm(struct accept_set *s, struct acceptor *a)
 {
     io_accept_multishot(s->loop, &a->op, a->fd);
     a->armed = true;
+}
+
+static void unlink_acceptor(struct accept_set *s, struct acceptor *a)
+{
+    struct acceptor **pp = &s->list;
+    while (*pp != a) {
+        pp = &(*pp)->next;
+    }
+    *pp = a->next;
+}
+
+/* A removed acceptor whose accept has ended: nothing refers to it any more. */
+static void reap(struct accept_set *s, struct acceptor *a)
+{
+    unlink_acceptor(s, a);
+    s->removing--;
+    sp_free(a);
 }
 
 static void on_accept(struct io_op *op, int res, unsigned flags)
@@ -211,13 +231,13 @@ static void on_accept(struct io_op *op, int res, unsigned flags)
     }
     if (res >= 0) {
         s->warned = false; /* the episode, if any, is over */
-        if (s->stopped) {
-            close(res);
+        if (s->stopped || a->removed) {
+            close(res); /* accepted before the cancel took effect: the address is gone */
         } else {
             atomic_fetch_add_explicit(&s->accepted, 1, memory_order_relaxed);
             s->on_conn(s->arg, res, a->index);
         }
-    } else if (res != -ECANCELED) {
+    } else if (res != -ECANCELED && !a->removed) {
         atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
         if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
             /* out of descriptors: keep serving what we have, try again shortly */
@@ -233,44 +253,90 @@ static void on_accept(struct io_op *op, int res, unsigned flags)
             }
         }
     }
+    if (a->removed) {
+        if (!a->armed) {
+            reap(s, a);
+        }
+        return;
+    }
     if (!a->armed && !s->paused && !s->stopped) {
         arm(s, a);
     }
 }
 
-int accept_set_init(struct accept_set *s, struct io_loop *l, const int *fds, unsigned n,
-                    void (*on_conn)(void *arg, int fd, unsigned index), void *arg)
+void accept_set_init(struct accept_set *s, struct io_loop *l,
+                     void (*on_conn)(void *arg, int fd, unsigned index), void *arg)
 {
     memset(s, 0, sizeof(*s));
     s->loop = l;
     s->on_conn = on_conn;
     s->arg = arg;
-    s->a = sp_calloc(n ? n : 1, sizeof(*s->a));
-    if (!s->a) {
-        return -ENOMEM;
-    }
-    s->n = n;
-    for (unsigned i = 0; i < n; i++) {
-        s->a[i].set = s;
-        s->a[i].fd = fds[i];
-        s->a[i].index = i;
-        io_op_init(&s->a[i].op, on_accept);
-    }
-    return 0;
 }
 
 void accept_set_fini(struct accept_set *s)
 {
-    sp_free(s->a);
-    s->a = NULL;
-    s->n = 0;
+    while (s->list) {
+        struct acceptor *a = s->list;
+        s->list = a->next;
+        sp_free(a);
+    }
+    s->n = s->removing = 0;
+}
+
+struct acceptor *accept_add(struct accept_set *s, int fd, unsigned index, const void *key)
+{
+    struct acceptor *a = sp_calloc(1, sizeof(*a));
+    if (!a) {
+        return NULL;
+    }
+    a->set = s;
+    a->fd = fd;
+    a->index = index;
+    a->key = key;
+    io_op_init(&a->op, on_accept);
+    a->next = s->list;
+    s->list = a;
+    s->n++;
+    if (s->started && !s->paused && !s->stopped) {
+        arm(s, a);
+    }
+    return a;
+}
+
+struct acceptor *accept_find(const struct accept_set *s, const void *key)
+{
+    for (struct acceptor *a = s->list; a; a = a->next) {
+        if (!a->removed && a->key == key) {
+            return a;
+        }
+    }
+    return NULL;
+}
+
+void accept_set_index(struct acceptor *a, unsigned index)
+{
+    a->index = index;
+}
+
+void accept_remove(struct accept_set *s, struct acceptor *a)
+{
+    ASSERT(!a->removed);
+    a->removed = true;
+    s->n--;
+    s->removing++;
+    if (a->armed) {
+        io_cancel(s->loop, &a->op); /* its last completion reaps it */
+    } else {
+        reap(s, a);
+    }
 }
 
 void accept_start(struct accept_set *s)
 {
-    for (unsigned i = 0; i < s->n; i++) {
-        if (!s->a[i].armed) {
-            arm(s, &s->a[i]);
+    s->started = true;
+    for (struct acceptor *a = s->list; a; a = a->next) {
+        if (!a->armed && !a->removed) {
+            arm(s, a);
         }
     }
 }
@@ -278,9 +344,9 @@ void accept_start(struct accept_set *s)
 void accept_stop(struct accept_set *s)
 {
     s->stopped = true;
-    for (unsigned i = 0; i < s->n; i++) {
-        if (s->a[i].armed) {
-            io_cancel(s->loop, &s->a[i].op);
+    for (struct acceptor *a = s->list; a; a = a->next) {
+        if (a->armed && !a->removed) {
+            io_cancel(s->loop, &a->op);
         }
     }
 }

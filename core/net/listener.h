@@ -5,7 +5,7 @@
  * SO_REUSEPORT to the same address, so the kernel spreads new connections
  * over the workers with no shared accept queue. Port 0: the first socket is
  * bound to a free port and the others join that port (listen_open, main
- * thread, at startup).
+ * thread, at startup, and at a reload for an address it adds).
  *
  * A worker accepts on its sockets with one multishot accept each. When accept
  * fails for lack of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM)
@@ -65,13 +65,19 @@ int listen_open(struct net_addr *a, const struct listen_opts *o, unsigned n, int
 
 struct acceptor;
 
-/* A worker's accepting side: one acceptor per listening socket. */
+/*
+ * A worker's accepting side: one acceptor per listening socket. Acceptors come and go while
+ * the worker runs (a reload adds and removes addresses): a removed one is cancelled and freed
+ * when its last completion arrives; a connection it accepted meanwhile is closed.
+ */
 struct accept_set {
     struct io_loop *loop;
-    struct acceptor *a;
-    unsigned n;
+    struct acceptor *list; /* live acceptors, then the removed ones still in flight */
+    unsigned n;            /* live acceptors */
+    unsigned removing;     /* removed, their accept not yet ended */
     bool paused;  /* after EMFILE and friends */
     bool warned;  /* this episode was reported */
+    bool started; /* accept_start was called: new acceptors arm at once */
     bool stopped; /* draining: no more accepts */
     uint64_t resume_ms;
     /* a new connection on listener `index`; the callee owns fd */
@@ -82,11 +88,29 @@ struct accept_set {
     SP_ATOMIC(uint64_t) errors;
 };
 
-/* Binds the set to fds[0..n) (borrowed; closed by whoever opened them). 0 or -ENOMEM. */
-int accept_set_init(struct accept_set *s, struct io_loop *l, const int *fds, unsigned n,
-                    void (*on_conn)(void *arg, int fd, unsigned index), void *arg) MUST_CHECK;
+/* An empty set on loop l. */
+void accept_set_init(struct accept_set *s, struct io_loop *l,
+                     void (*on_conn)(void *arg, int fd, unsigned index), void *arg);
 
+/* Frees every acceptor (the worker's ring is gone, or nothing is armed). */
 void accept_set_fini(struct accept_set *s);
+
+/*
+ * Accepts on fd (borrowed: whoever opened it closes it, after accept_remove's acceptor is
+ * gone), reporting `index` with each connection; key names the socket for accept_find.
+ * Armed at once if the set is started. NULL when memory ran out.
+ */
+struct acceptor *accept_add(struct accept_set *s, int fd, unsigned index,
+                            const void *key) MUST_CHECK;
+
+/* The live acceptor added with key, or NULL. */
+struct acceptor *accept_find(const struct accept_set *s, const void *key);
+
+/* What its connections report from now on. */
+void accept_set_index(struct acceptor *a, unsigned index);
+
+/* Stops accepting on a's socket; a is freed once its accept has ended (s->removing counts). */
+void accept_remove(struct accept_set *s, struct acceptor *a);
 
 /* Arms every accept. */
 void accept_start(struct accept_set *s);
