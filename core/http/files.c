@@ -9,6 +9,7 @@
 #include "core/http/handler.h"
 #include "core/http/location.h"
 #include "core/http/route.h"
+#include "core/http/userdir.h"
 #include "core/http/vars.h"
 
 #include <errno.h>
@@ -302,6 +303,13 @@ int http_file_map(struct req *r, const struct route_loc *l, struct slice uri,
                   const struct http_root **root, struct slice *path)
 {
     const struct files_conf *fc = conf_get(l->block, (unsigned)slot, CONF_STORE_LOC);
+    if (!fc->alias.text) {
+        bool mine;
+        int st = userdir_map(r, uri, root, path, &mine);
+        if (mine) {
+            return st;
+        }
+    }
     if (!fc->root) {
         return 404;
     }
@@ -374,8 +382,8 @@ int http_try_files(struct req *r, bool *done)
         const struct http_root *root;
         struct slice fp;
         int st = http_file_map(r, r->loc, v, &root, &fp);
-        if (st < 0) {
-            return st;
+        if (st < 0 || st == HANDLER_LATER) {
+            return st; /* a user directory being looked up: tried again from the start */
         }
         if (st) {
             continue;

@@ -25,6 +25,7 @@
 #include "core/base/compiler.h"
 #include "core/base/slice.h"
 #include "core/conf/conf.h"
+#include "core/http/http_root.h"
 #include "core/http/req.h"
 #include "fs/docroot.h"
 
@@ -32,12 +33,6 @@
 
 struct route_loc;
 
-/* A directory files are opened beneath, opened once however many blocks share it. */
-struct http_root {
-    char *path;
-    struct fs_root root;
-    uint32_t id; /* keys the file cache: the same path under two roots is two files */
-};
 
 extern const struct conf_module files_module;
 
@@ -50,7 +45,9 @@ struct conf_where http_files_where(const struct conf_block *b);
 /*
  * The file for uri in location l: the directory it is beneath and the path there ("/a/b").
  * 0, or a status: 404 (the location has no files, or the URI cannot be under its alias),
- * 500 / -ENOMEM.
+ * 503, HANDLER_LATER (a user directory is being looked up: userdir.h), -ENOMEM.
+ * A `/~user/` URI in a server with `userdir on` maps to that user's directory unless the
+ * location has an alias.
  */
 int http_file_map(struct req *r, const struct route_loc *l, struct slice uri,
                   const struct http_root **root, struct slice *path) MUST_CHECK;

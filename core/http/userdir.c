@@ -7,7 +7,7 @@
 #include "core/conf/print.h"
 #include "core/conf/types.h"
 #include "core/conf/values.h"
-#include "core/http/files.h"
+#include "core/http/http_root.h"
 #include "core/http/handler.h"
 #include "core/http/route.h"
 #include "core/io/loop.h"
