@@ -18,19 +18,47 @@ def test_profiles_validate(tmp_path):
         assert r.returncode == 0, (p, r.stderr)
 
 
-def test_profile_serves(tmp_path):
+def fetch(port, path, headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", path, headers=headers or {})
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, r, body
+
+
+# each profile started, and fetched from: a file, and what the profile adds
+PROFILE_CHECKS = {
+    "latency-bench.conf": [("/x.txt", 200, b"profile ok\n"), ("/ping", 200, b"ok")],
+    "cdn-edge.conf": [("/x.txt", 200, b"profile ok\n"), ("/healthz", 200, b"ok"),
+                      ("/.env", 404, None), ("/.well-known/acme-challenge/t", 200, b"token\n")],
+    "static-tree.conf": [("/x.txt", 200, b"profile ok\n"), ("/sub/", 200, b"<a href=\"y.txt\">")],
+}
+
+
+def test_profiles_serve(tmp_path):
     (tmp_path / "x.txt").write_bytes(b"profile ok\n")
-    p = os.path.join(SRC, "profiles", "latency-bench.conf")
-    s = Spate(["-c", p, "--root", str(tmp_path), "--listen", "127.0.0.1:0", "--workers", "1"])
-    s.start()
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
-        c.request("GET", "/x.txt")
-        r = c.getresponse()
-        assert r.status == 200 and r.read() == b"profile ok\n"
-    finally:
-        rc, err = s.stop()
-    assert rc == 0, err
+    (tmp_path / ".env").write_bytes(b"SECRET\n")
+    (tmp_path / ".well-known" / "acme-challenge").mkdir(parents=True)
+    (tmp_path / ".well-known" / "acme-challenge" / "t").write_bytes(b"token\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "y.txt").write_bytes(b"y\n")
+    for name, checks in PROFILE_CHECKS.items():
+        p = os.path.join(SRC, "profiles", name)
+        s = Spate(["-c", p, "--root", str(tmp_path), "--listen", "127.0.0.1:0", "--workers",
+                   "1"])
+        s.start()
+        try:
+            for path, status, want in checks:
+                st, r, body = fetch(s.port, path)
+                assert st == status, (name, path, st)
+                if want is not None:
+                    assert want in body, (name, path, body[:200])
+            st, r, _ = fetch(s.port, "/sub")  # the directory slash redirect, absolute
+            assert st == 301 and r.getheader("Location").endswith("/sub/"), name
+        finally:
+            rc, err = s.stop()
+        assert rc == 0, (name, err)
 
 
 def test_example_site(tmp_path):
