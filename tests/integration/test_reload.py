@@ -101,6 +101,23 @@ class Site:
         return len(os.listdir("/proc/%d/fd" % self.spate.proc.pid))
 
 
+@pytest.fixture
+def make_site(tmp_path):
+    """Site(tmp_path, port, with_return), killed at the end if a failed test left it running."""
+    made = []
+
+    def make(with_return=False):
+        site = Site(tmp_path, free_port(), with_return)
+        made.append(site)
+        return site
+    yield make
+    for site in made:
+        proc = getattr(site, "spate", None) and site.spate.proc
+        if proc and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def judge(path, status, gen, body):
     """'' when the response is wholly one generation's, else what is wrong with it."""
     if status != 200:
@@ -197,8 +214,8 @@ def stop_clean(site):
     return err
 
 
-def test_reload_storm_under_load(tmp_path):
-    site = Site(tmp_path, free_port(), supports(tmp_path, 'return 200 "x"'))
+def test_reload_storm_under_load(tmp_path, make_site):
+    site = make_site(supports(tmp_path, 'return 200 "x"'))
     site.start("A")
     assert int(site.pid.read_text()) == site.spate.proc.pid
     paths = ["/small.txt", "/big.bin"] + (["/health"] if site.with_return else [])
@@ -247,8 +264,8 @@ def test_reload_storm_under_load(tmp_path):
     assert m and len(lines) == int(m.group(1)), (len(lines), m and m.group(1))
 
 
-def test_broken_reload_keeps_the_running_configuration(tmp_path):
-    site = Site(tmp_path, free_port(), False)
+def test_broken_reload_keeps_the_running_configuration(tmp_path, make_site):
+    site = make_site()
     site.start("A")
     good = site.text("B")
     cases = [  # what is appended, the word on the faulty line, the message
@@ -283,8 +300,8 @@ def test_broken_reload_keeps_the_running_configuration(tmp_path):
     stop_clean(site)
 
 
-def test_reload_adds_and_removes_an_address(tmp_path):
-    site = Site(tmp_path, free_port(), False)
+def test_reload_adds_and_removes_an_address(tmp_path, make_site):
+    site = make_site()
     site.start("A")
     extra = free_port()
     with pytest.raises(OSError):
@@ -326,10 +343,10 @@ def test_reload_adds_and_removes_an_address(tmp_path):
     stop_clean(site)
 
 
-def test_stream_finishes_under_its_configuration(tmp_path):
+def test_stream_finishes_under_its_configuration(tmp_path, make_site):
     if not supports(tmp_path, "test_stream 1k"):
         pytest.skip("test handlers not built (SPATE_TEST_HANDLERS)")
-    site = Site(tmp_path, free_port(), False)
+    site = make_site()
     stream = "  location /stream { test_stream 256k 8k 10ms; }\n"
     site.conf.write_text(site.text("A", server=stream))
     site.spate = Spate(["-c", str(site.conf)]).start()
@@ -365,10 +382,10 @@ def test_stream_finishes_under_its_configuration(tmp_path):
     stop_clean(site)
 
 
-def test_timeouts_follow_a_reload(tmp_path):
+def test_timeouts_follow_a_reload(tmp_path, make_site):
     """An idle keep-alive connection armed under keepalive_timeout 60s closes about 1 s after
     a reload to 1s: armed timers take the new duration, counted from when they were armed."""
-    site = Site(tmp_path, free_port(), False)
+    site = make_site()
     site.conf.write_text(site.text("A", main="keepalive_timeout 60s;"))
     site.spate = Spate(["-c", str(site.conf)]).start()
     c = socket.create_connection(("127.0.0.1", site.port), timeout=10)
@@ -385,8 +402,8 @@ def test_timeouts_follow_a_reload(tmp_path):
     stop_clean(site)
 
 
-def test_signal_option(tmp_path):
-    site = Site(tmp_path, free_port(), False)
+def test_signal_option(tmp_path, make_site):
+    site = make_site()
     r = subprocess.run([BIN, "-s", "bogus", "-c", "x"], capture_output=True, text=True)
     assert r.returncode != 0 and "reload, reopen, stop or quit" in r.stderr
     r = subprocess.run([BIN, "-s", "reload"], capture_output=True, text=True)
