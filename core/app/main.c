@@ -525,6 +525,7 @@ int main(int argc, char **argv)
     }
 
     signal(SIGPIPE, SIG_IGN); /* sendfile to a closed socket must not kill us */
+    hash_init(); /* before the configuration: its name tables are hashed with the seed */
     char err[CONF_ERR_MAX];
     static struct conf conf;
     if (build_conf(&conf, &o, err, sizeof(err)) < 0) {
@@ -557,7 +558,6 @@ int main(int argc, char **argv)
     }
     struct http_settings *hs = (struct http_settings *)http_settings(&conf);
     fit_fd_limit(hs, ps->workers);
-    hash_init();
     hdr_known_init();
     if (io_probe(err, sizeof(err)) < 0) {
         conf_free(&conf);

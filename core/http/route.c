@@ -2,6 +2,7 @@
 #include "core/http/route.h"
 
 #include "core/base/alloc.h"
+#include "core/base/hash.h"
 #include "core/conf/print.h"
 #include "core/conf/types.h"
 #include "core/conf/values.h"
@@ -342,6 +343,89 @@ static struct route_group *group_for(struct route_table *t, const struct net_add
     return g;
 }
 
+/* ---------------------------------------------------------------- the name tables */
+
+static uint32_t name_slot(uint64_t h, uint32_t mask)
+{
+    return (uint32_t)(h ^ (h >> 31)) & mask;
+}
+
+static const struct route_name *name_find(const struct route_name *t, uint32_t mask, uint64_t h,
+                                          const char *p, size_t n)
+{
+    for (uint32_t i = name_slot(h, mask);; i = (i + 1) & mask) {
+        if (!t[i].name) {
+            return NULL;
+        }
+        if (t[i].h == h && t[i].len == n && slice_eq_nocase(slice_make(t[i].name, n),
+                                                            slice_make(p, n))) {
+            return &t[i];
+        }
+    }
+}
+
+/* Adds name unless it is there already (the first server defined keeps a name). */
+static void name_put(struct route_name *t, uint32_t mask, const char *p, size_t n, bool sub,
+                     const struct route_server *s)
+{
+    uint64_t h = hash_bytes_lower(p, n);
+    const struct route_name *have = name_find(t, mask, h, p, n);
+    if (have) {
+        /* "*.x" and ".x" on one suffix: the entry serves the bare domain when either does */
+        if (!sub && have->subdomains_only && have->server == s) {
+            ((struct route_name *)have)->subdomains_only = false;
+        }
+        return;
+    }
+    uint32_t i = name_slot(h, mask);
+    while (t[i].name) {
+        i = (i + 1) & mask;
+    }
+    t[i] = (struct route_name){h, p, (uint32_t)n, sub, s};
+}
+
+static int build_names(struct route_group *g)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < g->nservers; i++) {
+        n += g->servers[i]->nnames;
+    }
+    uint32_t cap = 8;
+    while (cap < 2 * n + 2) {
+        cap *= 2;
+    }
+    g->exact = sp_calloc(cap, sizeof(*g->exact));
+    g->wild = sp_calloc(cap, sizeof(*g->wild));
+    if (!g->exact || !g->wild) {
+        return -1;
+    }
+    g->exact_mask = g->wild_mask = cap - 1;
+    /* exact names first, in server order, then ".x" forms claim the bare name if still free */
+    for (int pass = 0; pass < 2; pass++) {
+        for (unsigned i = 0; i < g->nservers; i++) {
+            const struct route_server *s = g->servers[i];
+            for (unsigned k = 0; k < s->nnames; k++) {
+                const char *nm = s->names[k];
+                size_t len = strlen(nm);
+                if (nm[0] == '*' && nm[1] == '.') {
+                    if (pass == 1) {
+                        name_put(g->wild, g->wild_mask, nm + 1, len - 1, true, s);
+                        g->has_wild = true;
+                    }
+                } else if (nm[0] == '.') {
+                    if (pass == 1) {
+                        name_put(g->wild, g->wild_mask, nm, len, false, s);
+                        g->has_wild = true;
+                    }
+                } else if (pass == 0) {
+                    name_put(g->exact, g->exact_mask, nm, len, false, s);
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 /* nginx warns and keeps the first; so does spate (the second never answers to that name). */
 static void warn_duplicate_names(const struct route_group *g)
 {
@@ -421,6 +505,9 @@ static int build_groups(const struct conf *c, unsigned slot, struct route_table 
             memcpy(g->opts.congestion, net->congestion, sizeof(g->opts.congestion));
         }
         warn_duplicate_names(g);
+        if (build_names(g) < 0) {
+            return conf_fail_at(err, errlen, (struct conf_where){c->source, 0}, "out of memory");
+        }
     }
     return 0;
 }
@@ -438,6 +525,8 @@ static void route_release(struct conf *c, unsigned slot)
     sp_free(t->servers);
     for (unsigned j = 0; j < t->ngroups; j++) {
         sp_free(t->groups[j].servers);
+        sp_free(t->groups[j].exact);
+        sp_free(t->groups[j].wild);
     }
     sp_free(t->groups);
     memset(t, 0, sizeof(*t));
@@ -483,25 +572,6 @@ const struct route_table *route_table(const struct conf *c)
 
 /* ---------------------------------------------------------------- lookups (workers) */
 
-static bool name_matches(const char *name, struct slice host)
-{
-    size_t n = strlen(name);
-    if (name[0] == '*' && name[1] == '.') {
-        /* *.example.com: any subdomain, not the bare domain */
-        return host.len > n - 1 && slice_eq_nocase(slice_make(host.ptr + host.len - (n - 1), n - 1),
-                                                   slice_make(name + 1, n - 1));
-    }
-    if (name[0] == '.') {
-        /* .example.com: the domain and every subdomain */
-        if (slice_eq_nocase(host, slice_make(name + 1, n - 1))) {
-            return true;
-        }
-        return host.len > n &&
-               slice_eq_nocase(slice_make(host.ptr + host.len - n, n), slice_make(name, n));
-    }
-    return slice_eq_nocase(host, slice_make(name, n));
-}
-
 const struct route_server *route_server_for(const struct route_group *g, struct slice host)
 {
     if (g->nservers == 1 || host.len == 0) {
@@ -522,15 +592,34 @@ const struct route_server *route_server_for(const struct route_group *g, struct 
     if (host.len && host.ptr[host.len - 1] == '.') {
         host.len--;
     }
-    /* exact names first, then wildcards, in the order the servers were defined */
-    for (int pass = 0; pass < 2; pass++) {
-        for (unsigned i = 0; i < g->nservers; i++) {
-            const struct route_server *s = g->servers[i];
-            for (unsigned k = 0; k < s->nnames; k++) {
-                bool wild = s->names[k][0] == '*' || s->names[k][0] == '.';
-                if (wild == (pass == 1) && name_matches(s->names[k], host)) {
-                    return s;
-                }
+    /* an exact name, then the longest wildcard suffix (nginx's order); one hash per dot */
+    uint64_t h = hash_bytes_lower(host.ptr, host.len);
+    const struct route_name *e = name_find(g->exact, g->exact_mask, h, host.ptr, host.len);
+    if (e) {
+        return e->server;
+    }
+    if (g->has_wild) {
+        for (size_t i = 0; i < host.len; i++) {
+            if (host.ptr[i] != '.') {
+                continue;
+            }
+            struct slice suf = slice_make(host.ptr + i, host.len - i);
+            const struct route_name *w =
+                name_find(g->wild, g->wild_mask, hash_bytes_lower(suf.ptr, suf.len), suf.ptr,
+                          suf.len);
+            if (w) {
+                return w->server;
+            }
+        }
+        /* the bare domain of a ".example.com" name */
+        char dot[256];
+        if (host.len + 1 < sizeof(dot)) {
+            dot[0] = '.';
+            memcpy(dot + 1, host.ptr, host.len);
+            const struct route_name *w = name_find(
+                g->wild, g->wild_mask, hash_bytes_lower(dot, host.len + 1), dot, host.len + 1);
+            if (w && !w->subdomains_only) {
+                return w->server;
             }
         }
     }

@@ -64,6 +64,14 @@ struct route_server {
     const struct conf_block *block;
 };
 
+struct route_name {
+    uint64_t h;
+    const char *name; /* NULL: an empty slot */
+    uint32_t len;
+    bool subdomains_only; /* "*.example.com" (not example.com itself) */
+    const struct route_server *server;
+};
+
 struct route_group {
     struct net_addr addr; /* with the port actually bound once listening (port 0) */
     struct listen_opts opts;   /* the socket options (listen parameters, tcp_congestion) */
@@ -71,6 +79,11 @@ struct route_group {
     const struct route_server **servers;
     unsigned nservers;
     const struct route_server *def; /* default_server, else the first */
+    /* the names of its servers, hashed (lowercased): exact ones, and wildcard suffixes
+     * (".example.com" for "*.example.com" and ".example.com") */
+    struct route_name *exact, *wild;
+    uint32_t exact_mask, wild_mask;
+    bool has_wild;
 };
 
 struct route_table {
