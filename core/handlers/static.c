@@ -17,6 +17,7 @@
 #include "fs/docroot.h"
 #include "proto/cond.h"
 #include "proto/range.h"
+#include "proto/uri.h"
 
 #include <errno.h>
 #include <string.h>
@@ -227,22 +228,6 @@ static int serve_file(struct req *r, struct fs_entry *e)
     return resp_send(r);
 }
 
-/* Bytes that may stand for themselves in a Location path: unreserved, sub-delims, ":@/" */
-static const uint8_t path_safe[256] = {
-    ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['0' ... '9'] = 1, ['-'] = 1, ['.'] = 1,  ['_'] = 1,
-    ['~'] = 1,         ['!'] = 1,         ['$'] = 1,         ['&'] = 1, ['\''] = 1, ['('] = 1,
-    [')'] = 1,         ['*'] = 1,         ['+'] = 1,         [','] = 1, [';'] = 1,  ['='] = 1,
-    [':'] = 1,         ['@'] = 1,         ['/'] = 1,
-};
-
-static size_t escape_byte(char *dst, unsigned char ch)
-{
-    dst[0] = '%';
-    dst[1] = num_hex_upper[ch >> 4];
-    dst[2] = num_hex_upper[ch & 15];
-    return 3;
-}
-
 /*
  * 301 to the same directory with a trailing slash, query kept (RFC 9110 15.4.2). The Location
  * is built from the normalized path (one leading slash, no dot segments), percent-encoded
@@ -252,32 +237,15 @@ static size_t escape_byte(char *dst, unsigned char ch)
 static int redirect_slash(struct req *r)
 {
     struct slice path = r->path, query = r->args;
-    size_t cap = 3 * path.len + 1 + (query.len ? 1 + 3 * query.len : 0);
-    char *loc = arena_alloc(r->arena, cap);
+    char *loc = arena_alloc(r->arena, 3 * path.len + 2 + 3 * query.len + 1);
     if (!loc) {
         return 500;
     }
-    size_t n = 0;
-    for (size_t i = 0; i < path.len; i++) {
-        unsigned char ch = (unsigned char)path.ptr[i];
-        if (path_safe[ch]) {
-            loc[n++] = (char)ch;
-        } else {
-            n += escape_byte(loc + n, ch);
-        }
-    }
+    size_t n = uri_escape(loc, path, URI_ESC_PATH);
     loc[n++] = '/';
     if (query.len) {
-        /* the parser admitted only visible bytes; non-ASCII ones are escaped for a valid URI */
         loc[n++] = '?';
-        for (size_t i = 0; i < query.len; i++) {
-            unsigned char ch = (unsigned char)query.ptr[i];
-            if (ch < 0x80) {
-                loc[n++] = (char)ch;
-            } else {
-                n += escape_byte(loc + n, ch);
-            }
-        }
+        n += uri_escape(loc + n, query, URI_ESC_TARGET);
     }
     return http_redirect_to(r, 301, slice_make(loc, n)); /* absolute as absolute_redirect says */
 }

@@ -6,6 +6,7 @@
 #include "core/http/respond.h"
 #include "core/http/route.h"
 #include "core/http/vars.h"
+#include "proto/uri.h"
 
 #include <errno.h>
 #include <string.h>
@@ -59,30 +60,13 @@ bool http_has_scheme(struct slice t)
            t.ptr[i + 2] == '/';
 }
 
-/* Bytes a Location cannot carry as they are: controls, space, non-ASCII and "<>\"\\^`{|}". */
-static bool unsafe(unsigned char c)
-{
-    return c <= 0x20 || c >= 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' ||
-           c == '^' || c == '`' || c == '{' || c == '|' || c == '}';
-}
-
 struct slice http_escape_path(struct req *r, struct slice path)
 {
     char *p = arena_alloc(r->arena, 3 * path.len + 1);
     if (!p) {
         return SLICE_NULL;
     }
-    size_t n = 0;
-    for (size_t i = 0; i < path.len; i++) {
-        unsigned char c = (unsigned char)path.ptr[i];
-        if (unsafe(c) || c == '%' || c == '?' || c == '#') {
-            p[n++] = '%';
-            p[n++] = num_hex_upper[c >> 4];
-            p[n++] = num_hex_upper[c & 15];
-        } else {
-            p[n++] = (char)c;
-        }
-    }
+    size_t n = uri_escape(p, path, URI_ESC_PATH);
     p[n] = '\0';
     return slice_make(p, n);
 }
@@ -119,32 +103,13 @@ int http_location(struct req *r, struct slice target, struct slice *out)
     size_t n = 0;
     if (absolute) {
         memcpy(p, "http://", 7);
-        n = 7;
-        for (size_t i = 0; i < host.len; i++) {
-            unsigned char c = (unsigned char)host.ptr[i];
-            if (unsafe(c) || c == '/' || c == '?' || c == '#' || c == '@') {
-                p[n++] = '%';
-                p[n++] = num_hex_upper[c >> 4];
-                p[n++] = num_hex_upper[c & 15];
-            } else {
-                p[n++] = (char)c;
-            }
-        }
+        n = 7 + uri_escape(p + 7, host, URI_ESC_HOST);
         if (port) {
             p[n++] = ':';
             n += num_u64_to_dec(p + n, port);
         }
     }
-    for (size_t i = 0; i < target.len; i++) {
-        unsigned char c = (unsigned char)target.ptr[i];
-        if (unsafe(c)) {
-            p[n++] = '%';
-            p[n++] = num_hex_upper[c >> 4];
-            p[n++] = num_hex_upper[c & 15];
-        } else {
-            p[n++] = (char)c;
-        }
-    }
+    n += uri_escape(p + n, target, URI_ESC_TARGET);
     p[n] = '\0';
     *out = slice_make(p, n);
     return 0;

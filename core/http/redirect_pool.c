@@ -7,6 +7,7 @@
 #include "core/conf/values.h"
 #include "core/http/route.h"
 #include "proto/hdr_table.h"
+#include "proto/uri.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -307,21 +308,9 @@ static struct slice cookie(struct req *r, struct slice name)
     }
     for (const struct http_header *f = hdr_get(&r->msg->headers, SLICE_LIT("cookie")); f;
          f = hdr_next_dup(&r->msg->headers, f)) {
-        struct slice v = f->value;
-        size_t i = 0;
-        while (i < v.len) {
-            while (i < v.len && (v.ptr[i] == ' ' || v.ptr[i] == ';')) {
-                i++;
-            }
-            size_t s = i;
-            while (i < v.len && v.ptr[i] != ';') {
-                i++;
-            }
-            struct slice item = slice_make(v.ptr + s, i - s);
-            if (item.len > name.len && item.ptr[name.len] == '=' &&
-                memcmp(item.ptr, name.ptr, name.len) == 0) {
-                return slice_make(item.ptr + name.len + 1, item.len - name.len - 1);
-            }
+        struct slice v = uri_param(f->value, name, ';');
+        if (v.ptr) {
+            return v;
         }
     }
     return SLICE_NULL;

@@ -9,6 +9,7 @@
 #include "core/http/respond.h"
 #include "core/http/route.h"
 #include "core/http/vars.h"
+#include "proto/uri.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -394,13 +395,6 @@ static int run_return(struct req *r, const struct op *o)
     return resp_send(r) < 0 ? -ENOMEM : REWRITE_ANSWERED;
 }
 
-/* Query-value bytes that stand for themselves (RFC 3986 unreserved); others are %XX. */
-static bool arg_safe(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
-}
-
 /* URL augmentation: when the query has no NAME, redirect to the same URL with NAME=VALUE. */
 static int run_augment(struct req *r, const struct op *o)
 {
@@ -433,16 +427,7 @@ static int run_augment(struct req *r, const struct op *o)
     memcpy(p + n, name.ptr, name.len);
     n += name.len;
     p[n++] = '=';
-    for (size_t i = 0; i < v.len; i++) {
-        unsigned char c = (unsigned char)v.ptr[i];
-        if (arg_safe(c)) {
-            p[n++] = (char)c;
-        } else {
-            p[n++] = '%';
-            p[n++] = "0123456789ABCDEF"[c >> 4];
-            p[n++] = "0123456789ABCDEF"[c & 15];
-        }
-    }
+    n += uri_escape(p + n, v, URI_ESC_COMPONENT);
     return http_redirect_to(r, o->code, slice_make(p, n));
 }
 

@@ -8,6 +8,7 @@
 #include "core/conf/values.h"
 #include "core/net/settings.h"
 #include "log/errlog.h"
+#include "proto/uri.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -577,21 +578,7 @@ const struct route_server *route_server_for(const struct route_group *g, struct 
     if (g->nservers == 1 || host.len == 0) {
         return g->def;
     }
-    /* strip the port ("[::1]:80", "example.com:80") and a trailing dot */
-    if (host.ptr[0] == '[') {
-        const char *rb = memchr(host.ptr, ']', host.len);
-        if (rb) {
-            host.len = (size_t)(rb - host.ptr) + 1;
-        }
-    } else {
-        const char *colon = memchr(host.ptr, ':', host.len);
-        if (colon) {
-            host.len = (size_t)(colon - host.ptr);
-        }
-    }
-    if (host.len && host.ptr[host.len - 1] == '.') {
-        host.len--;
-    }
+    host = uri_host_name(host);
     /* an exact name, then the longest wildcard suffix (nginx's order); one hash per dot */
     uint64_t h = hash_bytes_lower(host.ptr, host.len);
     const struct route_name *e = name_find(g->exact, g->exact_mask, h, host.ptr, host.len);

@@ -6,6 +6,7 @@
 #include "core/http/redirect_pool.h"
 #include "core/http/route.h"
 #include "proto/hdr_table.h"
+#include "proto/uri.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -109,50 +110,23 @@ bool http_var_known(struct slice name)
     return lookup(name, &v);
 }
 
-/* The Host without its port, else the server's first name. */
-static struct slice host_value(const struct req *r)
+/* The Host without its port, lowercased (nginx's $host), else the server's first name. */
+static struct slice host_value(struct req *r)
 {
-    struct slice h = r->msg ? r->msg->host : SLICE_NULL;
+    struct slice h = uri_host_name(r->msg ? r->msg->host : SLICE_NULL);
     if (h.len) {
-        if (h.ptr[0] == '[') {
-            const char *rb = memchr(h.ptr, ']', h.len);
-            if (rb) {
-                h.len = (size_t)(rb - h.ptr) + 1;
-            }
-        } else {
-            const char *colon = memchr(h.ptr, ':', h.len);
-            if (colon) {
-                h.len = (size_t)(colon - h.ptr);
-            }
+        char *p = arena_alloc(r->arena, h.len);
+        if (!p) {
+            return SLICE_NULL;
         }
-        return h;
+        for (size_t i = 0; i < h.len; i++) {
+            p[i] = slice_lower_ascii(h.ptr[i]);
+        }
+        return slice_make(p, h.len);
     }
     if (r->server && r->server->nnames && r->server->names[0][0] != '*' &&
         r->server->names[0][0] != '.') {
         return slice_cstr(r->server->names[0]);
-    }
-    return SLICE_NULL;
-}
-
-/* NAME=value in an a=1&b=2 query (or a "; "-separated cookie list). */
-static struct slice pair_value(struct slice list, struct slice name, char sep, bool nocase)
-{
-    size_t i = 0;
-    while (i < list.len) {
-        while (sep == ';' && i < list.len && (list.ptr[i] == ' ' || list.ptr[i] == '\t')) {
-            i++;
-        }
-        size_t start = i;
-        while (i < list.len && list.ptr[i] != sep) {
-            i++;
-        }
-        struct slice item = slice_make(list.ptr + start, i - start);
-        i++;
-        const char *eq = memchr(item.ptr, '=', item.len);
-        struct slice k = eq ? slice_make(item.ptr, (size_t)(eq - item.ptr)) : item;
-        if (nocase ? slice_eq_nocase(k, name) : slice_eq(k, name)) {
-            return eq ? slice_make(eq + 1, item.len - k.len - 1) : SLICE_LIT("");
-        }
     }
     return SLICE_NULL;
 }
@@ -273,7 +247,7 @@ static struct slice ref_value(struct req *r, const struct var_ref *v)
         return f ? f->value : SLICE_NULL;
     }
     case V_ARG:
-        return pair_value(r->args, v->arg, '&', false);
+        return uri_param(r->args, v->arg, '&');
     case V_HTTP:
         return field_value(r, v->arg);
     case V_COOKIE: {
@@ -282,7 +256,7 @@ static struct slice ref_value(struct req *r, const struct var_ref *v)
         }
         for (const struct http_header *f = hdr_get(&m->headers, SLICE_LIT("cookie")); f;
              f = hdr_next_dup(&m->headers, f)) {
-            struct slice s = pair_value(f->value, v->arg, ';', false);
+            struct slice s = uri_param(f->value, v->arg, ';');
             if (s.ptr) {
                 return s;
             }
@@ -436,14 +410,6 @@ struct slice http_script_prefix(const struct http_script *s)
     return s->prefix;
 }
 
-/* Bytes a redirect target cannot carry as they are (RFC 3986 2: controls, space, "<>\^`{|}",
- * non-ASCII); '%' stays, so a value already encoded is not encoded twice. */
-static bool uri_unsafe(unsigned char c)
-{
-    return c <= 0x20 || c >= 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' ||
-           c == '^' || c == '`' || c == '{' || c == '|' || c == '}';
-}
-
 int http_script_eval(struct req *r, const struct http_script *s, enum http_script_escape esc,
                      struct slice *out)
 {
@@ -475,16 +441,7 @@ int http_script_eval(struct req *r, const struct http_script *s, enum http_scrip
              * meaning something; $args, $request_uri and fields are sent as they came */
             enum var_id id = s->parts[i].var.id;
             bool decoded = id == V_URI || id == V_DOCUMENT_URI || id == V_CAPTURE;
-            for (size_t k = 0; k < v.len; k++) {
-                unsigned char c = (unsigned char)v.ptr[k];
-                if (uri_unsafe(c) || (decoded && (c == '%' || c == '?' || c == '#'))) {
-                    buf[o++] = '%';
-                    buf[o++] = num_hex_upper[c >> 4];
-                    buf[o++] = num_hex_upper[c & 15];
-                } else {
-                    buf[o++] = (char)c;
-                }
-            }
+            o += uri_escape(buf + o, v, decoded ? URI_ESC_PATH : URI_ESC_TARGET);
         } else if (v.len) {
             memcpy(buf + o, v.ptr, v.len);
             o += v.len;

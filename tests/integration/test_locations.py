@@ -134,7 +134,7 @@ def test_return_and_variables(tmp_path, site):
                           headers={"User-Agent": "ua/1", "X-Custom-Thing": "ct",
                                    "Cookie": "a=b; sess=s123; c=d"})
         parts = body.decode().split("|")
-        assert parts == ["http", "Example.Test", "example.test", str(s.port), "/vars?x=1&y=2",
+        assert parts == ["http", "example.test", "example.test", str(s.port), "/vars?x=1&y=2",
                          "/vars", "x=1&y=2", "?", "1", "127.0.0.1", "ua/1", "ct", "s123", "GET"]
         st, h, body = get(s, "/gone")
         assert st == 410 and b"<html>" in body.lower() or b"410" in body
