@@ -136,11 +136,33 @@ static const struct conf_row rows[] = {
 
 static int slot = -1;
 
+/* A page that names a location names one of its server (set in b itself: inherited lists are
+ * checked where they were set, and in every block below a server). */
+static int check_named(const struct conf *c, const struct conf_block *b, unsigned s, char *err,
+                       size_t errlen)
+{
+    const struct error_page_conf *ec = conf_get(b, s, CONF_STORE_LOC);
+    for (unsigned i = 0; b->kind != CONF_MAIN && i < ec->pages.n; i++) {
+        const char *uri = ec->pages.v[i].uri;
+        if (uri[0] == '@' && !loc_named_exists(c, b, uri)) {
+            struct conf_where w = conf_where_of(b, s, 0);
+            return conf_fail_at(err, errlen, w.line ? w : b->where,
+                                "error_page: there is no named location \"%s\" in this server",
+                                uri);
+        }
+    }
+    for (const struct conf_block *k = b->children; k; k = k->next) {
+        if (check_named(c, k, s, err, errlen) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int page_finish(struct conf *c, unsigned s, char *err, size_t errlen)
 {
-    (void)c, (void)err, (void)errlen;
     slot = (int)s;
-    return 0;
+    return check_named(c, c->main, s, err, errlen);
 }
 
 const struct conf_module error_page_module = {

@@ -215,9 +215,17 @@ static unsigned count_blocks(const struct conf_block *b)
     return n;
 }
 
-static int finish_block(struct files_main *m, struct conf_block *b, char *err, size_t errlen)
+static int finish_block(const struct conf *c, struct files_main *m, struct conf_block *b, char *err,
+                        size_t errlen)
 {
     struct files_conf *fc = conf_get(b, (unsigned)slot, CONF_STORE_LOC);
+    const struct try_files *t = &fc->try_files;
+    if (t->n && t->text[t->n - 1][0] == '@' && b->kind != CONF_MAIN &&
+        !loc_named_exists(c, b, t->text[t->n - 1])) {
+        return conf_fail_at(err, errlen, conf_where_of(b, (unsigned)slot, 2),
+                            "try_files: there is no named location \"%s\" in this server",
+                            t->text[t->n - 1]);
+    }
     if (fc->alias.text) {
         /* the directory part of the alias before its first variable: "/data/w3/images/$1"
          * is beneath /data/w3/images, "/data/images" beneath /data */
@@ -246,7 +254,7 @@ static int finish_block(struct files_main *m, struct conf_block *b, char *err, s
         }
     }
     for (struct conf_block *k = b->children; k; k = k->next) {
-        if (finish_block(m, k, err, errlen) < 0) {
+        if (finish_block(c, m, k, err, errlen) < 0) {
             return -1;
         }
     }
@@ -261,7 +269,7 @@ static int files_finish(struct conf *c, unsigned s, char *err, size_t errlen)
     if (!m->roots) {
         return conf_fail_at(err, errlen, c->main->where, "out of memory");
     }
-    return finish_block(m, c->main, err, errlen);
+    return finish_block(c, m, c->main, err, errlen);
 }
 
 static void files_release(struct conf *c, unsigned s)

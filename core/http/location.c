@@ -380,6 +380,20 @@ const struct conf_module location_module = {
     .release = location_release,
 };
 
+bool loc_named_exists(const struct conf *c, const struct conf_block *b, const char *name)
+{
+    while (b && b->kind != CONF_SERVER) {
+        b = b->parent;
+    }
+    const struct route_table *t = route_table(c);
+    for (unsigned i = 0; b && t && i < t->nservers; i++) {
+        if (t->servers[i].block == b) {
+            return loc_named(&t->servers[i], slice_cstr(name)) != NULL;
+        }
+    }
+    return false;
+}
+
 const struct route_loc *route_location(const struct route_server *s, struct slice path)
 {
     return loc_find(s, path, NULL, NULL);

@@ -46,5 +46,9 @@ const struct route_loc *loc_find(const struct route_server *s, struct slice path
 /* The location for a normalized path, captures not kept. */
 const struct route_loc *route_location(const struct route_server *s, struct slice path);
 
+/* While finishing (after this module's finish): whether the server block b is in has a named
+ * location `name` ("@x"). For configuration checks of try_files and error_page. */
+bool loc_named_exists(const struct conf *c, const struct conf_block *b, const char *name);
+
 /* The named location "@name" of s, or NULL. */
 const struct route_loc *loc_named(const struct route_server *s, struct slice name);
