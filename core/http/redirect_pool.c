@@ -84,6 +84,9 @@ static int pool_parse(struct conf_parse *p, const struct conf_row *r, void *fiel
                               ps->v[i].where.line);
         }
     }
+    if (strlen(a[0]) > 64) {
+        return conf_error(p, "redirect_pool name \"%.64s...\" is longer than 64 bytes", a[0]);
+    }
     for (const char *c = a[0]; *c; c++) {
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
               *c == '_')) {
@@ -151,8 +154,22 @@ static int pool_inner(struct conf_parse *p, const struct conf_row *r, void *fiel
             return conf_error(p, "invalid policy (round_robin, least_recent, hash or "
                                  "cookie [NAME])");
         }
-        if (n == 3 && !(pl->cookie = conf_strdup(p, a[2]))) {
-            return -1;
+        if (n == 3) {
+            size_t len = strlen(a[2]);
+            bool ok = len > 0 && len <= 64;
+            for (size_t i = 0; ok && i < len; i++) {
+                char c = a[2][i];
+                ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     c == '_' || c == '-';
+            }
+            if (!ok) {
+                return conf_error(p, "invalid cookie name \"%s\" (1 to 64 letters, digits, "
+                                     "'_' or '-')",
+                                  a[2]);
+            }
+            if (!(pl->cookie = conf_strdup(p, a[2]))) {
+                return -1;
+            }
         }
         return 0;
     }

@@ -454,17 +454,19 @@ int rewrite_run(struct req *r, const struct route_loc *l)
             }
             continue;
         }
-        struct http_captures *caps = arena_alloc(r->arena, sizeof(*caps));
-        if (!caps) {
-            return -ENOMEM;
-        }
-        int m = http_regex_match(o->re, r->path, caps);
+        struct http_captures tmp;
+        int m = http_regex_match(o->re, r->path, &tmp);
         if (m < 0) {
             return m == -ENOMEM ? -ENOMEM : 500;
         }
         if (m == 0) {
             continue;
         }
+        struct http_captures *caps = arena_alloc(r->arena, sizeof(*caps));
+        if (!caps) {
+            return -ENOMEM;
+        }
+        *caps = tmp;
         r->caps = caps;
         bool redirect = o->redirect || o->flag == FLAG_REDIRECT || o->flag == FLAG_PERMANENT;
         struct slice v;

@@ -374,6 +374,12 @@ int http_script_compile(struct http_script **out, const char *text, char *err, s
             http_script_free(s);
             return -1;
         }
+        if (s->nparts + 2 > HTTP_SCRIPT_PARTS_MAX) {
+            snprintf(err, errlen, "more than %d variables and texts in \"%.64s...\"",
+                     HTTP_SCRIPT_PARTS_MAX, text);
+            http_script_free(s);
+            return -1;
+        }
         if (p.var.id == V_CAPTURE && (int)p.var.capture > s->max_capture) {
             s->max_capture = (int)p.var.capture;
         }
@@ -417,9 +423,9 @@ int http_script_eval(struct req *r, const struct http_script *s, enum http_scrip
         *out = s->nparts ? s->parts[0].lit : SLICE_LIT("");
         return 0;
     }
-    struct slice vals[64];
+    struct slice vals[HTTP_SCRIPT_PARTS_MAX];
     size_t total = 0;
-    unsigned n = s->nparts < ARRAY_SIZE(vals) ? s->nparts : ARRAY_SIZE(vals);
+    unsigned n = s->nparts; /* at most HTTP_SCRIPT_PARTS_MAX: compile refuses more */
     for (unsigned i = 0; i < n; i++) {
         const struct part *p = &s->parts[i];
         vals[i] = p->is_var ? ref_value(r, &p->var) : p->lit;

@@ -26,6 +26,8 @@
 
 struct http_script;
 
+#define HTTP_SCRIPT_PARTS_MAX 64 /* variables and texts in one value */
+
 /* How a value is inserted into a redirect target (see http_script_eval). */
 enum http_script_escape {
     HTTP_SCRIPT_RAW,      /* as they are (paths, file names, bodies) */

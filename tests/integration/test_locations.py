@@ -110,6 +110,11 @@ def test_regex_errors_name_the_line(tmp_path, docroot):
                     " return 200 \"$nosuchvar\";\n}\n" % docroot)
     p = subprocess.run([BIN, "-t", "-c", str(conf)], capture_output=True, text=True)
     assert p.returncode == 1 and "bad.conf:4:" in p.stderr and "$nosuchvar" in p.stderr
+    # a value with more parts than a script holds is refused, not cut
+    conf.write_text("server {\n listen 127.0.0.1:0;\n root %s;\n return 200 \"%s\";\n}\n"
+                    % (docroot, "$uri-" * 40))
+    p = subprocess.run([BIN, "-t", "-c", str(conf)], capture_output=True, text=True)
+    assert p.returncode == 1 and "bad.conf:4:" in p.stderr and "more than 64" in p.stderr
     # a named location that does not exist is found at start, not by the first request
     for line in [" location / { try_files $uri @nowhere; }\n", " error_page 404 @nowhere;\n"]:
         conf.write_text("server {\n listen 127.0.0.1:0;\n root %s;\n%s}\n" % (docroot, line))

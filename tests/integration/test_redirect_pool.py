@@ -118,7 +118,11 @@ def test_pool_config_errors(tmp_path, docroot):
     for body, want in [("redirect_pool p { policy hash; }", "has no target"),
                        ("redirect_pool p { target ftp://x; }", "target takes one URL"),
                        ("redirect_pool p { target http://x; policy random; }", "invalid policy"),
-                       ("redirect_pool p { weight 3; }", "unknown directive")]:
+                       ("redirect_pool p { weight 3; }", "unknown directive"),
+                       ("redirect_pool p { target http://x; policy cookie a.b; }",
+                        "invalid cookie name"),
+                       ("redirect_pool p { target http://x; policy cookie %s; }" % ("c" * 65),
+                        "invalid cookie name")]:
         conf.write_text("%s\nserver { listen 127.0.0.1:0; root %s; }\n" % (body, docroot))
         p = subprocess.run([BIN, "-t", "-c", str(conf)], capture_output=True, text=True)
         assert p.returncode == 1 and "bad.conf:1:" in p.stderr and want in p.stderr, p.stderr
