@@ -359,3 +359,57 @@ server {
     for want in ["rewrite ^/srv/(.*)$ /a/$1 last;", "return 301 /y;", "internal;",
                  "try_files $uri $uri/ /app.html;", "error_page 404 =200 /404.html;"]:
         assert want in p1.stdout.replace("'", "\""), (want, p1.stdout)
+
+
+def test_random_requests_against_every_feature(tmp_path, site):
+    """2,000 seeded random targets through rewrites, regexes, alias, try_files, error pages and
+    pools: every answer is a well-formed response and the server exits clean (ASan)."""
+    import random
+    import socket
+    s = spate_conf(tmp_path, site[0], workers=2, main="""
+        redirect_pool p { target http://a.example; target http://b.example; policy cookie; }
+    """, server=conf_text(site, """
+        rewrite ^/r/(.*)/(.*)$ /$2/$1 last;
+        error_page 404 /404.html;
+        error_page 500 502 503 504 @err;
+        location @err { return 500 "err $uri"; }
+        location ~ ^/re/(\\w*)(.*)$ { return 200 "$1|$2|$arg_x|$cookie_c"; }
+        location ~* \\.(gif|GIF)$ { alias @IMAGES@/$1; }
+        location /img/ { alias @IMAGES@/; try_files $uri $uri/ =404; }
+        location /spa/ { try_files $uri /app.html; }
+        location /p/ { return 302 $redirect_pool_p$request_uri; }
+        location /aug/ { augment_arg s $request_id; return 200 "$arg_s"; }
+        location /loop/ { rewrite ^(.*)$ $1x last; }
+        location = /x { return 301 $scheme://$host$uri$is_args$args; }
+    """))
+    rng = random.Random(10)
+    seen = {}
+    pieces = ["r", "re", "img", "spa", "p", "aug", "loop", "x", "a", "b", ".git", "..", ".",
+              "%2e", "%2f", "%00", "%25", "%c3%a9", "~bob", "@err", "cat.gif", "x.GIF", "",
+              "%3f", "%23", "a b", "{}", "\\", "?", "#"]
+    try:
+        for i in range(2000):
+            path = "/" + "/".join(rng.choice(pieces) for _ in range(rng.randint(0, 5)))
+            if rng.random() < 0.3:
+                path += "?x=%d&y=%s" % (i, rng.choice(pieces))
+            path = path.replace(" ", "%20").replace("#", "%23").replace("\\", "%5C")
+            req = ("GET %s HTTP/1.1\r\nHost: h%d.test\r\nCookie: c=%d; spate_pool_p=%s\r\n"
+                   "Connection: close\r\n\r\n" % (path, i % 3, i, rng.choice(["", "zz", "0"])))
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            c.sendall(req.encode())
+            data = b""
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                data += d
+            c.close()
+            line = data.split(b"\r\n", 1)[0]
+            assert line.startswith(b"HTTP/1.1 ") and int(line.split()[1]) in range(200, 600), \
+                (path, data[:200])
+            seen[line.split()[1]] = seen.get(line.split()[1], 0) + 1
+            head = data.split(b"\r\n\r\n", 1)[0]
+            assert b"\n\n" not in head and all(b"\r" not in l for l in head.split(b"\r\n")), path
+        assert len(seen) >= 5, seen  # the targets reach many different answers
+    finally:
+        stop_clean(s)
