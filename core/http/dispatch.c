@@ -243,13 +243,12 @@ int http_dispatch(struct req *r)
     default:
         break;
     }
-    if (!takes(r, r->method)) {
-        return with_allow(r, 405);
-    }
     if (r->path_status) {
-        return answer(r, r->path_status);
+        /* a bad path is answered only if the handler would have served the method */
+        return takes(r, r->method) ? answer(r, r->path_status) : with_allow(r, 405);
     }
-    return invoke(r);
+    return invoke(r); /* the method policy there, after the location's rewrites (a return
+                       * answers any method, as nginx's) */
 }
 
 int http_redirect(struct req *r, struct slice path)

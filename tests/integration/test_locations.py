@@ -154,6 +154,10 @@ def test_return_and_variables(tmp_path, site):
         st, h, _ = get(s, "/away")
         assert st == 302 and h["location"] == "https://other.example/landing"
         assert get(s, "/users/bob/42")[::2] == (200, b"user=bob id=42")
+        # a return answers any method, before the handler's method policy (nginx's order)
+        assert get(s, "/health", method="POST", headers={"Content-Length": "0"})[::2] == \
+            (200, b"ok")
+        assert get(s, "/hello.txt", method="DELETE")[0] == 405  # the static files: GET only
         # HEAD gets the same head without the body
         st, h, body = get(s, "/health", method="HEAD")
         assert st == 200 and body == b"" and h["content-length"] == "2"
