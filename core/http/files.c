@@ -13,6 +13,7 @@
 #include "core/http/vars.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,6 +169,55 @@ static const struct conf_row rows[] = {
 
 static int slot = -1;
 
+/*
+ * The ids of the directories roots were opened on, for the life of the process: a directory a
+ * later configuration opens again (the same path, device and inode) gets its id back, so the
+ * file cache of an unchanged root stays valid across a reload; a path that names another
+ * directory now (a symlink switched to a new release) gets a new id, and the old entries are
+ * never served for it. Main thread only (configurations are built there).
+ */
+struct root_identity {
+    char *path;
+    dev_t dev;
+    ino_t ino;
+    uint32_t id;
+};
+
+#define ROOT_IDS_KEPT 65536
+
+static struct root_identity *known_roots;
+static unsigned nknown_roots;
+static uint32_t next_root_id;
+
+static uint32_t root_id(const char *path, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        return next_root_id++;
+    }
+    for (unsigned i = 0; i < nknown_roots; i++) {
+        const struct root_identity *k = &known_roots[i];
+        if (k->dev == st.st_dev && k->ino == st.st_ino && strcmp(k->path, path) == 0) {
+            return k->id;
+        }
+    }
+    uint32_t id = next_root_id++;
+    if (nknown_roots < ROOT_IDS_KEPT) {
+        struct root_identity *nk =
+            sp_realloc(known_roots, (nknown_roots + 1) * sizeof(*known_roots));
+        char *p = sp_strndup(path, strlen(path));
+        if (nk) {
+            known_roots = nk;
+        }
+        if (nk && p) {
+            known_roots[nknown_roots++] = (struct root_identity){p, st.st_dev, st.st_ino, id};
+        } else {
+            sp_free(p); /* not remembered: a later configuration gets a new id, which is safe */
+        }
+    }
+    return id;
+}
+
 static const struct http_root *open_root(struct files_main *m, const char *path,
                                          struct conf_where w, char *err, size_t errlen)
 {
@@ -190,7 +240,8 @@ static const struct http_root *open_root(struct files_main *m, const char *path,
         conf_fail_at(err, errlen, w, "out of memory");
         return NULL;
     }
-    r->id = m->nroots++;
+    r->id = root_id(path, r->root.fd) & 0x7fffffffu; /* the high bit is userdir's */
+    m->nroots++;
     return r;
 }
 

@@ -11,5 +11,6 @@
 struct http_root {
     char *path;
     struct fs_root root;
-    uint32_t id; /* keys the file cache: the same path under two roots is two files */
+    uint32_t id; /* keys the file cache: the same path under two roots is two files; the same
+                  * directory keeps its id across reloads (files.c) */
 };

@@ -218,7 +218,9 @@ struct worker_old {
 static void worker_old_cache_stats(const struct worker *w, struct fs_cache_stats *st)
 {
     for (const struct worker_old *o = w->old; o; o = o->next) {
-        add_cache_stats(st, o->fcache);
+        if (o->fcache) {
+            add_cache_stats(st, o->fcache);
+        }
     }
 }
 
@@ -336,6 +338,15 @@ static void switch_accept(struct worker *w, const struct worker_gen *from,
     }
 }
 
+static bool same_cache_settings(const struct http_settings *a, const struct http_settings *b)
+{
+    const struct fs_cache_limits *x = &a->file_cache, *y = &b->file_cache;
+    return x->enabled == y->enabled && x->max_entries == y->max_entries &&
+           x->max_bytes == y->max_bytes && x->small_max == y->small_max &&
+           x->max_fds == y->max_fds && x->valid_ms == y->valid_ms &&
+           x->negative_ms == y->negative_ms && a->cache_loads == b->cache_loads;
+}
+
 /* At a turn boundary: the worker takes up generation g. */
 static void switch_gen(struct worker *w, const struct worker_gen *g)
 {
@@ -345,7 +356,18 @@ static void switch_gen(struct worker *w, const struct worker_gen *g)
     int *to = sp_calloc(from->nlisten ? from->nlisten : 1, sizeof(*to));
     struct fs_cache *cache = NULL;
     struct cache_fills *fills = NULL;
-    if (!o || !to || new_cache(w, set, &cache, &fills) < 0) {
+    /*
+     * The file cache stays when its settings do and no load is in flight (a load holds the old
+     * generation's root): entries are keyed by root ids that name one directory for the life
+     * of the process (files.c), so an unchanged root stays warm and a changed one, having a
+     * new id, is never answered from the old entries (they age out).
+     */
+    bool keep = same_cache_settings(w->set, set) && cache_fills_idle(w->fills);
+    if (keep) {
+        cache = w->fcache;
+        fills = w->fills;
+    }
+    if (!o || !to || (!keep && new_cache(w, set, &cache, &fills) < 0)) {
         sp_free(o);
         sp_free(to);
         if (!w->switch_failed) {
@@ -365,8 +387,8 @@ static void switch_gen(struct worker *w, const struct worker_gen *g)
         }
     }
     o->gen = from;
-    o->fcache = w->fcache;
-    o->fills = w->fills;
+    o->fcache = keep ? NULL : w->fcache;
+    o->fills = keep ? NULL : w->fills;
     struct switch_pass x = {o, to, from->nlisten, false};
     conn_pool_each_arg(&w->conns, switch_conn, &x);
     if (x.oom) {
@@ -407,7 +429,9 @@ static bool stream_done(const struct worker *w, const struct old_stream *s)
 static void free_old(struct worker *w, struct worker_old *o)
 {
     struct fs_cache_stats st = {0};
-    add_cache_stats(&st, o->fcache);
+    if (o->fcache) {
+        add_cache_stats(&st, o->fcache);
+    }
     w->cache_base.hits += st.hits;
     w->cache_base.misses += st.misses;
     w->cache_base.revalidations += st.revalidations;
