@@ -161,7 +161,9 @@ static int check_named(const struct conf *c, const struct conf_block *b, unsigne
 
 static int page_finish(struct conf *c, unsigned s, char *err, size_t errlen)
 {
-    slot = (int)s;
+    if (slot != (int)s) {
+        slot = (int)s; /* once: a reload finds the same slot, and workers read it meanwhile */
+    }
     return check_named(c, c->main, s, err, errlen);
 }
 

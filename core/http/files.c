@@ -314,7 +314,9 @@ static int finish_block(const struct conf *c, struct files_main *m, struct conf_
 
 static int files_finish(struct conf *c, unsigned s, char *err, size_t errlen)
 {
-    slot = (int)s;
+    if (slot != (int)s) {
+        slot = (int)s; /* once: a reload finds the same slot, and workers read it meanwhile */
+    }
     struct files_main *m = conf_main(c, s);
     m->roots = sp_calloc(count_blocks(c->main), sizeof(*m->roots));
     if (!m->roots) {

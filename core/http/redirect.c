@@ -32,7 +32,9 @@ static int slot = -1; /* the same in every configuration: the module list is fix
 static int redirect_finish(struct conf *c, unsigned s, char *err, size_t errlen)
 {
     (void)c, (void)err, (void)errlen;
-    slot = (int)s;
+    if (slot != (int)s) {
+        slot = (int)s; /* once: a reload finds the same slot, and workers read it meanwhile */
+    }
     return 0;
 }
 

@@ -237,7 +237,9 @@ static int slot = -1;
 
 static int pools_finish(struct conf *c, unsigned s, char *err, size_t errlen)
 {
-    slot = (int)s;
+    if (slot != (int)s) {
+        slot = (int)s; /* once: a reload finds the same slot, and workers read it meanwhile */
+    }
     struct pool_main *m = conf_main(c, s);
     /* a slot per possible worker (workers are pinned one per CPU), each its own cache line */
     long cpus = sysconf(_SC_NPROCESSORS_CONF);

@@ -266,7 +266,9 @@ static const struct conf_row rows[] = {
 static int rewrite_finish(struct conf *c, unsigned s, char *err, size_t errlen)
 {
     (void)c, (void)err, (void)errlen;
-    slot = (int)s;
+    if (slot != (int)s) {
+        slot = (int)s; /* once: a reload finds the same slot, and workers read it meanwhile */
+    }
     return 0;
 }
 
