@@ -46,6 +46,11 @@ static void t_nop(struct transport *t)
     (void)t;
 }
 
+static void t_shutdown(struct transport *t, bool reading_too)
+{
+    (void)t, (void)reading_too;
+}
+
 static int t_peer(struct transport *t, struct sockaddr_storage *ss)
 {
     (void)t;
@@ -58,8 +63,8 @@ static void t_close(struct transport *t)
     close(t->fd);
 }
 
-static const struct transport_ops null_ops = {"null", t_nop, t_nop,  t_flush,
-                                              t_nop,  t_nop, t_peer, t_close};
+static const struct transport_ops null_ops = {"null",     t_nop, t_nop,  t_flush,
+                                              t_shutdown, t_nop, t_peer, t_close};
 
 static void t_init(struct transport *t, int fd, struct transport_env *env,
                    const struct transport_events *ev)

@@ -156,8 +156,8 @@ static int check_duplicate(struct conf_parse *p, const struct conf_block *parent
 int conf_location_open(struct conf_parse *p, struct conf_block *parent, char **args, unsigned nargs,
                        struct conf_block **out)
 {
-    enum conf_loc_kind kind;
-    const char *text;
+    enum conf_loc_kind kind = CONF_LOC_PREFIX;
+    const char *text = ""; /* set by split when it succeeds (gcc -O2 cannot tell) */
     if (split(p, args, nargs, &kind, &text) < 0 || check_text(p, kind, text) < 0 ||
         check_nesting(p, parent, kind, text) < 0 || check_duplicate(p, parent, kind, text) < 0) {
         return -1;

@@ -9,6 +9,7 @@
 #include "core/http/regex.h"
 #include "core/http/route.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- the module's rows */
