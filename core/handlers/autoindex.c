@@ -80,8 +80,7 @@ struct ai_job {
     struct ai_job *next;
     struct req_wait waiters;
     /* the connection of the request that started it, held until the job is done */
-    const struct req_proto *hold_proto;
-    void *hold_data;
+    struct req_hold_ref hold; /* the request that started it, held */
     /* input, read by the helper */
     struct fs_root root; /* the document root, a duplicate descriptor the job owns */
     uint64_t gen;        /* the configuration it was started under */
@@ -384,18 +383,6 @@ static void job_free(struct ai_job *j)
     sp_free(j);
 }
 
-/* Ends the hold of the request that started a job. Its struct req lived in an arena that has
- * been reset since; the connection it names has not gone (that is what the hold is for), and
- * unhold reads nothing but proto_data. */
-static void job_unhold(struct ai_job *j)
-{
-    struct req stub;
-    memset(&stub, 0, sizeof(stub));
-    stub.proto = j->hold_proto;
-    stub.proto_data = j->hold_data;
-    req_unhold(&stub);
-}
-
 static void job_done(struct offload_job *oj, int res)
 {
     struct ai_job *j = container_of(oj, struct ai_job, oj);
@@ -417,7 +404,7 @@ static void job_done(struct offload_job *oj, int res)
         rw->wake(rw); /* dispatched again: finds the handoff (or starts a job of its own) */
     }
     w->handoff.key = NULL;
-    job_unhold(j);
+    req_hold_end(j->hold);
     job_free(j);
 }
 
@@ -733,9 +720,7 @@ int autoindex_answer(struct req *r, const struct fs_root *root, uint32_t root_id
     req_wait_link(&j->waiters, r->wait);
     r->wait->rounds++;
     /* the worker must not exit (and free nothing of this request) before the job is done */
-    req_hold(r);
-    j->hold_proto = r->proto;
-    j->hold_data = r->proto_data;
+    j->hold = req_hold_keep(r);
     return HANDLER_LATER;
 }
 

@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 struct io_loop;
@@ -208,6 +209,31 @@ static inline void req_hold(struct req *r)
 static inline void req_unhold(struct req *r)
 {
     r->proto->unhold(r);
+}
+
+/*
+ * A hold that outlives the request's arena (a job on a helper thread that ends after the
+ * request was answered or dispatched again): what unhold needs, kept by the job. unhold reads
+ * only the session's data, so a stub request carries it.
+ */
+struct req_hold_ref {
+    const struct req_proto *proto;
+    void *proto_data;
+};
+
+static inline struct req_hold_ref req_hold_keep(struct req *r)
+{
+    req_hold(r);
+    return (struct req_hold_ref){r->proto, r->proto_data};
+}
+
+static inline void req_hold_end(struct req_hold_ref h)
+{
+    struct req stub;
+    memset(&stub, 0, sizeof(stub));
+    stub.proto = h.proto;
+    stub.proto_data = h.proto_data;
+    h.proto->unhold(&stub);
 }
 
 /* True once the request's connection is closing (a step resuming later stops). */

@@ -234,8 +234,7 @@ struct ud_job {
     struct io_loop *loop;
     struct ud_entry *e;
     struct req_wait waiters;
-    const struct req_proto *hold_proto; /* the request that started it, held */
-    void *hold_data;
+    struct req_hold_ref hold; /* the request that started it, held */
     /* in */
     bool have_old;
     dev_t old_dev;
@@ -623,18 +622,6 @@ static void apply(struct ud_state *w, struct ud_entry *e, struct ud_job *j, int 
     }
 }
 
-/* Ends the hold of the request that started a job. Its struct req lived in an arena that may
- * have been reset since; the connection has not gone (the hold), and unhold reads nothing but
- * proto_data (as in handlers/autoindex.c). */
-static void job_unhold(struct ud_job *j)
-{
-    struct req stub;
-    memset(&stub, 0, sizeof(stub));
-    stub.proto = j->hold_proto;
-    stub.proto_data = j->hold_data;
-    req_unhold(&stub);
-}
-
 static void job_done(struct offload_job *oj, int res)
 {
     struct ud_job *j = container_of(oj, struct ud_job, oj);
@@ -652,7 +639,7 @@ static void job_done(struct offload_job *oj, int res)
         }
         w->handoff = NULL;
     }
-    job_unhold(j);
+    req_hold_end(j->hold);
     job_free(j);
 }
 
@@ -778,8 +765,6 @@ int userdir_map(struct req *r, struct slice uri, const struct http_root **root, 
     w->njobs++;
     (void)wait_for(r, j);
     /* the worker must not exit (and free this cache) before the job is done */
-    req_hold(r);
-    j->hold_proto = r->proto;
-    j->hold_data = r->proto_data;
+    j->hold = req_hold_keep(r);
     return HANDLER_LATER;
 }
