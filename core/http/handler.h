@@ -3,9 +3,10 @@
  *
  * A handler is a module (conf/conf.h) whose `content` points to a struct
  * handler_ops. A location gets its handler from the directive that names it
- * (a row with CONF_CONTENT, such as `test_stream` today and `return`,
- * `fastcgi_pass`, `proxy_pass` later); a location that names none is served
- * by the module marked default_content (the static files).
+ * (a row with CONF_CONTENT, such as `test_stream` today and `fastcgi_pass`,
+ * `proxy_pass` later); a location that names none is served by the module
+ * marked default_content (the static files). `return` and `rewrite` run
+ * before any handler (http/rewrite.h), not as one.
  *
  * handle() runs after routing and the method policy (http/dispatch.c): the
  * method is one of `methods` (HEAD counts as GET), the request head is valid.
