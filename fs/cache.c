@@ -4,7 +4,10 @@
 #include "core/base/alloc.h"
 #include "core/base/hash.h"
 #include "core/base/numfmt.h"
-#include "fs/mime.h"
+#include "fs/etag_content.h"
+#include "fs/sketch.h"
+#include "fs/magic.h"
+#include "fs/types.h"
 #include "proto/date.h"
 
 #include <errno.h>
@@ -25,18 +28,36 @@ struct fs_cache {
     struct fs_cache_stats st;
     /*
      * Admission (TinyLFU): once the cache is full, every lookup counts its key in a count-min
-     * sketch (4 rows of 8-bit counters, two per entry the cache held when it filled, halved
-     * every 10 x width counts so old popularity fades), and a new entry is kept only if its count beats the one it would evict. Until
-     * the cache first fills, the sketch is not touched: a tree that fits pays nothing.
+     * sketch (fs/sketch.h), and a new entry is kept only if its count beats the one it would
+     * evict. Until the cache first fills, the sketch is not touched.
      */
-    uint8_t *sketch; /* 4 rows of sketch_mask + 1 counters, allocated when first full */
-    uint32_t sketch_mask;
-    uint32_t sketch_count; /* counts since the last halving */
+    struct fs_sketch sketch; /* fs/sketch.h; its table allocated when the cache first fills */
     bool full;
     /* the entry a fill just finished, kept out by admission: found by the lookups of the
      * requests that waited for it (fs_cache_handoff), while they are woken */
     struct fs_entry *handoff;
 };
+
+static uint64_t typing_id(const struct fs_view *v)
+{
+    return v->typing ? v->typing->id : 0;
+}
+
+/* The key of path seen through v: the default view hashes as a bare (root, path) does. */
+static uint64_t key_hash(const struct fs_view *v, struct slice path)
+{
+    uint64_t h = hash_mix(hash_bytes(path.ptr, path.len), v->root_id);
+    uint64_t t = typing_id(v);
+    return (t | v->enc) ? hash_mix(h, t ^ v->enc) : h;
+}
+
+static bool key_eq(const struct fs_entry *e, uint64_t hash, const struct fs_view *v,
+                   struct slice path)
+{
+    return e->_hash == hash && e->_root_id == v->root_id && e->_path_len == path.len &&
+           e->_typing_id == typing_id(v) && e->_enc == v->enc &&
+           memcmp(e->_path, path.ptr, path.len) == 0;
+}
 
 static void lru_unlink(struct fs_entry *e)
 {
@@ -120,7 +141,7 @@ void fs_cache_free(struct fs_cache *c)
         return;
     }
     fs_cache_clear(c);
-    sp_free(c->sketch);
+    fs_sketch_free(&c->sketch);
     sp_free(c->buckets);
     sp_free(c);
 }
@@ -179,62 +200,20 @@ static void grow_table(struct fs_cache *c)
 
 /* ---------------------------------------------------------------- admission */
 
-#define SKETCH_ROWS 4
-
-/* The count-min estimate of how often hash was looked up lately. */
-static unsigned sketch_estimate(const struct fs_cache *c, uint64_t hash)
-{
-    unsigned best = 255;
-    for (unsigned i = 0; i < SKETCH_ROWS; i++) {
-        uint32_t k = (uint32_t)(hash >> (16 * i)) & c->sketch_mask;
-        unsigned v = c->sketch[i * (c->sketch_mask + 1) + k];
-        best = v < best ? v : best;
-    }
-    return best;
-}
-
-static void sketch_add(struct fs_cache *c, uint64_t hash)
-{
-    if (!c->sketch) {
-        return;
-    }
-    for (unsigned i = 0; i < SKETCH_ROWS; i++) {
-        uint32_t k = (uint32_t)(hash >> (16 * i)) & c->sketch_mask;
-        uint8_t *v = &c->sketch[i * (c->sketch_mask + 1) + k];
-        if (*v < 255) {
-            (*v)++;
-        }
-    }
-    if (++c->sketch_count >= 10 * (c->sketch_mask + 1)) {
-        /* aging: what was popular a while ago counts half */
-        size_t n = (size_t)SKETCH_ROWS * (c->sketch_mask + 1);
-        for (size_t i = 0; i < n; i++) {
-            c->sketch[i] >>= 1;
-        }
-        c->sketch_count = 0;
-    }
-}
-
 static void sketch_start(struct fs_cache *c)
 {
-    if (c->sketch || c->full) {
+    if (c->sketch.v || c->full) {
         return;
     }
     c->full = true;
-    /*
-     * Two counters per entry that fit (what filled it is the measure: a byte budget can fill
-     * a cache long before its entry limit), at least 4K, at most 64K per row: the sketch
-     * stays small enough for the CPU's caches, which every lookup touches once it is on.
-     */
-    uint32_t w = 4096;
-    while (w < 2 * c->nentries && w < 65536) {
-        w *= 2;
+    /* two counters per entry that fit: what filled it is the measure (a byte budget can fill
+     * a cache long before its entry limit) */
+    if (fs_sketch_start(&c->sketch, 2 * c->nentries) < 0) {
+        return;
     }
-    c->sketch = sp_calloc(SKETCH_ROWS, w);
-    c->sketch_mask = w - 1;
     /* what filled the cache was wanted at least once: a newcomer must have been wanted more */
-    for (struct fs_entry *e = c->lru._next; c->sketch && e != &c->lru; e = e->_next) {
-        sketch_add(c, e->_hash);
+    for (struct fs_entry *e = c->lru._next; e != &c->lru; e = e->_next) {
+        fs_sketch_add(&c->sketch, e->_hash);
     }
 }
 
@@ -242,10 +221,10 @@ static void sketch_start(struct fs_cache *c)
 static bool admit(struct fs_cache *c, const struct fs_entry *e)
 {
     struct fs_entry *victim = c->lru._prev;
-    if (!c->sketch || victim == &c->lru) {
+    if (!c->sketch.v || victim == &c->lru) {
         return true;
     }
-    return sketch_estimate(c, e->_hash) > sketch_estimate(c, victim->_hash);
+    return fs_sketch_estimate(&c->sketch, e->_hash) > fs_sketch_estimate(&c->sketch, victim->_hash);
 }
 
 /* Entries looked at from the LRU end for one holding a descriptor, when only fds are short. */
@@ -325,8 +304,9 @@ static int64_t ts_ns(struct timespec ts)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static struct fs_entry *new_error(struct fs_cache *c, int err, uint64_t hash, uint32_t root_id,
-                                  struct slice path, uint64_t now, bool cacheable)
+static struct fs_entry *new_error_key(struct fs_cache *c, int err, uint64_t hash,
+                                      uint32_t root_id, uint64_t tid, uint8_t enc,
+                                      struct slice path, uint64_t now, bool cacheable)
 {
     struct fs_entry *e = sp_calloc(1, sizeof(*e) + path.len + 1);
     if (!e) {
@@ -341,6 +321,8 @@ static struct fs_entry *new_error(struct fs_cache *c, int err, uint64_t hash, ui
     e->fd = -1;
     e->_hash = hash;
     e->_root_id = root_id;
+    e->_typing_id = tid;
+    e->_enc = enc;
     checked_at(c, e, now);
     e->_path = (char *)(e + 1);
     memcpy(e->_path, path.ptr, path.len);
@@ -354,23 +336,57 @@ static struct fs_entry *new_error(struct fs_cache *c, int err, uint64_t hash, ui
     return e;
 }
 
+static struct fs_entry *new_error(struct fs_cache *c, int err, uint64_t hash,
+                                  const struct fs_view *v, struct slice path, uint64_t now,
+                                  bool cacheable)
+{
+    return new_error_key(c, err, hash, v->root_id, typing_id(v), v->enc, path, now, cacheable);
+}
+
 /* ---------------------------------------------------------------- loading, in phases */
 
-/*
- * The entry for an opened regular file or directory, built from its fstat: every fact but a
- * small file's content, for which it has room (*body). Not in the table yet. NULL: no memory.
- */
-static struct fs_entry *build(struct fs_cache *c, uint32_t root_id, struct slice path,
-                              uint64_t hash, const struct stat *st, uint64_t now, char **body)
+/* The quoted "inode-size-mtime" ETag of st in out (at most 3 x 16 hex + 4). */
+static size_t inode_etag(const struct stat *st, char *out)
 {
+    size_t n = 0;
+    out[n++] = '"';
+    n += num_u64_to_hex(out + n, (uint64_t)st->st_ino);
+    out[n++] = '-';
+    n += num_u64_to_hex(out + n, (uint64_t)st->st_size);
+    out[n++] = '-';
+    n += num_u64_to_hex(out + n, (uint64_t)ts_ns(st->st_mtim));
+    out[n++] = '"';
+    return n;
+}
+
+/*
+ * The entry for an opened regular file or directory, built from its fstat: every fact but
+ * a small file's content (for which it has room, *body), a type libmagic is still to
+ * decide, a content hash, and the owner's attachment (complete() adds it once those are
+ * known; the room for each is reserved here). Not in the table yet. NULL: no memory.
+ */
+static struct fs_entry *build(struct fs_cache *c, const struct fs_view *v, struct slice path,
+                              uint64_t hash, const struct stat *st, uint64_t now, char **body,
+                              bool *want_magic)
+{
+    const struct fs_typing *ty = v->typing ? v->typing : &fs_typing_default;
     bool dir = S_ISDIR(st->st_mode);
     bool small = !dir && (uint64_t)st->st_size <= c->lim.small_max;
     size_t body_cap = small ? (size_t)st->st_size : 0;
 
-    char etag[64], lm[HTTP_DATE_LEN];
+    char etag[64], lm[HTTP_DATE_LEN], type[FS_TYPE_MAX];
     struct fs_entry tmp = {0};
     tmp.size = (uint64_t)st->st_size;
-    tmp.mime = fs_mime_for_path(path, SLICE_LIT("application/octet-stream"));
+    /* a variant is typed by the name it stands for: x.css.br is text/css, encoded br */
+    struct slice named = path;
+    size_t sl = strlen(fs_enc_suffix(v->enc));
+    if (v->enc && named.len > sl) {
+        named.len -= sl;
+    }
+    size_t tn = dir ? 0 : fs_typing_of_name(ty, named, type, want_magic);
+    if (dir) {
+        *want_magic = false;
+    }
     /* RFC 9110 8.8.2.1: never a Last-Modified later than now (a clock skew, a touch -d) */
     time_t mtime = st->st_mtim.tv_sec;
     time_t now_s = time(NULL);
@@ -378,19 +394,22 @@ static struct fs_entry *build(struct fs_cache *c, uint32_t root_id, struct slice
         mtime = now_s;
     }
     http_date_format(lm, mtime);
-    tmp.last_modified = slice_make(lm, HTTP_DATE_LEN);
-    size_t n = 0;
-    etag[n++] = '"';
-    n += num_u64_to_hex(etag + n, (uint64_t)st->st_ino);
-    etag[n++] = '-';
-    n += num_u64_to_hex(etag + n, (uint64_t)st->st_size);
-    etag[n++] = '-';
-    n += num_u64_to_hex(etag + n, (uint64_t)ts_ns(st->st_mtim));
-    etag[n++] = '"';
-    tmp.etag = slice_make(etag, n);
-    size_t aux = !dir && c->hooks.aux_len ? c->hooks.aux_len(&tmp) : 0;
+    size_t n = ty->etag == FS_ETAG_OFF ? 0 : inode_etag(st, etag);
+    bool content = !dir && ty->etag == FS_ETAG_CONTENT;
+    size_t etag_cap = content && n < FS_ETAG_CONTENT_LEN ? FS_ETAG_CONTENT_LEN : n;
+    size_t type_cap = *want_magic ? FS_TYPE_MAX : tn;
 
-    size_t total = sizeof(struct fs_entry) + path.len + 1 + aux + n + HTTP_DATE_LEN + body_cap;
+    /* the attachment's room: its length for the longest type and ETag this entry may get */
+    tmp.mime = slice_make(type, type_cap);
+    tmp.etag = slice_make(etag, etag_cap);
+    tmp.last_modified = slice_make(lm, HTTP_DATE_LEN);
+    tmp.enc = v->enc;
+    tmp.nosniff = ty->nosniff;
+    size_t aux = !dir && c->hooks.aux_len ? c->hooks.aux_len(&tmp) : 0;
+    aux = (aux + 7) & ~(size_t)7; /* keeps what follows it aligned, whatever it is */
+
+    size_t total = sizeof(struct fs_entry) + aux + path.len + 1 + etag_cap + HTTP_DATE_LEN +
+                   type_cap + body_cap;
     struct fs_entry *e = sp_malloc(total);
     if (!e) {
         return NULL;
@@ -399,22 +418,34 @@ static struct fs_entry *build(struct fs_cache *c, uint32_t root_id, struct slice
     /* the attachment first: right behind the struct, it is aligned for whatever it holds */
     char *auxp = (char *)(e + 1);
     char *p = auxp + aux;
+    e->aux = aux ? auxp : NULL;
+    e->_aux_cap = (uint32_t)aux;
     e->_path = p;
     memcpy(p, path.ptr, path.len);
     p[path.len] = '\0';
     p += path.len + 1;
     memcpy(p, etag, n);
     e->etag = slice_make(p, n);
-    p += n;
+    p += etag_cap;
     memcpy(p, lm, HTTP_DATE_LEN);
     e->last_modified = slice_make(p, HTTP_DATE_LEN);
     p += HTTP_DATE_LEN;
+    /* the type is copied: a configured table goes with its configuration, the entry may not */
+    memcpy(p, type, tn);
+    e->mime = slice_make(p, tn);
+    p += type_cap;
 
     e->kind = dir ? FS_DIR : FS_FILE;
     e->fd = -1;
     e->mtime = mtime;
+    e->mtime_ns = ts_ns(st->st_mtim);
+    e->etag_wanted = content;
     e->_hash = hash;
-    e->_root_id = root_id;
+    e->_root_id = v->root_id;
+    e->_typing_id = typing_id(v);
+    e->_enc = v->enc;
+    e->_type_cap = (uint8_t)type_cap;
+    e->_etag_cap = (uint8_t)etag_cap;
     e->_path_len = (uint16_t)path.len;
     checked_at(c, e, now);
     e->_dev = (uint64_t)st->st_dev;
@@ -424,39 +455,76 @@ static struct fs_entry *build(struct fs_cache *c, uint32_t root_id, struct slice
     e->_bytes = total;
     e->_refs = 1;
     e->_linked = false;
-    if (aux) {
-        c->hooks.aux_fill(e, auxp); /* after the facts above: the hook reads them */
-        e->aux = auxp;
-        e->aux_len = (uint32_t)aux;
-    }
     *body = small ? p : NULL;
     return e;
 }
 
+/* Writes the owner's attachment from e's final facts (into the room build() reserved). */
+static void attach(struct fs_cache *c, struct fs_entry *e)
+{
+    if (e->aux) {
+        size_t n = c->hooks.aux_len(e);
+        ASSERT(n <= e->_aux_cap);
+        c->hooks.aux_fill(e, (char *)e->aux); /* after the facts: the hook reads them */
+        e->aux_len = (uint32_t)n;
+    }
+}
+
+/* libmagic's answer for e's first bytes (head, n of them) replaces the name's type. */
+static void sniff(const struct fs_typing *ty, struct fs_entry *e, const char *head, size_t n)
+{
+    char type[FS_TYPE_MAX];
+    const char *m = n ? fs_magic_type(head, n < FS_MAGIC_PEEK ? n : FS_MAGIC_PEEK) : NULL;
+    size_t tn;
+    if (m) {
+        tn = fs_typing_of_magic(ty, m, type);
+    } else if (ty->magic == FS_MAGIC_ALL && fs_types_find(ty->types, fs_name_ext(
+                                                slice_make(e->_path, e->_path_len))).len) {
+        return; /* libmagic had nothing to say: the name's type (already there) stands */
+    } else {
+        tn = fs_typing_of_magic(ty, NULL, type);
+    }
+    if (tn <= e->_type_cap) {
+        memcpy((char *)e->mime.ptr, type, tn);
+        e->mime.len = tn;
+    }
+}
+
+/* A small file's bytes are in: its content ETag costs a pass over them, here. */
+static void hash_body(struct fs_entry *e)
+{
+    if (e->etag_wanted && e->body && e->_etag_cap >= FS_ETAG_CONTENT_LEN) {
+        fs_etag_content_of(e->body, e->size, (char *)e->etag.ptr);
+        e->etag.len = FS_ETAG_CONTENT_LEN;
+        e->etag_wanted = false;
+    }
+}
+
 static void keep(struct fs_cache *c, struct fs_entry *e)
 {
+    attach(c, e);
     if (c->lim.enabled) {
         insert(c, e);
     }
 }
 
-int fs_fill_opened(struct fs_cache *c, uint32_t root_id, struct slice path, uint64_t hash,
+int fs_fill_opened(struct fs_cache *c, const struct fs_view *v, struct slice path, uint64_t hash,
                    int fd, uint64_t now_ms, struct fs_fill *f)
 {
-    *f = (struct fs_fill){NULL, -1, NULL, 0};
+    *f = (struct fs_fill){NULL, -1, NULL, 0, NULL, v->typing ? v->typing : &fs_typing_default};
     if (fd < 0) {
-        f->e = new_error(c, -fd, hash, root_id, path, now_ms, true);
+        f->e = new_error(c, -fd, hash, v, path, now_ms, true);
         return FS_FILL_DONE;
     }
     f->fd = fd; /* the owner closes it, unless a large file's entry keeps it */
     struct stat st;
     if (fstat(fd, &st) < 0) {
-        f->e = new_error(c, errno, hash, root_id, path, now_ms, true);
+        f->e = new_error(c, errno, hash, v, path, now_ms, true);
         return FS_FILL_DONE;
     }
     if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
         /* fifo, device, socket */
-        f->e = new_error(c, EACCES, hash, root_id, path, now_ms, true);
+        f->e = new_error(c, EACCES, hash, v, path, now_ms, true);
         return FS_FILL_DONE;
     }
     /*
@@ -467,7 +535,8 @@ int fs_fill_opened(struct fs_cache *c, uint32_t root_id, struct slice path, uint
      * two system calls where the read is one io_uring operation and a memcpy.
      */
     char *body;
-    struct fs_entry *e = build(c, root_id, path, hash, &st, now_ms, &body);
+    bool want_magic;
+    struct fs_entry *e = build(c, v, path, hash, &st, now_ms, &body, &want_magic);
     if (!e) {
         return FS_FILL_DONE; /* f->e NULL: out of memory */
     }
@@ -475,11 +544,30 @@ int fs_fill_opened(struct fs_cache *c, uint32_t root_id, struct slice path, uint
     if (body) {
         f->dst = body;
         f->len = (size_t)st.st_size;
-        return FS_FILL_READ;
+        if (f->len == 0 && want_magic) {
+            sniff(f->typing, e, NULL, 0);
+        }
+        if (f->len) {
+            return FS_FILL_READ; /* hashed and sniffed once read (fs_fill_read_done) */
+        }
+        e->body = body;
+        hash_body(e);
+        keep(c, e);
+        return FS_FILL_DONE;
     }
     if (e->kind == FS_FILE) {
         e->fd = fd;
         f->fd = -1;
+    }
+    if (want_magic && (f->peek = sp_malloc(FS_MAGIC_PEEK))) {
+        /* a large file's head, for libmagic: one more read, once per fill */
+        f->dst = f->peek;
+        f->len = FS_MAGIC_PEEK;
+        f->fd = fd; /* read through the entry's descriptor; the owner must not close it */
+        return FS_FILL_READ;
+    }
+    if (want_magic) {
+        sniff(f->typing, e, NULL, 0); /* no memory to look: default_type */
     }
     keep(c, e);
     return FS_FILL_DONE;
@@ -489,46 +577,55 @@ void fs_fill_read_done(struct fs_cache *c, struct fs_fill *f, ssize_t got, uint6
 {
     struct fs_entry *e = f->e;
     struct slice path = slice_make(e->_path, e->_path_len);
+    if (f->peek) {
+        sniff(f->typing, e, f->peek, got > 0 ? (size_t)got : 0); /* a failed peek: default */
+        sp_free(f->peek);
+        f->peek = NULL;
+        f->fd = -1; /* the entry's */
+        keep(c, e);
+        return;
+    }
     if (got < 0 || (size_t)got != f->len) {
         /* an error, or truncated while we read: never cache a body that disagrees with its
          * headers (EAGAIN: 503, not remembered) */
-        f->e = new_error(c, got < 0 ? (int)-got : EAGAIN, e->_hash, e->_root_id, path, now_ms,
-                         true);
+        f->e = new_error_key(c, got < 0 ? (int)-got : EAGAIN, e->_hash, e->_root_id,
+                             e->_typing_id, e->_enc, path, now_ms, true);
         sp_free(e);
         return;
     }
     e->body = f->dst;
+    if (f->typing->magic != FS_MAGIC_OFF && e->_type_cap == FS_TYPE_MAX) {
+        sniff(f->typing, e, e->body, f->len);
+    }
+    hash_body(e);
     keep(c, e);
 }
 
-/* Reads exactly up to n bytes at offset 0; returns bytes read or -errno. */
-static ssize_t read_all(int fd, char *dst, size_t n)
+void fs_entry_set_etag(struct fs_cache *c, struct fs_entry *e, struct slice etag, uint64_t size,
+                       int64_t mtime_ns, int64_t ctime_ns)
 {
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, dst + got, n - got, (off_t)got);
-        if (r < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -errno;
-        }
-        if (r == 0) {
-            break; /* truncated since fstat: the caller sees the short count */
-        }
-        got += (size_t)r;
+    if (!e->etag_wanted || etag.len > e->_etag_cap || size != e->size ||
+        mtime_ns != e->_mtime_ns) {
+        return; /* the file changed while it was hashed: its next entry hashes again */
     }
-    return (ssize_t)got;
+    memcpy((char *)e->etag.ptr, etag.ptr, etag.len);
+    e->etag.len = etag.len;
+    e->etag_wanted = false;
+    if (ctime_ns) {
+        e->_ctime_ns = ctime_ns;
+    }
+    attach(c, e);
 }
 
 /* Opens, stats and (for small files) reads path on the calling thread. */
-static struct fs_entry *load(struct fs_cache *c, const struct fs_root *root, uint32_t root_id,
-                             struct slice path, uint64_t hash, uint64_t now)
+static struct fs_entry *load(struct fs_cache *c, const struct fs_root *root,
+                             const struct fs_view *v, struct slice path, uint64_t hash,
+                             uint64_t now)
 {
     int fd = fs_open_beneath(root, path.ptr + 1, O_RDONLY | O_NONBLOCK);
     struct fs_fill f;
-    if (fs_fill_opened(c, root_id, path, hash, fd, now, &f) == FS_FILL_READ) {
-        fs_fill_read_done(c, &f, read_all(f.fd, f.dst, f.len), now);
+    if (fs_fill_opened(c, v, path, hash, fd, now, &f) == FS_FILL_READ) {
+        fs_fill_read_done(c, &f, fs_read_all(f.fd, f.dst, f.len), now);
     }
     if (f.fd >= 0) {
         close(f.fd);
@@ -595,24 +692,22 @@ enum fs_recheck fs_recheck_done(struct fs_cache *c, struct fs_entry *e, int fd, 
 
 /* ---------------------------------------------------------------- lookups */
 
-struct fs_entry *fs_cache_find(struct fs_cache *c, uint32_t root_id, struct slice path,
+struct fs_entry *fs_cache_find(struct fs_cache *c, const struct fs_view *v, struct slice path,
                                uint64_t now_ms, uint64_t *hash_out, struct fs_entry **stale)
 {
-    uint64_t hash = hash_mix(hash_bytes(path.ptr, path.len), root_id);
+    uint64_t hash = key_hash(v, path);
     *hash_out = hash;
     *stale = NULL;
-    if (UNLIKELY(c->sketch != NULL)) {
-        sketch_add(c, hash);
+    if (UNLIKELY(c->sketch.v != NULL)) {
+        fs_sketch_add(&c->sketch, hash);
     }
     struct fs_entry *e = c->buckets[hash & c->mask];
-    while (e && !(e->_hash == hash && e->_root_id == root_id && e->_path_len == path.len &&
-                  memcmp(e->_path, path.ptr, path.len) == 0)) {
+    while (e && !key_eq(e, hash, v, path)) {
         e = e->_hnext;
     }
     if (!e) {
         e = c->handoff;
-        if (e && e->_hash == hash && e->_root_id == root_id && e->_path_len == path.len &&
-            memcmp(e->_path, path.ptr, path.len) == 0) {
+        if (e && key_eq(e, hash, v, path)) {
             e->_refs++;
             return e; /* the fill this request waited for, kept out of the cache */
         }
@@ -657,17 +752,23 @@ static struct fs_entry *touch(struct fs_cache *c, struct fs_entry *e)
 struct fs_entry *fs_cache_get(struct fs_cache *c, const struct fs_root *root, uint32_t root_id,
                               struct slice path, uint64_t now_ms)
 {
+    return fs_cache_get_view(c, root, FS_VIEW(root_id), path, now_ms);
+}
+
+struct fs_entry *fs_cache_get_view(struct fs_cache *c, const struct fs_root *root,
+                                   const struct fs_view *v, struct slice path, uint64_t now_ms)
+{
     if (path.len == 0 || path.ptr[0] != '/' || path.len > UINT16_MAX) {
-        return new_error(c, ENAMETOOLONG, 0, root_id, SLICE_LIT("/"), now_ms, false);
+        return new_error(c, ENAMETOOLONG, 0, v, SLICE_LIT("/"), now_ms, false);
     }
     uint64_t hash;
     struct fs_entry *stale;
     if (!c->lim.enabled) {
         c->st.misses++;
-        hash = hash_mix(hash_bytes(path.ptr, path.len), root_id);
-        return load(c, root, root_id, path, hash, now_ms);
+        hash = key_hash(v, path);
+        return load(c, root, v, path, hash, now_ms);
     }
-    struct fs_entry *e = fs_cache_find(c, root_id, path, now_ms, &hash, &stale);
+    struct fs_entry *e = fs_cache_find(c, v, path, now_ms, &hash, &stale);
     if (e) {
         return e;
     }
@@ -683,5 +784,5 @@ struct fs_entry *fs_cache_get(struct fs_cache *c, const struct fs_root *root, ui
         }
     }
     c->st.misses++;
-    return load(c, root, root_id, path, hash, now_ms);
+    return load(c, root, v, path, hash, now_ms);
 }

@@ -34,6 +34,7 @@
 #include "core/base/compiler.h"
 #include "core/base/slice.h"
 #include "fs/docroot.h"
+#include "fs/types.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -55,6 +56,21 @@ struct fs_cache_limits {
 
 enum fs_kind { FS_FILE, FS_DIR, FS_ERROR };
 
+
+/*
+ * How a file is looked at: beneath which root, typed by which settings, and as what. The
+ * cache keys an entry by all three with its path, so the same file typed two ways (two
+ * locations with other `types`, or x.css.br asked for as itself and as the br variant of
+ * x.css) is two entries, each decided once.
+ */
+struct fs_view {
+    uint32_t root_id;
+    uint8_t enc; /* FS_ENC_NONE, or: path is the variant of path minus the suffix, typed as that */
+    const struct fs_typing *typing; /* NULL: fs_typing_default */
+};
+
+#define FS_VIEW(root) (&(struct fs_view){(root), FS_ENC_NONE, NULL})
+
 struct fs_entry {
     /* ---- read-only for users ---- */
     uint8_t kind;               /* enum fs_kind */
@@ -65,10 +81,14 @@ struct fs_entry {
     int fd;                     /* open fd of a large file, else -1 */
     const char *body;           /* content of a small file (size bytes), else NULL */
     struct slice mime;          /* Content-Type value */
-    struct slice etag;          /* strong ETag, quoted: "ino-size-mtimens" in hex */
+    struct slice etag; /* strong ETag, quoted: "ino-size-mtimens" in hex, or the content's hash */
     struct slice last_modified; /* IMF-fixdate */
     const char *aux;            /* the owner's attachment (fs_cache_hooks), or NULL */
     uint32_t aux_len;
+    int64_t mtime_ns;   /* the file's mtime in nanoseconds (mtime is clamped to now) */
+    uint8_t enc;        /* enum fs_enc: the bytes' Content-Encoding */
+    bool nosniff;       /* the typing asks for X-Content-Type-Options: nosniff */
+    bool etag_wanted;   /* a content ETag is wanted and not there yet: fs_entry_set_etag */
 
     /* ---- private to cache.c ---- */
     struct fs_entry *_hnext;        /* hash chain */
@@ -81,6 +101,10 @@ struct fs_entry {
     uint64_t _bytes; /* accounted size */
     uint32_t _refs;
     uint32_t _root_id;
+    uint64_t _typing_id;
+    uint8_t _enc;
+    uint8_t _type_cap, _etag_cap; /* room for the type (magic) and ETag (content hash) */
+    uint32_t _aux_cap;            /* and for the attachment, for the longest of both */
     bool _linked; /* in the table and on the LRU */
     uint16_t _path_len;
     char *_path;
@@ -122,6 +146,11 @@ void fs_cache_free(struct fs_cache *c);
 struct fs_entry *fs_cache_get(struct fs_cache *c, const struct fs_root *root, uint32_t root_id,
                               struct slice path, uint64_t now_ms) MUST_CHECK;
 
+/* The same, looked at through view v. */
+struct fs_entry *fs_cache_get_view(struct fs_cache *c, const struct fs_root *root,
+                                   const struct fs_view *v, struct slice path,
+                                   uint64_t now_ms) MUST_CHECK;
+
 /* ---- filling asynchronously: the owner opens and reads, the cache keeps ---- */
 
 /*
@@ -131,7 +160,7 @@ struct fs_entry *fs_cache_get(struct fs_cache *c, const struct fs_root *root, ui
  * is the key for fs_fill_opened. Counts a hit; the caller counts what it starts
  * (fs_cache_count_miss).
  */
-struct fs_entry *fs_cache_find(struct fs_cache *c, uint32_t root_id, struct slice path,
+struct fs_entry *fs_cache_find(struct fs_cache *c, const struct fs_view *v, struct slice path,
                                uint64_t now_ms, uint64_t *hash, struct fs_entry **stale);
 
 void fs_cache_count_miss(struct fs_cache *c, bool recheck);
@@ -142,16 +171,19 @@ struct fs_fill {
     int fd;             /* for the owner to close once done, or -1 */
     char *dst;          /* FS_FILL_READ: read len bytes of fd from offset 0 into dst */
     size_t len;
+    char *peek; /* a large file's first bytes for libmagic: what dst points to, the cache's */
+    const struct fs_typing *typing;
 };
 
 enum { FS_FILL_DONE, FS_FILL_READ };
 
 /*
- * path (under root_id, key hash) was opened O_RDONLY beneath its root: fd, or -errno. Builds
- * the entry from fstat. FS_FILL_DONE: f->e is the answer (kept in the cache or not). FS_FILL_READ:
- * a small file whose bytes must be read into f->dst first; then fs_fill_read_done.
+ * path (seen through v, key hash) was opened O_RDONLY beneath its root: fd, or -errno. Builds
+ * the entry from fstat. FS_FILL_DONE: f->e is the answer (kept in the cache or not).
+ * FS_FILL_READ: bytes from offset 0 must be read into f->dst first (a small file's content,
+ * or a large one's head for libmagic); then fs_fill_read_done. v must stay valid until then.
  */
-int fs_fill_opened(struct fs_cache *c, uint32_t root_id, struct slice path, uint64_t hash,
+int fs_fill_opened(struct fs_cache *c, const struct fs_view *v, struct slice path, uint64_t hash,
                    int fd, uint64_t now_ms, struct fs_fill *f) MUST_CHECK;
 
 /* The read of an FS_FILL_READ ended with got bytes (or -errno); f->e is the answer. */
@@ -179,6 +211,15 @@ void fs_cache_handoff(struct fs_cache *c, struct fs_entry *e);
  * NULL when out of memory.
  */
 struct fs_entry *fs_entry_new_body(size_t len) MUST_CHECK;
+
+/*
+ * e's content ETag (etag_wanted) was computed off the worker: etag (quoted) replaces the
+ * inode one, and the owner's attachment is rebuilt. ctime_ns is the file's ctime after an
+ * extended attribute was written with the hash (0: unchanged), so that the next check does
+ * not take the attribute for a change of the file. Ignored when the file changed meanwhile.
+ */
+void fs_entry_set_etag(struct fs_cache *c, struct fs_entry *e, struct slice etag,
+                       uint64_t size, int64_t mtime_ns, int64_t ctime_ns);
 
 /* Adds a reference (e.g. one per queued send of the body). */
 static inline void fs_entry_ref(struct fs_entry *e)

@@ -80,3 +80,22 @@ int fs_status_for_errno(int err)
         return 403;
     }
 }
+
+ssize_t fs_read_all(int fd, char *dst, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, dst + got, n - got, (off_t)got);
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        if (r == 0) {
+            break; /* truncated: the caller sees the short count */
+        }
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}

@@ -13,6 +13,8 @@
 #include "core/base/compiler.h"
 
 #include <linux/openat2.h>
+#include <stddef.h>
+#include <sys/types.h>
 
 struct fs_root {
     int fd;     /* O_PATH directory fd */
@@ -39,3 +41,6 @@ struct open_how fs_open_how(int oflags);
 
 /* HTTP status for an open/stat failure: 404, 403, or 503 for resource shortage. */
 int fs_status_for_errno(int err);
+
+/* Reads up to n bytes of fd from offset 0 (on the calling thread): the count, or -errno. */
+ssize_t fs_read_all(int fd, char *dst, size_t n) MUST_CHECK;

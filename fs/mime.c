@@ -131,6 +131,12 @@ struct slice fs_mime_for_path(struct slice path, struct slice fallback)
         ext[k] = (c >= 'A' && c <= 'Z') ? (char)(c | 0x20) : c;
     }
     ext[n] = '\0';
+    struct slice t = fs_mime_find_ext(ext);
+    return t.len ? t : fallback;
+}
+
+struct slice fs_mime_find_ext(const char *ext)
+{
     size_t lo = 0, hi = sizeof(table) / sizeof(table[0]);
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -144,10 +150,15 @@ struct slice fs_mime_for_path(struct slice path, struct slice fallback)
             lo = mid + 1;
         }
     }
-    return fallback;
+    return SLICE_NULL;
 }
 
 const char *fs_mime_ext_at(unsigned i)
 {
     return i < fs_mime_count() ? table[i].ext : NULL;
+}
+
+const char *fs_mime_type_at(unsigned i)
+{
+    return i < fs_mime_count() ? table[i].type : NULL;
 }

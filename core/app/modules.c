@@ -15,6 +15,7 @@
 #include "core/http/rewrite.h"
 #include "core/http/route.h"
 #include "core/http/settings.h"
+#include "core/http/typing.h"
 #include "core/http/userdir.h"
 #include "core/net/settings.h"
 #if SPATE_TEST_HANDLERS
@@ -26,7 +27,7 @@ const struct conf_module *const spate_modules[] = {
     &route_module,       &location_module, &rewrite_module, &redirect_module, &files_module,
     &userdir_module,
     &error_page_module,  &redirect_pool_module, &static_module,   &autoindex_module,
-    &headers_module,
+    &headers_module,     &typing_module,
 #if SPATE_TEST_HANDLERS
     &test_stream_module,
 #endif

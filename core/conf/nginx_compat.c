@@ -41,7 +41,7 @@ struct ngx_entry {
 #define NOT "is not supported"
 #define PROXY NOT_YET ": spate serves files; proxying and FastCGI are not there yet"
 #define ACCESS NOT_YET ": spate has no access control by address or password"
-#define MIME NOT_YET ": spate's MIME types are built in (by file extension)"
+#define MIME NOT ": spate sends files as they are (no charset recoding)"
 #define TABLES "spate sizes its hash tables itself"
 #define IO "spate reads and sends files through io_uring and sendfile itself"
 #define MAPPING NOT_YET ": see docs/config.md for what locations support"
@@ -121,9 +121,6 @@ static const struct ngx_entry table[] = {
     {"satisfy", false, NGX_REFUSE, ACCESS},
     {"limit_", true, NGX_REFUSE,
      NOT_YET ": spate has no limits per client (max_connections caps each worker)"},
-    {"types", false, NGX_REFUSE, MIME},
-    {"default_type", false, NGX_REFUSE, MIME},
-    {"charset", true, NGX_REFUSE, MIME},
     {"source_charset", false, NGX_REFUSE, MIME},
     {"override_charset", false, NGX_REFUSE, MIME},
     {"large_client_header_buffers", false, NGX_REFUSE, NOT ": use header_max and request_line_max"},
@@ -159,7 +156,6 @@ static const struct ngx_entry table[] = {
     {"merge_slashes", false, NGX_REFUSE, NOT},
     {"underscores_in_headers", false, NGX_REFUSE, NOT},
     {"ignore_invalid_headers", false, NGX_REFUSE, NOT},
-    {"etag", false, NGX_REFUSE, NOT ": spate always sends an ETag"},
     {"if_modified_since", false, NGX_REFUSE, NOT},
     {"max_ranges", false, NGX_REFUSE, NOT},
     {"keepalive_time", false, NGX_REFUSE, NOT ": use keepalive_requests and keepalive_timeout"},

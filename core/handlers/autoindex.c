@@ -8,6 +8,7 @@
 #include "core/http/handler.h"
 #include "core/http/respond.h"
 #include "core/http/route.h"
+#include "core/http/typing.h"
 #include "core/io/loop.h"
 #include "core/io/offload.h"
 #include "fs/cache.h"
@@ -654,7 +655,8 @@ int autoindex_answer(struct req *r, const struct fs_root *root, uint32_t root_id
 
     /* the directory as the file cache knows it now: its ETag tells whether a page is stale */
     int st;
-    struct fs_entry *de = http_file_get(r, root, root_id, fs_dir, &st);
+    struct fs_view view = {root_id, FS_ENC_NONE, http_typing(r->loc)};
+    struct fs_entry *de = http_file_get(r, root, &view, fs_dir, &st);
     if (!de) {
         return st; /* HANDLER_LATER (being checked), or 503 */
     }

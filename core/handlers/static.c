@@ -6,12 +6,14 @@
 #include "core/base/numfmt.h"
 #include "core/conf/types.h"
 #include "core/handlers/autoindex.h"
+#include "core/handlers/precompressed.h"
 #include "core/http/cache_fill.h"
 #include "core/http/dispatch.h"
 #include "core/http/files.h"
 #include "core/http/handler.h"
 #include "core/http/redirect.h"
 #include "core/http/respond.h"
+#include "core/http/typing.h"
 #include "core/io/loop.h"
 #include "fs/cache.h"
 #include "fs/docroot.h"
@@ -26,7 +28,13 @@
 struct static_conf {
     struct conf_words index;
     bool directory_slash;
+    struct conf_words precompressed; /* codings, or "off" */
+    unsigned gzip_static;            /* by gzip_static_keys */
+    bool precompressed_stale;
+    struct precomp_conf pc; /* derived by finish, per block */
 };
+
+static int slot = -1;
 
 /* ---------------------------------------------------------------- index FILE ... */
 
@@ -44,6 +52,44 @@ static int index_parse(struct conf_parse *p, const struct conf_row *r, void *fie
 static const struct conf_type index_type = {"index", sizeof(struct conf_words), index_parse,
                                             conf_words_print, conf_words_release};
 
+/* ---------------------------------------------------------------- precompressed CODING ... */
+
+static int coding_of(const char *w)
+{
+    for (unsigned e = 1; e < FS_ENC_COUNT; e++) {
+        if (!strcmp(w, fs_enc_name(e))) {
+            return (int)e;
+        }
+    }
+    return !strcmp(w, "zst") ? FS_ENC_ZSTD : -1;
+}
+
+static int precompressed_parse(struct conf_parse *p, const struct conf_row *r, void *field,
+                               char **a, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        if (n == 1 && !strcmp(a[i], "off")) {
+            break;
+        }
+        if (coding_of(a[i]) < 0) {
+            return conf_error(p, "precompressed: unknown coding \"%s\" (br, zstd, gzip, or off)",
+                              a[i]);
+        }
+        for (unsigned k = 0; k < i; k++) {
+            if (coding_of(a[k]) == coding_of(a[i])) {
+                return conf_error(p, "precompressed: \"%s\" is listed twice", a[i]);
+            }
+        }
+    }
+    return conf_words_parse(p, r, field, a, n);
+}
+
+static const struct conf_type precompressed_type = {"precompressed", sizeof(struct conf_words),
+                                                    precompressed_parse, conf_words_print,
+                                                    conf_words_release};
+
+static const char *const gzip_static_keys[] = {"off", "on", "always", NULL};
+
 #define ALL (CONF_MAIN | CONF_SERVER | CONF_LOCATION)
 #define OFF(f) offsetof(struct static_conf, f)
 
@@ -52,13 +98,39 @@ static const struct conf_row rows[] = {
      "index.htm default.html", NULL},
     {"directory_slash", ALL, CONF_STORE_LOC, 1, 1, 0, &conf_flag, OFF(directory_slash), "on", 0,
      0, "off", NULL},
+    {"precompressed", ALL, CONF_STORE_LOC, 1, 3, 0, &precompressed_type, OFF(precompressed),
+     "off", 0, 0, "br zstd gzip", NULL},
+    {"gzip_static", ALL, CONF_STORE_LOC, 1, 1, 0, &conf_keyword, OFF(gzip_static), "off", 0, 0,
+     "on", gzip_static_keys},
+    {"precompressed_stale", ALL, CONF_STORE_LOC, 1, 1, 0, &conf_flag, OFF(precompressed_stale),
+     "off", 0, 0, "on", NULL},
 };
+
+/* The codings a block looks for: precompressed's in its order, gzip after them for
+ * gzip_static on (nginx's directive, so a pasted configuration keeps working). */
+static void derive_precomp(struct static_conf *sc)
+{
+    struct precomp_conf *pc = &sc->pc;
+    *pc = (struct precomp_conf){.stale_ok = sc->precompressed_stale};
+    for (unsigned i = 0; i < sc->precompressed.n; i++) {
+        int e = coding_of(sc->precompressed.v[i]);
+        if (e > 0) {
+            pc->order[pc->n++] = (uint8_t)e;
+        }
+    }
+    bool has_gzip = memchr(pc->order, FS_ENC_GZIP, pc->n) != NULL;
+    if (sc->gzip_static && !has_gzip) {
+        pc->order[pc->n++] = FS_ENC_GZIP;
+    }
+    pc->always = sc->gzip_static == 2;
+}
 
 /* ---------------------------------------------------------------- finishing */
 
 /* Every block the static files answer must map URIs to files (files.h). */
 static int finish_block(const struct conf_block *b, char *err, size_t errlen)
 {
+    derive_precomp(conf_get(b, (unsigned)slot, CONF_STORE_LOC));
     bool serves = b->kind != CONF_MAIN && (b->content == NULL || b->content == &static_module);
     bool named = b->kind == CONF_LOCATION && b->nargs == 2 && !strcmp(b->args[0], "@");
     if (serves && !named && !http_files_mapped(b)) {
@@ -74,9 +146,9 @@ static int finish_block(const struct conf_block *b, char *err, size_t errlen)
     return 0;
 }
 
-static int static_finish(struct conf *c, unsigned slot, char *err, size_t errlen)
+static int static_finish(struct conf *c, unsigned s, char *err, size_t errlen)
 {
-    (void)slot;
+    slot = (int)s; /* the same on every load */
     return finish_block(c->main, err, errlen);
 }
 
@@ -104,12 +176,33 @@ static struct slice content_range(struct req *r, const struct http_range *rg, ui
     return slice_make(p, n);
 }
 
-static int one_range(struct req *r, struct fs_entry *e, const struct http_range *rg)
+/* The fields a negotiated representation carries on each of its responses (static.h). */
+static int put_extra(struct req *r, const struct static_extra *x)
+{
+    if (!x) {
+        return 0;
+    }
+    if (x->vary.len && resp_field(r, SLICE_LIT("Vary"), x->vary) < 0) {
+        return -1;
+    }
+    if (x->content_language.len &&
+        resp_field(r, SLICE_LIT("Content-Language"), x->content_language) < 0) {
+        return -1;
+    }
+    if (x->content_location.len &&
+        resp_field(r, SLICE_LIT("Content-Location"), x->content_location) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static int one_range(struct req *r, struct fs_entry *e, const struct http_range *rg,
+                     const struct static_extra *x)
 {
     struct slice cr = content_range(r, rg, e->size);
     resp_begin(r, 206);
     resp_entity(r, e, RESP_ENT_TYPE | RESP_ENT_VALIDATORS);
-    if (!cr.len || resp_field(r, SLICE_LIT("Content-Range"), cr) < 0 ||
+    if (!cr.len || put_extra(r, x) < 0 || resp_field(r, SLICE_LIT("Content-Range"), cr) < 0 ||
         resp_body_file(r, e, rg->first, rg->last - rg->first + 1) < 0) {
         return 500;
     }
@@ -144,7 +237,8 @@ static struct slice part_head(struct req *r, struct slice boundary, const struct
 }
 
 /* 206 multipart/byteranges (RFC 9110 14.6), parts in ascending order. */
-static int multi_range(struct req *r, struct fs_entry *e, const struct http_range *rg, int n)
+static int multi_range(struct req *r, struct fs_entry *e, const struct http_range *rg, int n,
+                       const struct static_extra *x)
 {
     char *bnd = arena_alloc(r->arena, 32);
     char *ctype = arena_alloc(r->arena, 80);
@@ -158,7 +252,13 @@ static int multi_range(struct req *r, struct fs_entry *e, const struct http_rang
     memcpy(ctype + 31, boundary.ptr, boundary.len);
     resp_begin(r, 206);
     resp_entity(r, e, RESP_ENT_VALIDATORS);
-    if (resp_field(r, SLICE_LIT("Content-Type"), slice_make(ctype, 31 + boundary.len)) < 0) {
+    if (resp_field(r, SLICE_LIT("Content-Type"), slice_make(ctype, 31 + boundary.len)) < 0 ||
+        put_extra(r, x) < 0) {
+        return 500;
+    }
+    /* the parts are ranges of the coded bytes: the coding is the whole response's */
+    if (e->enc && resp_field(r, SLICE_LIT("Content-Encoding"), slice_cstr(fs_enc_name(e->enc))) <
+                      0) {
         return 500;
     }
     for (int i = 0; i < n; i++) {
@@ -181,7 +281,7 @@ static int multi_range(struct req *r, struct fs_entry *e, const struct http_rang
     return resp_send(r);
 }
 
-static int serve_file(struct req *r, struct fs_entry *e)
+int static_serve(struct req *r, struct fs_entry *e, const struct static_extra *x)
 {
     const struct http_request *m = r->msg;
     /* RFC 9110 13.2.2: preconditions first, then Range */
@@ -194,10 +294,14 @@ static int serve_file(struct req *r, struct fs_entry *e)
         /* 304: the validators and caching fields a 200 would carry, no body (15.4.5) */
         resp_begin(r, 304);
         resp_entity(r, e, RESP_ENT_VALIDATORS);
+        if (put_extra(r, x) < 0) {
+            return 500;
+        }
         return resp_send(r);
     }
     if (pc == HTTP_PRECOND_FAILED) {
-        return 412;
+        resp_begin(r, 412);
+        return put_extra(r, x) < 0 ? 500 : 412;
     }
     const struct http_header *rh = hdr_get_known(&m->headers, HDR_RANGE);
     if (rh && !r->in_error_page && m->method == HTTP_GET && !hdr_next_dup(&m->headers, rh) &&
@@ -207,22 +311,23 @@ static int serve_file(struct req *r, struct fs_entry *e)
         if (n == -416) {
             struct slice cr = content_range(r, NULL, e->size);
             resp_begin(r, 416);
-            if (!cr.len || resp_field(r, SLICE_LIT("Content-Range"), cr) < 0) {
+            if (!cr.len || put_extra(r, x) < 0 ||
+                resp_field(r, SLICE_LIT("Content-Range"), cr) < 0) {
                 return 500;
             }
             return 416;
         }
         if (n == 1) {
-            return one_range(r, e, rg);
+            return one_range(r, e, rg, x);
         }
         if (n > 1) {
-            return multi_range(r, e, rg, n);
+            return multi_range(r, e, rg, n, x);
         }
         /* 0: a Range we ignore (other unit, invalid): the whole representation */
     }
     resp_begin(r, 200);
     resp_entity(r, e, RESP_ENT_TYPE | RESP_ENT_VALIDATORS);
-    if (resp_body_file(r, e, 0, e->size) < 0) {
+    if (put_extra(r, x) < 0 || resp_body_file(r, e, 0, e->size) < 0) {
         return 500;
     }
     return resp_send(r);
@@ -268,7 +373,8 @@ static int index_file(struct req *r, const struct static_conf *sc, const struct 
         memcpy(fp, dir.ptr, dir.len);
         memcpy(fp + dir.len, sc->index.v[i], k + 1);
         int why;
-        struct fs_entry *ie = http_file_get(r, &root->root, root->id, slice_make(fp, dir.len + k),
+        struct fs_view view = http_view(r->loc, root, FS_ENC_NONE);
+        struct fs_entry *ie = http_file_get(r, &root->root, &view, slice_make(fp, dir.len + k),
                                             &why);
         if (!ie) {
             return why; /* HANDLER_LATER: dispatched again once it is loaded, or 503 */
@@ -308,9 +414,30 @@ static int handle(struct req *r, const void *conf)
         fpath.ptr = z;
     }
     int why;
-    struct fs_entry *e = http_file_get(r, &root->root, root->id, fpath, &why);
+    struct fs_view view = http_view(r->loc, root, FS_ENC_NONE);
+    struct fs_entry *e = http_file_get(r, &root->root, &view, fpath, &why);
     if (!e) {
         return why; /* HANDLER_LATER: dispatched again once it is loaded, or 503 */
+    }
+    const struct precomp_conf *pc = &sc->pc;
+    if (pc->n && (e->kind == FS_FILE || (e->kind == FS_ERROR && e->status == 404))) {
+        struct fs_entry *v;
+        st = precompressed_pick(r, pc, root, fpath, e, &v);
+        if (st == 0 && v != e) {
+            fs_entry_release(e);
+            e = v;
+        }
+        static const struct static_extra vary = {SLICE_LIT("Accept-Encoding"), {0}, {0}};
+        if (st == 0 && e->kind == FS_FILE) {
+            st = static_serve(r, e, &vary);
+        } else if (st == 0) {
+            st = e->status;
+        } else if (st == 406) {
+            resp_begin(r, 406);
+            st = put_extra(r, &vary) < 0 ? 500 : 406;
+        }
+        fs_entry_release(e);
+        return st;
     }
     if (e->kind == FS_DIR && r->path.ptr[r->path.len - 1] == '/') {
         st = index_file(r, sc, root, fpath);
@@ -320,7 +447,7 @@ static int handle(struct req *r, const void *conf)
     } else if (e->kind == FS_DIR) {
         st = sc->directory_slash ? redirect_slash(r) : 404;
     } else if (e->kind == FS_FILE) {
-        st = serve_file(r, e);
+        st = static_serve(r, e, NULL);
     } else {
         st = e->status;
     }

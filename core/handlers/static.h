@@ -11,6 +11,23 @@
  */
 #pragma once
 
+#include "core/base/slice.h"
 #include "core/conf/conf.h"
+#include "core/http/req.h"
+#include "fs/cache.h"
 
 extern const struct conf_module static_module;
+
+/* Fields a negotiated representation carries on every response for it (empty: none). */
+struct static_extra {
+    struct slice vary;             /* "Accept-Encoding", "Accept, Accept-Language", ... */
+    struct slice content_language; /* a MultiViews variant's language */
+    struct slice content_location; /* the variant's own URI */
+};
+
+/*
+ * Answers r with file entry e (referenced by the caller until this returns): the
+ * preconditions, then Range, then 200 (RFC 9110 13.2.2), each response with x's fields
+ * (x may be NULL). 0 or a status for the dispatcher's page.
+ */
+int static_serve(struct req *r, struct fs_entry *e, const struct static_extra *x) MUST_CHECK;

@@ -25,7 +25,7 @@ struct fill {
     struct fs_fill f;
     struct open_how how; /* read by the kernel at submit */
     uint64_t hash;
-    uint32_t root_id;
+    struct fs_view view;
     uint8_t stage;
     uint16_t path_len;
     char path[]; /* "/...", NUL-terminated */
@@ -62,11 +62,12 @@ void cache_fills_free(struct cache_fills *s)
     sp_free(s);
 }
 
-static struct fill *find(struct cache_fills *s, uint64_t hash, uint32_t root_id,
+static struct fill *find(struct cache_fills *s, uint64_t hash, const struct fs_view *v,
                          struct slice path)
 {
     for (struct fill *f = s->buckets[hash % BUCKETS]; f; f = f->hnext) {
-        if (f->hash == hash && f->root_id == root_id && f->path_len == path.len &&
+        if (f->hash == hash && f->view.root_id == v->root_id && f->view.enc == v->enc &&
+            f->view.typing == v->typing && f->path_len == path.len &&
             memcmp(f->path, path.ptr, path.len) == 0) {
             return f;
         }
@@ -155,7 +156,7 @@ static void on_done(struct io_op *op, int res, unsigned flags)
         return;
     }
     if (f->stage == OPENING) {
-        if (fs_fill_opened(s->cache, f->root_id, path, f->hash, res, now, &f->f) ==
+        if (fs_fill_opened(s->cache, &f->view, path, f->hash, res, now, &f->f) ==
             FS_FILL_READ) {
             f->stage = READING;
             io_read(s->loop, &f->op, f->f.fd, f->f.dst, (unsigned)f->f.len, 0);
@@ -171,8 +172,9 @@ static void on_done(struct io_op *op, int res, unsigned flags)
     finish(f);
 }
 
-static struct fill *start(struct cache_fills *s, const struct fs_root *root, uint32_t root_id,
-                          struct slice path, uint64_t hash, struct fs_entry *stale)
+static struct fill *start(struct cache_fills *s, const struct fs_root *root,
+                          const struct fs_view *v, struct slice path, uint64_t hash,
+                          struct fs_entry *stale)
 {
     struct fill *f = sp_malloc(sizeof(*f) + path.len + 1);
     if (!f) {
@@ -182,7 +184,7 @@ static struct fill *start(struct cache_fills *s, const struct fs_root *root, uin
     io_op_init(&f->op, on_done);
     f->set = s;
     f->root = root;
-    f->root_id = root_id;
+    f->view = *v;
     f->hash = hash;
     f->f.fd = -1;
     f->path_len = (uint16_t)path.len;
@@ -209,7 +211,7 @@ static struct fill *start(struct cache_fills *s, const struct fs_root *root, uin
     return f;
 }
 
-struct fs_entry *http_file_get(struct req *r, const struct fs_root *root, uint32_t root_id,
+struct fs_entry *http_file_get(struct req *r, const struct fs_root *root, const struct fs_view *v,
                                struct slice path, int *status)
 {
     struct http_env *env = r->env;
@@ -218,19 +220,19 @@ struct fs_entry *http_file_get(struct req *r, const struct fs_root *root, uint32
     *status = 503;
     if (!s || !r->wait || r->wait->rounds >= ROUNDS_MAX || path.len == 0 || path.ptr[0] != '/' ||
         path.len > UINT16_MAX) {
-        return fs_cache_get(env->fcache, root, root_id, path, env->loop->now_ms);
+        return fs_cache_get_view(env->fcache, root, v, path, env->loop->now_ms);
     }
     uint64_t hash;
     struct fs_entry *stale;
-    e = fs_cache_find(env->fcache, root_id, path, env->loop->now_ms, &hash, &stale);
+    e = fs_cache_find(env->fcache, v, path, env->loop->now_ms, &hash, &stale);
     if (e) {
         return e;
     }
-    struct fill *f = find(s, hash, root_id, path);
+    struct fill *f = find(s, hash, v, path);
     if (!f) {
-        f = start(s, root, root_id, path, hash, stale);
+        f = start(s, root, v, path, hash, stale);
         if (!f) {
-            return fs_cache_get(env->fcache, root, root_id, path, env->loop->now_ms);
+            return fs_cache_get_view(env->fcache, root, v, path, env->loop->now_ms);
         }
     }
     req_wait_link(&f->waiters, r->wait);

@@ -36,9 +36,10 @@ bool cache_fills_idle(const struct cache_fills *f);
 void cache_fills_free(struct cache_fills *f);
 
 /*
- * The entry for path under root (root_id keys the cache), for request r: referenced, now.
+ * The entry for path under root, seen through v (its root id, typing and coding key the
+ * cache; v is copied), for request r: referenced, now.
  * Or NULL with *status = HANDLER_LATER (a fill was started or joined and r->wait linked to
  * it: return HANDLER_LATER), or 503 (no memory).
  */
-struct fs_entry *http_file_get(struct req *r, const struct fs_root *root, uint32_t root_id,
+struct fs_entry *http_file_get(struct req *r, const struct fs_root *root, const struct fs_view *v,
                                struct slice path, int *status) MUST_CHECK;

@@ -9,6 +9,7 @@
 #include "core/http/handler.h"
 #include "core/http/location.h"
 #include "core/http/route.h"
+#include "core/http/typing.h"
 #include "core/http/userdir.h"
 #include "core/http/vars.h"
 
@@ -457,7 +458,8 @@ int http_try_files(struct req *r, bool *done)
         memcpy(z, fp.ptr, fp.len);
         z[fp.len] = '\0';
         int why;
-        struct fs_entry *e = http_file_get(r, &root->root, root->id, slice_make(z, fp.len), &why);
+        struct fs_view view = http_view(r->loc, root, FS_ENC_NONE);
+        struct fs_entry *e = http_file_get(r, &root->root, &view, slice_make(z, fp.len), &why);
         if (!e) {
             return why;
         }

@@ -38,23 +38,34 @@
 
 /*
  * Layout of an entry's attachment: three 16-bit offsets, then the header lines:
- *   [0, len)    Content-Type      [len, val) Content-Length (the whole file)
- *   [val, end)  Last-Modified, ETag, Accept-Ranges
+ *   [0, len)    Content-Type (Content-Encoding of a precompressed variant, nosniff)
+ *   [len, val)  Content-Length (the whole file)
+ *   [val, end)  Last-Modified, ETag (when the entry has one), Accept-Ranges
  */
 struct h1_entity {
     uint16_t len, val, end;
     char text[];
 };
 
+#define NOSNIFF_LINE "X-Content-Type-Options: nosniff\r\n"
+
 static size_t entity_lines(const struct fs_entry *e, struct http_buf *b, uint16_t *len,
                            uint16_t *val)
 {
     http_put_header(b, SLICE_LIT("Content-Type"), e->mime);
+    if (e->enc) {
+        http_put_header(b, SLICE_LIT("Content-Encoding"), slice_cstr(fs_enc_name(e->enc)));
+    }
+    if (e->nosniff) {
+        hbuf_lit(b, NOSNIFF_LINE);
+    }
     *len = (uint16_t)b->len;
     http_put_header_u64(b, SLICE_LIT("Content-Length"), e->size);
     *val = (uint16_t)b->len;
     http_put_header(b, SLICE_LIT("Last-Modified"), e->last_modified);
-    http_put_header(b, SLICE_LIT("ETag"), e->etag);
+    if (e->etag.len) {
+        http_put_header(b, SLICE_LIT("ETag"), e->etag);
+    }
     hbuf_lit(b, "Accept-Ranges: bytes\r\n");
     return b->len;
 }
@@ -63,11 +74,15 @@ static size_t entity_aux_len(const struct fs_entry *e)
 {
     /* the lengths of the lines entity_lines() writes, in its order */
     size_t n = 14 + e->mime.len + 2;
+    n += e->enc ? 18 + strlen(fs_enc_name(e->enc)) + 2 : 0;
+    n += e->nosniff ? sizeof(NOSNIFF_LINE) - 1 : 0;
     n += 16 + num_u64_dec_len(e->size) + 2;
-    n += 15 + e->last_modified.len + 2 + 6 + e->etag.len + 2 + 22;
+    n += 15 + e->last_modified.len + 2 + (e->etag.len ? 6 + e->etag.len + 2 : 0) + 22;
     return sizeof(struct h1_entity) + n;
 }
 
+/* The cache reserves room for the longest type and ETag an entry may get (libmagic, a
+ * content hash decided later): the block written is at most what it reserved. */
 static void entity_aux_fill(const struct fs_entry *e, char *dst)
 {
     struct h1_entity *h = (struct h1_entity *)(void *)dst;
@@ -374,8 +389,16 @@ static void build_head(struct h1_conn *h, const struct req *r, struct head *hd,
         /* the common case: Content-Type and Content-Length of the whole file in one copy */
         put_text(hd, slice_make(blk->text, blk->val));
         cl = UINT64_MAX;
-    } else if (ent && (s->entity_parts & RESP_ENT_TYPE) && !(rep & HG_CONTENT_TYPE)) {
-        put_field(hd, SLICE_LIT("Content-Type"), ent->mime);
+    } else if (ent && (s->entity_parts & RESP_ENT_TYPE)) {
+        if (!(rep & HG_CONTENT_TYPE)) {
+            put_field(hd, SLICE_LIT("Content-Type"), ent->mime);
+        }
+        if (ent->enc) {
+            put_field(hd, SLICE_LIT("Content-Encoding"), slice_cstr(fs_enc_name(ent->enc)));
+        }
+        if (ent->nosniff) {
+            put_text(hd, SLICE_LIT(NOSNIFF_LINE));
+        }
     }
     if (s->body == RESP_BODY_PAGE && !(rep & HG_CONTENT_TYPE)) {
         put_text(hd, SLICE_LIT("Content-Type: text/html\r\n"));
@@ -401,7 +424,7 @@ static void build_head(struct h1_conn *h, const struct req *r, struct head *hd,
             static const unsigned bits[] = {HG_LAST_MODIFIED, HG_ETAG, HG_ACCEPT_RANGES};
             const struct slice values[] = {ent->last_modified, ent->etag, SLICE_LIT("bytes")};
             for (size_t k = 0; k < ARRAY_SIZE(names); k++) {
-                if (!(rep & bits[k])) {
+                if (!(rep & bits[k]) && values[k].len) {
                     put_field(hd, names[k], values[k]);
                 }
             }

@@ -410,11 +410,11 @@ static void test_fill_phases(void **state)
     uint64_t hash;
     struct fs_entry *stale;
     struct slice path = SLICE_LIT("/a.html");
-    assert_null(fs_cache_find(c, 0, path, 0, &hash, &stale));
+    assert_null(fs_cache_find(c, FS_VIEW(0), path, 0, &hash, &stale));
     assert_null(stale);
     struct fs_fill f;
     int fd = fs_open_beneath(&root, "a.html", O_RDONLY);
-    assert_int_equal(fs_fill_opened(c, 0, path, hash, fd, 0, &f), FS_FILL_READ);
+    assert_int_equal(fs_fill_opened(c, FS_VIEW(0), path, hash, fd, 0, &f), FS_FILL_READ);
     assert_int_equal(f.fd, fd);
     assert_int_equal(f.len, 8);
     assert_int_equal(pread(f.fd, f.dst, f.len, 0), 8);
@@ -422,35 +422,35 @@ static void test_fill_phases(void **state)
     close(f.fd);
     assert_int_equal(f.e->kind, FS_FILE);
     assert_memory_equal(f.e->body, "<p>a</p>", 8);
-    struct fs_entry *hit = fs_cache_find(c, 0, path, 10, &hash, &stale);
+    struct fs_entry *hit = fs_cache_find(c, FS_VIEW(0), path, 10, &hash, &stale);
     assert_ptr_equal(hit, f.e);
     fs_entry_release(hit);
     fs_entry_release(f.e);
 
     /* a large file keeps its descriptor: nothing for the owner to close */
     path = SLICE_LIT("/big.bin");
-    assert_null(fs_cache_find(c, 0, path, 0, &hash, &stale));
+    assert_null(fs_cache_find(c, FS_VIEW(0), path, 0, &hash, &stale));
     fd = fs_open_beneath(&root, "big.bin", O_RDONLY);
-    assert_int_equal(fs_fill_opened(c, 0, path, hash, fd, 0, &f), FS_FILL_DONE);
+    assert_int_equal(fs_fill_opened(c, FS_VIEW(0), path, hash, fd, 0, &f), FS_FILL_DONE);
     assert_int_equal(f.fd, -1);
     assert_int_equal(f.e->fd, fd);
     fs_entry_release(f.e);
 
     /* a failed open is an error entry; a short read is a 503 that is not kept */
     path = SLICE_LIT("/nothing");
-    assert_null(fs_cache_find(c, 0, path, 0, &hash, &stale));
-    assert_int_equal(fs_fill_opened(c, 0, path, hash, -ENOENT, 0, &f), FS_FILL_DONE);
+    assert_null(fs_cache_find(c, FS_VIEW(0), path, 0, &hash, &stale));
+    assert_int_equal(fs_fill_opened(c, FS_VIEW(0), path, hash, -ENOENT, 0, &f), FS_FILL_DONE);
     assert_int_equal(f.e->status, 404);
     fs_entry_release(f.e);
     path = SLICE_LIT("/sub/b.txt");
-    assert_null(fs_cache_find(c, 0, path, 0, &hash, &stale));
+    assert_null(fs_cache_find(c, FS_VIEW(0), path, 0, &hash, &stale));
     fd = fs_open_beneath(&root, "sub/b.txt", O_RDONLY);
-    assert_int_equal(fs_fill_opened(c, 0, path, hash, fd, 0, &f), FS_FILL_READ);
+    assert_int_equal(fs_fill_opened(c, FS_VIEW(0), path, hash, fd, 0, &f), FS_FILL_READ);
     fs_fill_read_done(c, &f, 2, 0);
     close(f.fd);
     assert_int_equal(f.e->status, 503);
     fs_entry_release(f.e);
-    assert_null(fs_cache_find(c, 0, path, 0, &hash, &stale));
+    assert_null(fs_cache_find(c, FS_VIEW(0), path, 0, &hash, &stale));
     fs_cache_free(c);
 }
 
@@ -465,34 +465,34 @@ static void test_recheck_and_handoff(void **state)
     uint64_t hash;
     struct fs_entry *stale;
     struct slice path = SLICE_LIT("/a.html");
-    assert_null(fs_cache_find(c, 0, path, 2000, &hash, &stale));
+    assert_null(fs_cache_find(c, FS_VIEW(0), path, 2000, &hash, &stale));
     assert_ptr_equal(stale, e);
     int fd = fs_open_beneath(&root, "a.html", O_PATH);
     assert_int_equal(fs_recheck_done(c, stale, fd, 2000), FS_RECHECK_SAME);
     close(fd);
-    struct fs_entry *again = fs_cache_find(c, 0, path, 2001, &hash, &stale);
+    struct fs_entry *again = fs_cache_find(c, FS_VIEW(0), path, 2001, &hash, &stale);
     assert_ptr_equal(again, e);
     fs_entry_release(again);
     /* the check finds the file gone: the entry leaves, the next lookup loads afresh */
-    assert_null(fs_cache_find(c, 0, path, 5000, &hash, &stale));
+    assert_null(fs_cache_find(c, FS_VIEW(0), path, 5000, &hash, &stale));
     assert_int_equal(fs_recheck_done(c, stale, -ENOENT, 5000), FS_RECHECK_CHANGED);
-    assert_null(fs_cache_find(c, 0, path, 5000, &hash, &stale));
+    assert_null(fs_cache_find(c, FS_VIEW(0), path, 5000, &hash, &stale));
     assert_null(stale); /* gone: loaded afresh */
     fs_entry_release(e);
 
     /* handed off: found while set, even though the cache does not hold it */
     struct fs_fill f;
-    assert_null(fs_cache_find(c, 0, SLICE_LIT("/gone"), 0, &hash, &stale));
-    assert_int_equal(fs_fill_opened(c, 0, SLICE_LIT("/gone"), hash, -ENOENT, 0, &f),
+    assert_null(fs_cache_find(c, FS_VIEW(0), SLICE_LIT("/gone"), 0, &hash, &stale));
+    assert_int_equal(fs_fill_opened(c, FS_VIEW(0), SLICE_LIT("/gone"), hash, -ENOENT, 0, &f),
                      FS_FILL_DONE);
     fs_cache_clear(c); /* as if admission had kept it out: referenced, so not freed */
-    assert_null(fs_cache_find(c, 0, SLICE_LIT("/gone"), 0, &hash, &stale));
+    assert_null(fs_cache_find(c, FS_VIEW(0), SLICE_LIT("/gone"), 0, &hash, &stale));
     fs_cache_handoff(c, f.e);
-    struct fs_entry *h = fs_cache_find(c, 0, SLICE_LIT("/gone"), 0, &hash, &stale);
+    struct fs_entry *h = fs_cache_find(c, FS_VIEW(0), SLICE_LIT("/gone"), 0, &hash, &stale);
     assert_ptr_equal(h, f.e);
     fs_entry_release(h);
     fs_cache_handoff(c, NULL);
-    assert_null(fs_cache_find(c, 0, SLICE_LIT("/gone"), 0, &hash, &stale));
+    assert_null(fs_cache_find(c, FS_VIEW(0), SLICE_LIT("/gone"), 0, &hash, &stale));
     fs_entry_release(f.e);
     fs_cache_free(c);
 }
