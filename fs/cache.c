@@ -470,11 +470,10 @@ static void attach(struct fs_cache *c, struct fs_entry *e)
     }
 }
 
-/* libmagic's answer for e's first bytes (head, n of them) replaces the name's type. */
-static void sniff(const struct fs_typing *ty, struct fs_entry *e, const char *head, size_t n)
+/* libmagic's answer m for e's first bytes (NULL: none) replaces the name's type. */
+static void sniffed(const struct fs_typing *ty, struct fs_entry *e, const char *m)
 {
     char type[FS_TYPE_MAX];
-    const char *m = n ? fs_magic_type(head, n < FS_MAGIC_PEEK ? n : FS_MAGIC_PEEK) : NULL;
     size_t tn;
     if (m) {
         tn = fs_typing_of_magic(ty, m, type);
@@ -545,7 +544,7 @@ int fs_fill_opened(struct fs_cache *c, const struct fs_view *v, struct slice pat
         f->dst = body;
         f->len = (size_t)st.st_size;
         if (f->len == 0 && want_magic) {
-            sniff(f->typing, e, NULL, 0);
+            sniffed(f->typing, e, NULL);
         }
         if (f->len) {
             return FS_FILL_READ; /* hashed and sniffed once read (fs_fill_read_done) */
@@ -567,23 +566,20 @@ int fs_fill_opened(struct fs_cache *c, const struct fs_view *v, struct slice pat
         return FS_FILL_READ;
     }
     if (want_magic) {
-        sniff(f->typing, e, NULL, 0); /* no memory to look: default_type */
+        sniffed(f->typing, e, NULL); /* no memory to look: default_type */
     }
     keep(c, e);
     return FS_FILL_DONE;
 }
 
-void fs_fill_read_done(struct fs_cache *c, struct fs_fill *f, ssize_t got, uint64_t now_ms)
+int fs_fill_read_done(struct fs_cache *c, struct fs_fill *f, ssize_t got, uint64_t now_ms)
 {
     struct fs_entry *e = f->e;
     struct slice path = slice_make(e->_path, e->_path_len);
     if (f->peek) {
-        sniff(f->typing, e, f->peek, got > 0 ? (size_t)got : 0); /* a failed peek: default */
-        sp_free(f->peek);
-        f->peek = NULL;
         f->fd = -1; /* the entry's */
-        keep(c, e);
-        return;
+        f->len = got > 0 ? (size_t)got : 0; /* a failed peek: nothing to look at, default */
+        return FS_FILL_SNIFF;
     }
     if (got < 0 || (size_t)got != f->len) {
         /* an error, or truncated while we read: never cache a body that disagrees with its
@@ -591,14 +587,24 @@ void fs_fill_read_done(struct fs_cache *c, struct fs_fill *f, ssize_t got, uint6
         f->e = new_error_key(c, got < 0 ? (int)-got : EAGAIN, e->_hash, e->_root_id,
                              e->_typing_id, e->_enc, path, now_ms, true);
         sp_free(e);
-        return;
+        return FS_FILL_DONE;
     }
     e->body = f->dst;
-    if (f->typing->magic != FS_MAGIC_OFF && e->_type_cap == FS_TYPE_MAX) {
-        sniff(f->typing, e, e->body, f->len);
-    }
     hash_body(e);
+    if (f->typing->magic != FS_MAGIC_OFF && e->_type_cap == FS_TYPE_MAX) {
+        f->len = f->len < FS_MAGIC_PEEK ? f->len : FS_MAGIC_PEEK;
+        return FS_FILL_SNIFF;
+    }
     keep(c, e);
+    return FS_FILL_DONE;
+}
+
+void fs_fill_sniffed(struct fs_cache *c, struct fs_fill *f, const char *magic_type)
+{
+    sniffed(f->typing, f->e, f->len ? magic_type : NULL);
+    sp_free(f->peek);
+    f->peek = NULL;
+    keep(c, f->e);
 }
 
 void fs_entry_set_etag(struct fs_cache *c, struct fs_entry *e, struct slice etag, uint64_t size,
@@ -624,8 +630,9 @@ static struct fs_entry *load(struct fs_cache *c, const struct fs_root *root,
 {
     int fd = fs_open_beneath(root, path.ptr + 1, O_RDONLY | O_NONBLOCK);
     struct fs_fill f;
-    if (fs_fill_opened(c, v, path, hash, fd, now, &f) == FS_FILL_READ) {
-        fs_fill_read_done(c, &f, fs_read_all(f.fd, f.dst, f.len), now);
+    if (fs_fill_opened(c, v, path, hash, fd, now, &f) == FS_FILL_READ &&
+        fs_fill_read_done(c, &f, fs_read_all(f.fd, f.dst, f.len), now) == FS_FILL_SNIFF) {
+        fs_fill_sniffed(c, &f, f.len ? fs_magic_type(f.dst, f.len) : NULL);
     }
     if (f.fd >= 0) {
         close(f.fd);

@@ -89,6 +89,7 @@ struct fs_entry {
     uint8_t enc;        /* enum fs_enc: the bytes' Content-Encoding */
     bool nosniff;       /* the typing asks for X-Content-Type-Options: nosniff */
     bool etag_wanted;   /* a content ETag is wanted and not there yet: fs_entry_set_etag */
+    bool etag_hashing;  /* the owner's: a hash of the file is under way */
 
     /* ---- private to cache.c ---- */
     struct fs_entry *_hnext;        /* hash chain */
@@ -175,7 +176,7 @@ struct fs_fill {
     const struct fs_typing *typing;
 };
 
-enum { FS_FILL_DONE, FS_FILL_READ };
+enum { FS_FILL_DONE, FS_FILL_READ, FS_FILL_SNIFF };
 
 /*
  * path (seen through v, key hash) was opened O_RDONLY beneath its root: fd, or -errno. Builds
@@ -186,8 +187,17 @@ enum { FS_FILL_DONE, FS_FILL_READ };
 int fs_fill_opened(struct fs_cache *c, const struct fs_view *v, struct slice path, uint64_t hash,
                    int fd, uint64_t now_ms, struct fs_fill *f) MUST_CHECK;
 
-/* The read of an FS_FILL_READ ended with got bytes (or -errno); f->e is the answer. */
-void fs_fill_read_done(struct fs_cache *c, struct fs_fill *f, ssize_t got, uint64_t now_ms);
+/*
+ * The read of an FS_FILL_READ ended with got bytes (or -errno). FS_FILL_DONE: f->e is the
+ * answer. FS_FILL_SNIFF: libmagic must look at f->len bytes at f->dst first (mime_magic):
+ * fs_magic_type, which costs from microseconds to a millisecond, so the owner may run it
+ * off its thread; then fs_fill_sniffed with its answer, on the cache's thread.
+ */
+int fs_fill_read_done(struct fs_cache *c, struct fs_fill *f, ssize_t got,
+                      uint64_t now_ms) MUST_CHECK;
+
+/* libmagic said magic_type (NULL: nothing useful) for an FS_FILL_SNIFF; f->e is the answer. */
+void fs_fill_sniffed(struct fs_cache *c, struct fs_fill *f, const char *magic_type);
 
 enum fs_recheck { FS_RECHECK_SAME, FS_RECHECK_CHANGED, FS_RECHECK_UNKNOWN };
 

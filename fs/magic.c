@@ -4,6 +4,7 @@
 #include "fs/magic.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <magic.h>
 #include <stdbool.h>
 #include <string.h>
@@ -26,6 +27,24 @@ struct magic_thread {
 };
 
 static _Thread_local struct magic_thread t_magic;
+
+/*
+ * A thread that sniffed and exits without fs_magic_thread_end (the offload helpers, which
+ * know nothing of libmagic) closes its handle through this key's destructor.
+ */
+static pthread_key_t end_key;
+static pthread_once_t end_once = PTHREAD_ONCE_INIT;
+
+static void end_at_exit(void *unused)
+{
+    (void)unused;
+    fs_magic_thread_end();
+}
+
+static void make_key(void)
+{
+    (void)pthread_key_create(&end_key, end_at_exit);
+}
 
 /*
  * libmagic's limits, lowered from 5.44's (50, 50, 8192, 7 MiB, 64 KiB) to what a sniff of
@@ -91,6 +110,8 @@ int fs_magic_warm(void)
         fail(t, magic_errno(t->m) ? magic_errno(t->m) : EINVAL, magic_error(t->m));
         return t->err;
     }
+    pthread_once(&end_once, make_key);
+    (void)pthread_setspecific(end_key, t); /* non-NULL: the destructor runs at thread exit */
     /* NULL: the default path, /etc/magic:/usr/share/misc/magic(.mgc), or $MAGIC */
     if (magic_load(t->m, NULL) != 0) {
         int e = magic_errno(t->m);
@@ -158,6 +179,7 @@ void fs_magic_thread_end(void)
 {
     if (t_magic.m != NULL) {
         magic_close(t_magic.m);
+        (void)pthread_setspecific(end_key, NULL);
     }
     t_magic = (struct magic_thread){0};
 }

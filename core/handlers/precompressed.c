@@ -28,8 +28,12 @@ static struct fs_entry *variant(struct req *r, const struct precomp_conf *pc,
     if (!e) {
         return NULL; /* HANDLER_LATER or 503 in *status */
     }
-    /* a variant older than its original was not made from it: ignored unless told */
-    bool older = orig->kind == FS_FILE && e->mtime_ns < orig->mtime_ns;
+    /*
+     * A variant older than its original was not made from it: ignored unless told. Compared
+     * in whole seconds: brotli 1.0 copies the original's mtime truncated to the second, so
+     * a fresh .br would otherwise look older than its file.
+     */
+    bool older = orig->kind == FS_FILE && e->mtime_ns / 1000000000 < orig->mtime_ns / 1000000000;
     if (e->kind != FS_FILE || (older && !pc->stale_ok)) {
         fs_entry_release(e);
         *status = 0;

@@ -4,6 +4,12 @@
 #include "core/base/alloc.h"
 #include "core/http/handler.h"
 #include "core/io/loop.h"
+#include "core/io/offload.h"
+#include "fs/etag_content.h"
+#include "fs/magic.h"
+
+#include <errno.h>
+#include <sys/stat.h>
 
 #include <fcntl.h>
 #include <string.h>
@@ -12,7 +18,7 @@
 #define ROUNDS_MAX 4
 #define BUCKETS 256
 
-enum stage { QUEUED, OPENING, READING };
+enum stage { QUEUED, OPENING, READING, SNIFFING };
 
 struct fill {
     struct io_op op;
@@ -23,6 +29,8 @@ struct fill {
     const struct fs_root *root;
     struct fs_entry *stale; /* a recheck: the entry checked, referenced; NULL: a load */
     struct fs_fill f;
+    struct offload_job oj; /* SNIFFING: libmagic on a helper thread */
+    char magic[FS_TYPE_MAX]; /* its answer ("" for none) */
     struct open_how how; /* read by the kernel at submit */
     uint64_t hash;
     struct fs_view view;
@@ -133,6 +141,104 @@ static void finish(struct fill *f)
     start_queued(s);
 }
 
+/* ---------------------------------------------------------------- off the worker */
+
+/*
+ * libmagic costs from 14 us (a PNG) to over a millisecond (plain text) per look: on a
+ * helper thread, so the worker keeps answering meanwhile. Its answer is copied here,
+ * where the worker reads it once the job is done.
+ */
+static int sniff_run(struct offload_job *j)
+{
+    struct fill *f = container_of(j, struct fill, oj);
+    const char *m = f->f.len ? fs_magic_type(f->f.dst, f->f.len) : NULL;
+    size_t n = m ? strlen(m) : 0;
+    if (n >= sizeof(f->magic)) {
+        n = 0;
+    }
+    memcpy(f->magic, m ? m : "", n);
+    f->magic[n] = '\0';
+    return 0;
+}
+
+static void end_fill(struct fill *f);
+
+static void sniff_done(struct offload_job *j, int res)
+{
+    struct fill *f = container_of(j, struct fill, oj);
+    fs_fill_sniffed(f->set->cache, &f->f, res == 0 && f->magic[0] ? f->magic : NULL);
+    end_fill(f);
+}
+
+/* A content ETag for a large file (fs_entry etag_wanted): hashed on a helper thread. */
+struct etag_job {
+    struct offload_job oj;
+    struct cache_fills *set;
+    struct fs_entry *e; /* referenced: its descriptor stays open while the job reads it */
+    uint64_t size;
+    int64_t mtime_ns, ctime_ns;
+    char etag[FS_ETAG_CONTENT_LEN];
+};
+
+static int etag_run(struct offload_job *j)
+{
+    struct etag_job *k = container_of(j, struct etag_job, oj);
+    int fd = k->e->fd;
+    /* the attribute a previous run left says it without reading the file again */
+    if (fs_etag_xattr_get(fd, k->size, k->mtime_ns, k->etag) == 0) {
+        return 0;
+    }
+    int rc = fs_etag_content_fd(fd, k->size, k->etag);
+    if (rc < 0) {
+        return rc;
+    }
+    struct stat st;
+    if (fs_etag_xattr_set(fd, k->size, k->mtime_ns, k->etag) == 0 && fstat(fd, &st) == 0 &&
+        (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == k->mtime_ns) {
+        /* writing the attribute moved the ctime: the cache must not take it for a change */
+        k->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+    }
+    return 0;
+}
+
+static void etag_done(struct offload_job *j, int res)
+{
+    struct etag_job *k = container_of(j, struct etag_job, oj);
+    struct cache_fills *s = k->set;
+    if (res == 0) {
+        fs_entry_set_etag(s->cache, k->e, slice_make(k->etag, FS_ETAG_CONTENT_LEN), k->size,
+                          k->mtime_ns, k->ctime_ns);
+    }
+    k->e->etag_hashing = false; /* a failure (the file changed): a later hit tries again */
+    fs_entry_release(k->e);
+    sp_free(k);
+    s->total--;
+}
+
+/* e wants a content ETag it does not have: start its hash, unless one runs already. */
+static void want_etag(struct cache_fills *s, struct fs_entry *e)
+{
+    if (e->etag_hashing || e->kind != FS_FILE || e->fd < 0) {
+        return;
+    }
+    struct etag_job *k = sp_calloc(1, sizeof(*k));
+    if (!k) {
+        return;
+    }
+    k->set = s;
+    k->e = e;
+    k->size = e->size;
+    k->mtime_ns = e->mtime_ns;
+    offload_job_init(&k->oj, etag_run, etag_done);
+    if (offload_submit(s->loop, &k->oj) < 0) {
+        sp_free(k); /* the helpers are busy or absent: the inode ETag stays for now */
+        return;
+    }
+    fs_entry_ref(e);
+    e->etag_hashing = true;
+    s->total++; /* the worker does not exit while a job holds one of its entries */
+}
+
 static void on_done(struct io_op *op, int res, unsigned flags)
 {
     (void)flags;
@@ -162,12 +268,27 @@ static void on_done(struct io_op *op, int res, unsigned flags)
             io_read(s->loop, &f->op, f->f.fd, f->f.dst, (unsigned)f->f.len, 0);
             return;
         }
-    } else {
-        fs_fill_read_done(s->cache, &f->f, res, now);
+    } else if (fs_fill_read_done(s->cache, &f->f, res, now) == FS_FILL_SNIFF) {
+        f->stage = SNIFFING;
+        offload_job_init(&f->oj, sniff_run, sniff_done);
+        if (offload_submit(s->loop, &f->oj) == 0) {
+            return;
+        }
+        sniff_run(&f->oj); /* no helper to take it: here, once */
+        sniff_done(&f->oj, 0);
+        return;
     }
+    end_fill(f);
+}
+
+static void end_fill(struct fill *f)
+{
     if (f->f.fd >= 0) {
-        io_close(s->loop, f->f.fd);
+        io_close(f->set->loop, f->f.fd);
         f->f.fd = -1;
+    }
+    if (f->f.e && f->f.e->etag_wanted) {
+        want_etag(f->set, f->f.e);
     }
     finish(f);
 }
@@ -226,6 +347,9 @@ struct fs_entry *http_file_get(struct req *r, const struct fs_root *root, const 
     struct fs_entry *stale;
     e = fs_cache_find(env->fcache, v, path, env->loop->now_ms, &hash, &stale);
     if (e) {
+        if (UNLIKELY(e->etag_wanted)) {
+            want_etag(s, e); /* loaded while the helpers were busy, or on the thread */
+        }
         return e;
     }
     struct fill *f = find(s, hash, v, path);

@@ -5,6 +5,7 @@
 #include "core/conf/print.h"
 #include "core/conf/types.h"
 #include "core/http/route.h"
+#include "core/io/offload.h"
 #include "fs/types.h"
 
 #include <errno.h>
@@ -32,6 +33,7 @@ struct typing_conf {
     struct fs_types *own_table;    /* both `types` and `types_file` here: merged, owned */
     struct fs_types *own_charsets; /* charset_types set here: as a table, owned */
     struct fs_typing typing;
+    bool offload_used; /* the main block's: offload_use() was called for libmagic or hashes */
 };
 
 static int slot = -1;
@@ -313,10 +315,33 @@ static int finish_block(struct conf_block *b, const struct typing_conf *up, char
     return 0;
 }
 
+/* Does any block sniff or hash? Those run on the offload helpers (core/http/cache_fill.c). */
+static bool needs_helpers(const struct conf_block *b)
+{
+    const struct typing_conf *tc = conf_get(b, (unsigned)slot, CONF_STORE_LOC);
+    if (tc->typing.magic != FS_MAGIC_OFF || tc->typing.etag == FS_ETAG_CONTENT) {
+        return true;
+    }
+    for (const struct conf_block *k = b->children; k; k = k->next) {
+        if (needs_helpers(k)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int typing_finish(struct conf *c, unsigned s, char *err, size_t errlen)
 {
     slot = (int)s; /* the same on every load: workers of an older generation read it too */
-    return finish_block(c->main, NULL, err, errlen);
+    if (finish_block(c->main, NULL, err, errlen) < 0) {
+        return -1;
+    }
+    struct typing_conf *m = conf_get(c->main, (unsigned)slot, CONF_STORE_LOC);
+    if (needs_helpers(c->main)) {
+        offload_use(); /* starts no thread: the first sniff or hash does */
+        m->offload_used = true;
+    }
+    return 0;
 }
 
 static void release_block(struct conf_block *b)
@@ -333,6 +358,11 @@ static void release_block(struct conf_block *b)
 static void typing_release(struct conf *c, unsigned s)
 {
     slot = (int)s; /* an earlier module's finish may have failed before this one ran */
+    struct typing_conf *m = conf_get(c->main, (unsigned)slot, CONF_STORE_LOC);
+    if (m->offload_used) {
+        (void)offload_unuse();
+        m->offload_used = false;
+    }
     release_block(c->main);
 }
 

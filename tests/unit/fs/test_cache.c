@@ -418,7 +418,7 @@ static void test_fill_phases(void **state)
     assert_int_equal(f.fd, fd);
     assert_int_equal(f.len, 8);
     assert_int_equal(pread(f.fd, f.dst, f.len, 0), 8);
-    fs_fill_read_done(c, &f, 8, 0);
+    assert_int_equal(fs_fill_read_done(c, &f, 8, 0), FS_FILL_DONE);
     close(f.fd);
     assert_int_equal(f.e->kind, FS_FILE);
     assert_memory_equal(f.e->body, "<p>a</p>", 8);
@@ -446,7 +446,7 @@ static void test_fill_phases(void **state)
     assert_null(fs_cache_find(c, FS_VIEW(0), path, 0, &hash, &stale));
     fd = fs_open_beneath(&root, "sub/b.txt", O_RDONLY);
     assert_int_equal(fs_fill_opened(c, FS_VIEW(0), path, hash, fd, 0, &f), FS_FILL_READ);
-    fs_fill_read_done(c, &f, 2, 0);
+    assert_int_equal(fs_fill_read_done(c, &f, 2, 0), FS_FILL_DONE);
     close(f.fd);
     assert_int_equal(f.e->status, 503);
     fs_entry_release(f.e);
