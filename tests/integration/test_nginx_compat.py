@@ -36,6 +36,9 @@ http {{
 
 \tserver_names_hash_bucket_size 64;
 
+\tinclude {d}/mime.types;
+\tdefault_type application/octet-stream;
+
 \t##
 \t# Logging Settings
 \t##
@@ -88,6 +91,9 @@ def write_tree(tmp_path, site_extra=""):
     (d / "sites-available" / "default").write_text(SITE.format(www=www) + site_extra)
     os.symlink(str(d / "sites-available" / "default"), str(d / "sites-enabled" / "default"))
     (d / "snippets" / "headers.conf").write_text("add_header X-Snippet yes;\n")
+    # nginx's own mime.types format: a types block in a file of its own
+    (d / "mime.types").write_text("\ntypes {\n    text/html  html htm shtml;\n"
+                                  "    text/plain txt;\n    image/x-spate  spt;\n}\n")
     return d / "nginx.conf"
 
 
@@ -127,6 +133,15 @@ def test_distribution_nginx_conf_serves(tmp_path):
         resp = c.getresponse()
         assert resp.read() == b"deep file\n"
         assert resp.getheader("Cache-Control") == "max-age=3600"
+        (tmp_path / "www" / "pic.spt").write_bytes(b"x")
+        c.request("GET", "/pic.spt")
+        resp = c.getresponse()
+        resp.read()
+        assert resp.getheader("Content-Type") == "image/x-spate"  # the included mime.types
+        c.request("GET", "/pic.unknown-ext")
+        resp = c.getresponse()
+        resp.read()
+        assert resp.status == 404
         c.close()
     finally:
         rc, err = s.stop()
