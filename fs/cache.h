@@ -92,23 +92,24 @@ struct fs_entry {
     bool etag_hashing;  /* the owner's: a hash of the file is under way */
 
     /* ---- private to cache.c ---- */
-    struct fs_entry *_hnext;        /* hash chain */
-    struct fs_entry *_prev, *_next; /* LRU, most recent first */
+    /* what a lookup compares, together: the key */
+    struct fs_entry *_hnext; /* hash chain */
     uint64_t _hash;
+    uint64_t _typing_id;
+    uint32_t _root_id;
+    uint16_t _path_len;
+    uint8_t _enc;
+    bool _linked; /* in the table and on the LRU */
+    char *_path;
     uint64_t _checked_ms; /* last validation */
     uint64_t _due_ms;     /* the next one (cache.c: ttl_of) */
+    struct fs_entry *_prev, *_next; /* LRU, most recent first */
+    uint32_t _refs;
+    uint8_t _type_cap, _etag_cap; /* room for the type (magic) and ETag (content hash) */
+    uint32_t _aux_cap;            /* and for the attachment, for the longest of both */
     uint64_t _dev, _ino;
     int64_t _mtime_ns, _ctime_ns;
     uint64_t _bytes; /* accounted size */
-    uint32_t _refs;
-    uint32_t _root_id;
-    uint64_t _typing_id;
-    uint8_t _enc;
-    uint8_t _type_cap, _etag_cap; /* room for the type (magic) and ETag (content hash) */
-    uint32_t _aux_cap;            /* and for the attachment, for the longest of both */
-    bool _linked; /* in the table and on the LRU */
-    uint16_t _path_len;
-    char *_path;
 };
 
 struct fs_cache_stats {

@@ -112,6 +112,35 @@ void BM_cache_revalidate(benchmark::State &state)
 
 BENCHMARK(BM_cache_revalidate);
 
+// A hit seen through a configured typing (a location with its own types, charset or etag
+// settings) and through a precompressed variant's view: the key mixes the typing id and the
+// coding in, which must cost no more than the default view's (BM_cache_hit).
+void BM_cache_hit_view(benchmark::State &state)
+{
+    Tree t;
+    fs_cache_limits lim = FS_CACHE_LIMITS_DEFAULT;
+    fs_cache *c = fs_cache_new(&lim, nullptr);
+    fs_typing ty = fs_typing_default;
+    ty.charset = "utf-8";
+    fs_typing_seal(&ty);
+    fs_view v = {0, uint8_t(state.range(0)), &ty};
+    std::string paths[64];
+    for (int i = 0; i < 64; i++) {
+        paths[i] = "/f" + std::to_string(i) + ".html";
+        fs_entry_release(fs_cache_get_view(c, &t.root, &v, slice_cstr(paths[i].c_str()), 0));
+    }
+    int i = 0;
+    for (auto _ : state) {
+        fs_entry *e = fs_cache_get_view(c, &t.root, &v, slice_cstr(paths[i++ & 63].c_str()), 1);
+        benchmark::DoNotOptimize(e->body);
+        fs_entry_release(e);
+    }
+    state.SetItemsProcessed(int64_t(state.iterations()));
+    fs_cache_free(c);
+}
+
+BENCHMARK(BM_cache_hit_view)->Arg(FS_ENC_NONE)->Arg(FS_ENC_BR);
+
 void BM_cache_off(benchmark::State &state)
 {
     Tree t;
