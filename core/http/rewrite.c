@@ -8,6 +8,7 @@
 #include "core/http/regex.h"
 #include "core/http/respond.h"
 #include "core/http/route.h"
+#include "core/http/typing.h"
 #include "core/http/vars.h"
 #include "proto/uri.h"
 
@@ -390,7 +391,11 @@ static int run_return(struct req *r, const struct op *o)
         return o->code;
     }
     resp_begin(r, o->code);
-    if (resp_field(r, SLICE_LIT("Content-Type"), SLICE_LIT("text/plain")) < 0 ||
+    /* nginx types a returned text by the location's default_type; without one configured,
+     * text/plain says what it is better than nginx's built-in text/plain default */
+    const char *dt = http_configured_default_type(r->loc);
+    if (resp_field(r, SLICE_LIT("Content-Type"), dt ? slice_cstr(dt) : SLICE_LIT("text/plain")) <
+            0 ||
         resp_body_mem(r, v.ptr, v.len, NULL) < 0) {
         return 500;
     }

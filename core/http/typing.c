@@ -34,6 +34,7 @@ struct typing_conf {
     struct fs_types *own_charsets; /* charset_types set here: as a table, owned */
     struct fs_typing typing;
     bool offload_used; /* the main block's: offload_use() was called for libmagic or hashes */
+    bool default_type_set; /* this block or one above it sets default_type */
 };
 
 static int slot = -1;
@@ -267,6 +268,9 @@ static int finish_block(struct conf_block *b, const struct typing_conf *up, char
                             tc->default_type);
     }
     t->default_type = tc->default_type;
+    int dl = conf_where_of(b, (unsigned)slot, R_DEFAULT).line;
+    tc->default_type_set = (dl != 0 && dl != CONF_LINE_DEFAULT) ||
+                           (up && up->default_type_set);
     t->charset = strcmp(tc->charset, "off") ? tc->charset : NULL;
     if (set_here(b, R_CHARSET_TYPES) || !up) {
         tc->own_charsets = fs_types_new();
@@ -373,6 +377,15 @@ const struct fs_typing *http_typing(const struct route_loc *l)
     }
     const struct typing_conf *tc = conf_get(l->block, (unsigned)slot, CONF_STORE_LOC);
     return tc ? &tc->typing : &fs_typing_default;
+}
+
+const char *http_configured_default_type(const struct route_loc *l)
+{
+    if (slot < 0 || !l || !l->block) {
+        return NULL;
+    }
+    const struct typing_conf *tc = conf_get(l->block, (unsigned)slot, CONF_STORE_LOC);
+    return tc && tc->default_type_set ? tc->default_type : NULL;
 }
 
 const struct conf_module typing_module = {

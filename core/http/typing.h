@@ -33,6 +33,9 @@ extern const struct conf_module typing_module;
 /* The typing of location l (its block's), or fs_typing_default before the module is set up. */
 const struct fs_typing *http_typing(const struct route_loc *l);
 
+/* l's default_type when a configuration block on its way set one (for `return`), or NULL. */
+const char *http_configured_default_type(const struct route_loc *l);
+
 /* How the files of l under root are looked at: root's id, l's typing, coding enc. */
 static inline struct fs_view http_view(const struct route_loc *l, const struct http_root *root,
                                        unsigned enc)

@@ -127,6 +127,7 @@ def test_return_and_variables(tmp_path, site):
     s = spate_conf(tmp_path, site[0], server="""
         server_name example.test;
         location = /health { return 200 "ok"; }
+        location = /json { default_type application/json; return 200 '{"ok":true}'; }
         location = /empty { return 204; }
         location = /vars {
             return 200 "$scheme|$host|$server_name|$server_port|$request_uri|$uri|$args|$is_args|$arg_x|$remote_addr|$http_user_agent|$http_x_custom_thing|$cookie_sess|$request_method";
@@ -140,6 +141,9 @@ def test_return_and_variables(tmp_path, site):
         assert get(s, "/health")[::2] == (200, b"ok")
         st, h, body = get(s, "/health")
         assert h["content-type"] == "text/plain" and h["content-length"] == "2"
+        # nginx's idiom: a returned text is typed by the location's default_type
+        st, h, body = get(s, "/json")
+        assert st == 200 and h["content-type"] == "application/json" and body == b'{"ok":true}'
         assert get(s, "/empty")[0] == 204
         st, _, body = get(s, "/vars?x=1&y=2", host="Example.Test:8080",
                           headers={"User-Agent": "ua/1", "X-Custom-Thing": "ct",
