@@ -1,5 +1,6 @@
 """The bundled configurations validate and serve: profiles/*.conf and examples/spate.conf."""
 import glob
+import gzip
 import http.client
 import os
 import subprocess
@@ -38,6 +39,9 @@ PROFILE_CHECKS = {
 
 def test_profiles_serve(tmp_path):
     (tmp_path / "x.txt").write_bytes(b"profile ok\n")
+    (tmp_path / "x.txt.gz").write_bytes(gzip.compress(b"profile ok\n" * 20))
+    st = os.stat(tmp_path / "x.txt")
+    os.utime(tmp_path / "x.txt.gz", ns=(st.st_atime_ns, st.st_mtime_ns))
     (tmp_path / ".env").write_bytes(b"SECRET\n")
     (tmp_path / ".well-known" / "acme-challenge").mkdir(parents=True)
     (tmp_path / ".well-known" / "acme-challenge" / "t").write_bytes(b"token\n")
@@ -56,6 +60,14 @@ def test_profiles_serve(tmp_path):
                     assert want in body, (name, path, body[:200])
             st, r, _ = fetch(s.port, "/sub")  # the directory slash redirect, absolute
             assert st == 301 and r.getheader("Location").endswith("/sub/"), name
+            if name != "latency-bench.conf":
+                # the stored gzip variant for a client that takes it, Vary either way
+                st, r, body = fetch(s.port, "/x.txt", {"Accept-Encoding": "gzip"})
+                assert st == 200 and r.getheader("Content-Encoding") == "gzip", name
+                assert gzip.decompress(body) == b"profile ok\n" * 20, name
+                assert r.getheader("Vary") == "Accept-Encoding", name
+                st, r, body = fetch(s.port, "/x.txt")
+                assert r.getheader("Content-Encoding") is None and r.getheader("Vary"), name
         finally:
             rc, err = s.stop()
         assert rc == 0, (name, err)
