@@ -394,7 +394,9 @@ static struct fs_entry *build(struct fs_cache *c, const struct fs_view *v, struc
         mtime = now_s;
     }
     http_date_format(lm, mtime);
-    size_t n = ty->etag == FS_ETAG_OFF ? 0 : inode_etag(st, etag);
+    /* a directory keeps its ETag whatever etag says: listings and variant lists are
+     * invalidated by it, and no response carries it */
+    size_t n = ty->etag == FS_ETAG_OFF && !dir ? 0 : inode_etag(st, etag);
     bool content = !dir && ty->etag == FS_ETAG_CONTENT;
     size_t etag_cap = content && n < FS_ETAG_CONTENT_LEN ? FS_ETAG_CONTENT_LEN : n;
     size_t type_cap = *want_magic ? FS_TYPE_MAX : tn;
