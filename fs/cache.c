@@ -345,6 +345,23 @@ static struct fs_entry *new_error(struct fs_cache *c, int err, uint64_t hash,
 
 /* ---------------------------------------------------------------- loading, in phases */
 
+/* The entry of the file a variant (seen through v, named `named` once its suffix is off)
+ * stands for, if the cache holds it; not referenced, not touched. */
+static const struct fs_entry *original_of(const struct fs_cache *c, const struct fs_view *v,
+                                          struct slice named)
+{
+    struct fs_view ov = {v->root_id, FS_ENC_NONE, v->typing};
+    uint64_t h = key_hash(&ov, named);
+    const struct fs_entry *e = c->buckets[h & c->mask];
+    while (e && !key_eq(e, h, &ov, named)) {
+        e = e->_hnext;
+    }
+    if (!e && c->handoff && key_eq(c->handoff, h, &ov, named)) {
+        e = c->handoff;
+    }
+    return e;
+}
+
 /* The quoted "inode-size-mtime" ETag of st in out (at most 3 x 16 hex + 4). */
 static size_t inode_etag(const struct stat *st, char *out)
 {
@@ -386,6 +403,19 @@ static struct fs_entry *build(struct fs_cache *c, const struct fs_view *v, struc
     size_t tn = dir ? 0 : fs_typing_of_name(ty, named, type, want_magic);
     if (dir) {
         *want_magic = false;
+    }
+    if (*want_magic && v->enc) {
+        /*
+         * A variant's bytes are compressed: libmagic would call them gzip. It takes the type
+         * its original got (sniffed or not), from the original's entry: the handler looked
+         * that up first. Without one, the name decides.
+         */
+        *want_magic = false;
+        const struct fs_entry *o = original_of(c, v, named);
+        if (o && o->kind == FS_FILE && o->mime.len < sizeof(type)) {
+            memcpy(type, o->mime.ptr, o->mime.len);
+            tn = o->mime.len;
+        }
     }
     /* RFC 9110 8.8.2.1: never a Last-Modified later than now (a clock skew, a touch -d) */
     time_t mtime = st->st_mtim.tv_sec;
@@ -559,6 +589,17 @@ int fs_fill_opened(struct fs_cache *c, const struct fs_view *v, struct slice pat
     if (e->kind == FS_FILE) {
         e->fd = fd;
         f->fd = -1;
+        /*
+         * A large file hashed before left its content ETag in an attribute: one getxattr of
+         * an inode just opened (its attributes live in the inode or next to it), so a
+         * restarted node sends the fleet's ETag from its first response.
+         */
+        char tag[FS_ETAG_CONTENT_LEN];
+        if (e->etag_wanted && fs_etag_xattr_get(fd, e->size, e->mtime_ns, tag) == 0) {
+            memcpy((char *)e->etag.ptr, tag, FS_ETAG_CONTENT_LEN);
+            e->etag.len = FS_ETAG_CONTENT_LEN;
+            e->etag_wanted = false;
+        }
     }
     if (want_magic && (f->peek = sp_malloc(FS_MAGIC_PEEK))) {
         /* a large file's head, for libmagic: one more read, once per fill */

@@ -306,9 +306,11 @@ static size_t with_charset(const struct fs_typing *t, struct slice type, char *o
     if (!t->charset || memchr(type.ptr, ';', type.len)) {
         return n; /* a type that carries parameters already keeps them */
     }
-    bool applies = t->charset_types ? fs_types_find(t->charset_types, slice_make(out, n)).len ||
-                                          fs_types_find(t->charset_types, SLICE_LIT("*")).len
-                                    : (n == 9 && !memcmp(out, "text/html", 9));
+    /* nginx: charset_types lists types "in addition to text/html" */
+    bool applies = (n == 9 && !memcmp(out, "text/html", 9)) ||
+                   (t->charset_types &&
+                    (fs_types_find(t->charset_types, slice_make(out, n)).len ||
+                     fs_types_find(t->charset_types, SLICE_LIT("*")).len));
     size_t cl = strlen(t->charset);
     if (!applies || n + 10 + cl >= FS_TYPE_MAX) {
         return n;

@@ -34,9 +34,9 @@ static struct fs_entry *variant(struct req *r, const struct precomp_conf *pc,
      * a fresh .br would otherwise look older than its file.
      */
     bool older = orig->kind == FS_FILE && e->mtime_ns / 1000000000 < orig->mtime_ns / 1000000000;
+    *status = 0;
     if (e->kind != FS_FILE || (older && !pc->stale_ok)) {
         fs_entry_release(e);
-        *status = 0;
         return NULL;
     }
     return e;
@@ -51,8 +51,11 @@ int precompressed_pick(struct req *r, const struct precomp_conf *pc, const struc
     if (pc->always) {
         /* nginx's gzip_static always: the .gz whatever the client said (it knows better) */
         struct fs_entry *e = variant(r, pc, root, fpath, orig, FS_ENC_GZIP, &st);
-        if (e || st) {
-            *out = e ? e : orig;
+        if (e) {
+            *out = e;
+            return 0;
+        }
+        if (st) {
             return st;
         }
     }
