@@ -34,6 +34,7 @@
 #include "core/base/compiler.h"
 #include "core/base/slice.h"
 #include "fs/docroot.h"
+#include "fs/entry.h"
 #include "fs/types.h"
 
 #include <stdbool.h>
@@ -54,63 +55,9 @@ struct fs_cache_limits {
 #define FS_CACHE_LIMITS_DEFAULT                                                                    \
     ((struct fs_cache_limits){true, 65536, 64u << 20, 64u << 10, 1024, 1000, 1000})
 
-enum fs_kind { FS_FILE, FS_DIR, FS_ERROR };
 
 
-/*
- * How a file is looked at: beneath which root, typed by which settings, and as what. The
- * cache keys an entry by all three with its path, so the same file typed two ways (two
- * locations with other `types`, or x.css.br asked for as itself and as the br variant of
- * x.css) is two entries, each decided once.
- */
-struct fs_view {
-    uint32_t root_id;
-    uint8_t enc; /* FS_ENC_NONE, or: path is the variant of path minus the suffix, typed as that */
-    const struct fs_typing *typing; /* NULL: fs_typing_default */
-};
 
-#define FS_VIEW(root) (&(struct fs_view){(root), FS_ENC_NONE, NULL})
-
-struct fs_entry {
-    /* ---- read-only for users ---- */
-    uint8_t kind;               /* enum fs_kind */
-    int err;                    /* FS_ERROR: positive errno */
-    int status;                 /* FS_ERROR: HTTP status (404, 403, 503, 500) */
-    uint64_t size;              /* file size in bytes */
-    time_t mtime;               /* seconds */
-    int fd;                     /* open fd of a large file, else -1 */
-    const char *body;           /* content of a small file (size bytes), else NULL */
-    struct slice mime;          /* Content-Type value */
-    struct slice etag; /* strong ETag, quoted: "ino-size-mtimens" in hex, or the content's hash */
-    struct slice last_modified; /* IMF-fixdate */
-    const char *aux;            /* the owner's attachment (fs_cache_hooks), or NULL */
-    uint32_t aux_len;
-    int64_t mtime_ns;   /* the file's mtime in nanoseconds (mtime is clamped to now) */
-    uint8_t enc;        /* enum fs_enc: the bytes' Content-Encoding */
-    bool nosniff;       /* the typing asks for X-Content-Type-Options: nosniff */
-    bool etag_wanted;   /* a content ETag is wanted and not there yet: fs_entry_set_etag */
-    bool etag_hashing;  /* the owner's: a hash of the file is under way */
-
-    /* ---- private to cache.c ---- */
-    /* what a lookup compares, together: the key */
-    struct fs_entry *_hnext; /* hash chain */
-    uint64_t _hash;
-    uint64_t _typing_id;
-    uint32_t _root_id;
-    uint16_t _path_len;
-    uint8_t _enc;
-    bool _linked; /* in the table and on the LRU */
-    char *_path;
-    uint64_t _checked_ms; /* last validation */
-    uint64_t _due_ms;     /* the next one (cache.c: ttl_of) */
-    struct fs_entry *_prev, *_next; /* LRU, most recent first */
-    uint32_t _refs;
-    uint8_t _type_cap, _etag_cap; /* room for the type (magic) and ETag (content hash) */
-    uint32_t _aux_cap;            /* and for the attachment, for the longest of both */
-    uint64_t _dev, _ino;
-    int64_t _mtime_ns, _ctime_ns;
-    uint64_t _bytes; /* accounted size */
-};
 
 struct fs_cache_stats {
     uint64_t hits, misses, revalidations, replaced, evictions;
@@ -122,15 +69,6 @@ struct fs_cache_stats {
 
 struct fs_cache;
 
-/*
- * What the cache's owner derives from an entry when it is loaded: aux_len()
- * bytes, written by aux_fill() into memory the entry owns (so they live and
- * die with it). Called for regular files only, with every fact filled in.
- */
-struct fs_cache_hooks {
-    size_t (*aux_len)(const struct fs_entry *e);
-    void (*aux_fill)(const struct fs_entry *e, char *dst);
-};
 
 /* A new empty cache (hooks may be NULL); NULL on allocation failure. */
 struct fs_cache *fs_cache_new(const struct fs_cache_limits *lim,
