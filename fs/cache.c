@@ -3,12 +3,10 @@
 
 #include "core/base/alloc.h"
 #include "core/base/hash.h"
-#include "core/base/numfmt.h"
 #include "fs/entry.h"
 #include "fs/sketch.h"
 #include "fs/magic.h"
 #include "fs/types.h"
-#include "proto/date.h"
 
 #include <errno.h>
 #include <fcntl.h>
