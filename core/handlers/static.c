@@ -6,6 +6,7 @@
 #include "core/base/numfmt.h"
 #include "core/conf/types.h"
 #include "core/handlers/autoindex.h"
+#include "core/handlers/multiviews.h"
 #include "core/handlers/precompressed.h"
 #include "core/http/cache_fill.h"
 #include "core/http/dispatch.h"
@@ -418,6 +419,19 @@ static int handle(struct req *r, const void *conf)
     struct fs_entry *e = http_file_get(r, &root->root, &view, fpath, &why);
     if (!e) {
         return why; /* HANDLER_LATER: dispatched again once it is loaded, or 503 */
+    }
+    if (e->kind == FS_ERROR && e->status == 404 && multiviews_on(r->loc)) {
+        struct multiviews_choice c; /* doc missing: doc.html.en, doc.json, ... */
+        st = multiviews_answer(r, root, fpath, &c);
+        if (st == 0 && c.e) {
+            struct static_extra x = {c.vary, c.content_language, c.content_location};
+            st = static_serve(r, c.e, &x);
+            fs_entry_release(c.e);
+        }
+        if (st != 404) {
+            fs_entry_release(e);
+            return st;
+        }
     }
     const struct precomp_conf *pc = &sc->pc;
     if (pc->n && (e->kind == FS_FILE || (e->kind == FS_ERROR && e->status == 404))) {
