@@ -17,6 +17,7 @@
 #include <string.h>
 
 #define MV_VARIANTS_MAX 32 /* variants of one resource considered (the first by name) */
+#define MV_SCAN_MAX 128    /* names "BASE.*" looked at, at most, for them */
 #define MV_WORKERS 1025    /* worker ids are 1..1024 */
 #define MV_TYPINGS_MAX 256 /* forced typings per worker (distinct Content-Types of variants) */
 
@@ -284,6 +285,7 @@ static unsigned from_names(const struct mv_ctx *cx, const struct mv_names *d, st
     pre[cx->base.len] = '.';
     uint32_t end, i = mv_names_range(d, slice_make(pre, cx->base.len + 1), &end);
     unsigned n = 0;
+    end = MIN(end, i + MV_SCAN_MAX); /* a pathological directory costs no more */
     for (; i < end && n < MV_VARIANTS_MAX; i++) {
         struct slice name = mv_name(d, i);
         v[n] = (struct mv_var){.file = name};
