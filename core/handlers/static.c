@@ -444,11 +444,11 @@ static int handle(struct req *r, const void *conf)
         static const struct static_extra vary = {SLICE_LIT("Accept-Encoding"), {0}, {0}};
         if (st == 0 && e->kind == FS_FILE) {
             st = static_serve(r, e, &vary);
-        } else if (st == 0) {
-            st = e->status;
-        } else if (st == 406) {
-            resp_begin(r, 406);
-            st = put_extra(r, &vary) < 0 ? 500 : 406;
+        } else if (st == 0 || st == 406) {
+            /* a 404 varies too: a client taking gzip may get the lone x.gz for it */
+            st = st ? st : e->status;
+            resp_begin(r, st);
+            st = put_extra(r, &vary) < 0 ? 500 : st;
         }
         fs_entry_release(e);
         return st;
