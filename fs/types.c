@@ -347,6 +347,32 @@ static bool forced(const struct fs_typing *t, struct slice path)
     return false;
 }
 
+/* A language tag as a file extension: "en", "ko", "pt-br", "zh-hant": a two-letter
+ * (ISO 639-1) language and an optional subtag. Three letters would take "bak" and "old". */
+static bool lang_like(struct slice e)
+{
+    size_t i = 0;
+    while (i < e.len && ((e.ptr[i] | 0x20) >= 'a' && (e.ptr[i] | 0x20) <= 'z')) {
+        i++;
+    }
+    if (i != 2) {
+        return false;
+    }
+    if (i == e.len) {
+        return true;
+    }
+    if (e.ptr[i] != '-' || e.len - i - 1 < 2 || e.len - i - 1 > 8) {
+        return false;
+    }
+    for (size_t k = i + 1; k < e.len; k++) {
+        char c = (char)(e.ptr[k] | 0x20);
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
 size_t fs_typing_of_name(const struct fs_typing *t, struct slice path, char *out,
                          bool *want_magic)
 {
@@ -357,7 +383,15 @@ size_t fs_typing_of_name(const struct fs_typing *t, struct slice path, char *out
     if (forced(t, path)) {
         return with_charset(t, slice_cstr(t->force_type), out);
     }
-    struct slice type = fs_types_find(t->types, fs_name_ext(path));
+    struct slice ext = fs_name_ext(path);
+    struct slice type = fs_types_find(t->types, ext);
+    if (!type.len && lang_like(ext)) {
+        /* a language variant named type-first (doc.html.en, MultiViews' other order): the
+         * type is the extension before the language, as Apache reads it; any other unknown
+         * last extension (x.html.bak) keeps the name from being typed by an earlier one */
+        struct slice rest = slice_make(path.ptr, path.len - ext.len - 1);
+        type = fs_types_find(t->types, fs_name_ext(rest));
+    }
     if (t->magic == FS_MAGIC_ALL || (t->magic == FS_MAGIC_UNKNOWN && !type.len)) {
         *want_magic = true;
     }

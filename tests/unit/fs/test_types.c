@@ -147,6 +147,11 @@ static void test_typing(void **state)
     assert_type(&t, "/a.png", "image/png");
     assert_type(&t, "/a.css", "text/plain"); /* not in this table: default_type */
     assert_type(&t, "/a.par", "text/x-params; a=b"); /* has parameters: kept as it is */
+    /* a language variant named type-first is typed by the extension before the language */
+    assert_type(&t, "/doc.html.en", "text/html; charset=utf-8");
+    assert_type(&t, "/doc.html.pt-br", "text/html; charset=utf-8");
+    assert_type(&t, "/doc.html.bak", "text/plain"); /* not a language: not typed as html */
+    assert_type(&t, "/doc.html.english", "text/plain");
 
     /* force_type, for all files or for the base names a glob matches */
     char *globs[] = {"*.log", "README*"};
