@@ -380,10 +380,15 @@ static int run_return(struct req *r, const struct op *o)
         }
         return http_redirect_to(r, o->code, v);
     }
+    /* nginx types a returned text by the location's default_type; without one configured,
+     * text/plain says what it is. A 2xx but 204 always says (an empty body is still one). */
+    const char *dt = http_configured_default_type(r->loc);
+    struct slice ct = dt ? slice_cstr(dt) : SLICE_LIT("text/plain");
     if (!o->value) {
         if (o->code < 300) {
             resp_begin(r, o->code);
-            if (resp_body_mem(r, "", 0, NULL) < 0) {
+            if ((o->code != 204 && resp_field(r, SLICE_LIT("Content-Type"), ct) < 0) ||
+                resp_body_mem(r, "", 0, NULL) < 0) {
                 return 500;
             }
             return resp_send(r) < 0 ? -ENOMEM : REWRITE_ANSWERED;
@@ -391,11 +396,7 @@ static int run_return(struct req *r, const struct op *o)
         return o->code;
     }
     resp_begin(r, o->code);
-    /* nginx types a returned text by the location's default_type; without one configured,
-     * text/plain says what it is better than nginx's built-in text/plain default */
-    const char *dt = http_configured_default_type(r->loc);
-    if (resp_field(r, SLICE_LIT("Content-Type"), dt ? slice_cstr(dt) : SLICE_LIT("text/plain")) <
-            0 ||
+    if (resp_field(r, SLICE_LIT("Content-Type"), ct) < 0 ||
         resp_body_mem(r, v.ptr, v.len, NULL) < 0) {
         return 500;
     }

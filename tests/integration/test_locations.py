@@ -129,6 +129,7 @@ def test_return_and_variables(tmp_path, site):
         location = /health { return 200 "ok"; }
         location = /json { default_type application/json; return 200 '{"ok":true}'; }
         location = /empty { return 204; }
+        location = /bare { return 200; }
         location = /vars {
             return 200 "$scheme|$host|$server_name|$server_port|$request_uri|$uri|$args|$is_args|$arg_x|$remote_addr|$http_user_agent|$http_x_custom_thing|$cookie_sess|$request_method";
         }
@@ -144,7 +145,10 @@ def test_return_and_variables(tmp_path, site):
         # nginx's idiom: a returned text is typed by the location's default_type
         st, h, body = get(s, "/json")
         assert st == 200 and h["content-type"] == "application/json" and body == b'{"ok":true}'
-        assert get(s, "/empty")[0] == 204
+        st, h, _ = get(s, "/empty")
+        assert st == 204 and "content-type" not in h
+        st, h, body = get(s, "/bare")
+        assert st == 200 and body == b"" and h["content-type"] == "text/plain"
         st, _, body = get(s, "/vars?x=1&y=2", host="Example.Test:8080",
                           headers={"User-Agent": "ua/1", "X-Custom-Thing": "ct",
                                    "Cookie": "a=b; sess=s123; c=d"})
