@@ -3,6 +3,7 @@
 
 #include "core/base/alloc.h"
 #include "core/base/hash.h"
+#include "core/base/lru.h"
 #include "core/conf/types.h"
 #include "core/http/cache_fill.h"
 #include "core/http/handler.h"
@@ -63,9 +64,7 @@ static struct ai_worker *ai_workers[AI_WORKERS];
 
 /* A cached page: the body (an uncached fs_entry, shared by the responses sending it). */
 struct ai_page {
-    struct ai_page *hnext;
-    struct ai_page *prev, *next; /* LRU, most recent first */
-    uint64_t hash;
+    struct lru_node node; /* in the worker's pages; its bytes: body, this and the key */
     struct fs_entry *body;
     uint64_t made_ms;
     uint8_t tag_len;
@@ -109,10 +108,8 @@ struct ai_handoff {
 struct ai_worker {
     struct io_loop *loop;
     uint64_t gen; /* the configuration its pages belong to */
-    struct ai_page *buckets[AI_BUCKETS];
-    struct ai_page lru; /* sentinel */
-    size_t bytes;
-    unsigned npages;
+    struct lru pages;
+    struct lru_node *buckets[AI_BUCKETS];
     struct ai_job *jobs;
     struct ai_handoff handoff;
 };
@@ -247,6 +244,11 @@ static int status_of(int res)
 
 static void page_drop(struct ai_worker *w, struct ai_page *p);
 
+static struct ai_page *page_of(struct lru_node *n)
+{
+    return container_of(n, struct ai_page, node);
+}
+
 /* This worker's state, its pages those of the request's configuration (gen). NULL: no memory. */
 static struct ai_worker *worker_state(const struct req *r, uint64_t *gen)
 {
@@ -268,13 +270,14 @@ static struct ai_worker *worker_state(const struct req *r, uint64_t *gen)
             return NULL;
         }
         w->loop = r->env->loop;
-        w->lru.next = w->lru.prev = &w->lru;
+        lru_init(&w->pages, w->buckets, AI_BUCKETS);
         w->gen = m->gen;
         ai_workers[id] = w;
     }
     if (w->gen != m->gen) {
-        while (w->npages) {
-            page_drop(w, w->lru.prev); /* made under another configuration (a reload) */
+        struct lru_node *n;
+        while ((n = lru_oldest(&w->pages))) {
+            page_drop(w, page_of(n)); /* made under another configuration (a reload) */
         }
         w->gen = m->gen;
     }
@@ -283,8 +286,9 @@ static struct ai_worker *worker_state(const struct req *r, uint64_t *gen)
 
 static struct ai_page *page_find(struct ai_worker *w, uint64_t hash, const char *key, size_t len)
 {
-    for (struct ai_page *p = w->buckets[hash % AI_BUCKETS]; p; p = p->hnext) {
-        if (p->hash == hash && p->key_len == len && memcmp(p->key, key, len) == 0) {
+    for (struct lru_node *n = lru_first(&w->pages, hash); n; n = lru_next(n)) {
+        struct ai_page *p = page_of(n);
+        if (p->key_len == len && memcmp(p->key, key, len) == 0) {
             return p;
         }
     }
@@ -293,26 +297,8 @@ static struct ai_page *page_find(struct ai_worker *w, uint64_t hash, const char 
 
 static void page_drop(struct ai_worker *w, struct ai_page *p)
 {
-    struct ai_page **pp = &w->buckets[p->hash % AI_BUCKETS];
-    while (*pp != p) {
-        pp = &(*pp)->hnext;
-    }
-    *pp = p->hnext;
-    p->prev->next = p->next;
-    p->next->prev = p->prev;
-    w->bytes -= p->body->size + sizeof(*p) + p->key_len;
-    w->npages--;
+    lru_remove(&w->pages, &p->node);
     page_free(p); /* responses still sending it hold their own reference */
-}
-
-static void page_touch(struct ai_worker *w, struct ai_page *p)
-{
-    p->prev->next = p->next;
-    p->next->prev = p->prev;
-    p->next = w->lru.next;
-    p->prev = &w->lru;
-    w->lru.next->prev = p;
-    w->lru.next = p;
 }
 
 /* Keeps a finished job's page (unless it alone is over the budget), evicting the oldest. */
@@ -326,14 +312,14 @@ static void page_keep(struct ai_worker *w, const struct ai_job *j)
     if (cost > AI_CACHE_BYTES) {
         return; /* served to the requests that waited, then freed */
     }
-    while (w->npages && (w->bytes + cost > AI_CACHE_BYTES || w->npages >= AI_CACHE_PAGES)) {
-        page_drop(w, w->lru.prev);
+    while (w->pages.count &&
+           (w->pages.bytes + cost > AI_CACHE_BYTES || w->pages.count >= AI_CACHE_PAGES)) {
+        page_drop(w, page_of(lru_oldest(&w->pages)));
     }
     struct ai_page *p = sp_malloc(sizeof(*p) + j->key_len);
     if (!p) {
         return;
     }
-    p->hash = j->hash;
     fs_entry_ref(j->page);
     p->body = j->page;
     p->made_ms = w->loop->now_ms;
@@ -341,15 +327,7 @@ static void page_keep(struct ai_worker *w, const struct ai_job *j)
     memcpy(p->tag, j->tag, j->tag_len);
     p->key_len = j->key_len;
     memcpy(p->key, j->buf, j->key_len);
-    struct ai_page **b = &w->buckets[p->hash % AI_BUCKETS];
-    p->hnext = *b;
-    *b = p;
-    p->prev = &w->lru;
-    p->next = w->lru.next;
-    w->lru.next->prev = p;
-    w->lru.next = p;
-    w->bytes += cost;
-    w->npages++;
+    lru_insert(&w->pages, &p->node, j->hash, cost);
 }
 
 /* ---------------------------------------------------------------- jobs */
@@ -686,7 +664,7 @@ int autoindex_answer(struct req *r, const struct fs_root *root, uint32_t root_id
             p = NULL;
         }
         if (p) {
-            page_touch(w, p);
+            lru_touch(&w->pages, &p->node);
             return serve(r, p->body, &want);
         }
         const struct ai_handoff *h = &w->handoff;

@@ -3,6 +3,7 @@
 
 #include "core/base/alloc.h"
 #include "core/base/hash.h"
+#include "core/base/lru.h"
 #include "core/http/cache_fill.h"
 #include "core/http/handler.h"
 #include "core/io/loop.h"
@@ -35,9 +36,7 @@ struct mv_tag {
 
 /* A directory's names, in the worker's cache (one allocation: this, the path, the names). */
 struct mv_dir {
-    struct mv_dir *hnext;
-    struct mv_dir *prev, *next; /* LRU, most recent first */
-    uint64_t hash;
+    struct lru_node node; /* in the worker's dirs (not the spare) */
     uint32_t root_id;
     struct mv_tag tag;
     size_t bytes;
@@ -69,10 +68,8 @@ struct mv_handoff {
 };
 
 struct mv_worker {
-    struct mv_dir *buckets[MV_BUCKETS];
-    struct mv_dir lru; /* sentinel */
-    size_t bytes;
-    unsigned ndirs;
+    struct lru dirs;
+    struct lru_node *buckets[MV_BUCKETS];
     struct mv_dir *spare; /* the last result too large to keep, until the next one */
     struct mv_job *jobs;
     struct mv_handoff handoff;
@@ -213,15 +210,15 @@ static struct mv_worker *worker_state(const struct req *r)
         if (!w) {
             return NULL;
         }
-        w->lru.next = w->lru.prev = &w->lru;
+        lru_init(&w->dirs, w->buckets, MV_BUCKETS);
         mv_workers[id] = w;
     }
     return w;
 }
 
-static bool same_key(const struct mv_dir *d, uint64_t hash, uint32_t root_id, struct slice path)
+static bool same_key(const struct mv_dir *d, uint32_t root_id, struct slice path)
 {
-    return d->hash == hash && d->root_id == root_id && d->path_len == path.len &&
+    return d->root_id == root_id && d->path_len == path.len &&
            memcmp(d->path, path.ptr, path.len) == 0;
 }
 
@@ -231,12 +228,17 @@ static bool same_tag(const struct mv_tag *a, const struct mv_tag *b)
            memcmp(a->etag, b->etag, a->len) == 0;
 }
 
+static struct mv_dir *dir_of(struct lru_node *n)
+{
+    return container_of(n, struct mv_dir, node);
+}
+
 static struct mv_dir *dir_find(struct mv_worker *w, uint64_t hash, uint32_t root_id,
                                struct slice path)
 {
-    for (struct mv_dir *d = w->buckets[hash % MV_BUCKETS]; d; d = d->hnext) {
-        if (same_key(d, hash, root_id, path)) {
-            return d;
+    for (struct lru_node *n = lru_first(&w->dirs, hash); n; n = lru_next(n)) {
+        if (same_key(dir_of(n), root_id, path)) {
+            return dir_of(n);
         }
     }
     return NULL;
@@ -244,32 +246,15 @@ static struct mv_dir *dir_find(struct mv_worker *w, uint64_t hash, uint32_t root
 
 static void dir_drop(struct mv_worker *w, struct mv_dir *d)
 {
-    struct mv_dir **pp = &w->buckets[d->hash % MV_BUCKETS];
-    while (*pp != d) {
-        pp = &(*pp)->hnext;
-    }
-    *pp = d->hnext;
-    d->prev->next = d->next;
-    d->next->prev = d->prev;
-    w->bytes -= d->bytes;
-    w->ndirs--;
+    lru_remove(&w->dirs, &d->node);
     sp_free(d);
 }
 
-static void dir_touch(struct mv_worker *w, struct mv_dir *d)
+/* Takes a fresh result (its key's hash) into the cache, the oldest out, or as the spare when
+ * too large. */
+static void dir_keep(struct mv_worker *w, struct mv_dir *d, uint64_t hash)
 {
-    d->prev->next = d->next;
-    d->next->prev = d->prev;
-    d->next = w->lru.next;
-    d->prev = &w->lru;
-    w->lru.next->prev = d;
-    w->lru.next = d;
-}
-
-/* Takes a fresh result: into the cache (the oldest out), or as the spare when too large. */
-static void dir_keep(struct mv_worker *w, struct mv_dir *d)
-{
-    struct mv_dir *old = dir_find(w, d->hash, d->root_id, slice_make(d->path, d->path_len));
+    struct mv_dir *old = dir_find(w, hash, d->root_id, slice_make(d->path, d->path_len));
     if (old) {
         dir_drop(w, old);
     }
@@ -278,18 +263,11 @@ static void dir_keep(struct mv_worker *w, struct mv_dir *d)
         w->spare = d;
         return;
     }
-    while (w->ndirs && (w->bytes + d->bytes > MV_BYTES_MAX || w->ndirs >= MV_DIRS_MAX)) {
-        dir_drop(w, w->lru.prev);
+    while (w->dirs.count &&
+           (w->dirs.bytes + d->bytes > MV_BYTES_MAX || w->dirs.count >= MV_DIRS_MAX)) {
+        dir_drop(w, dir_of(lru_oldest(&w->dirs)));
     }
-    struct mv_dir **b = &w->buckets[d->hash % MV_BUCKETS];
-    d->hnext = *b;
-    *b = d;
-    d->prev = &w->lru;
-    d->next = w->lru.next;
-    w->lru.next->prev = d;
-    w->lru.next = d;
-    w->bytes += d->bytes;
-    w->ndirs++;
+    lru_insert(&w->dirs, &d->node, hash, d->bytes);
 }
 
 /* ---------------------------------------------------------------- jobs */
@@ -332,10 +310,9 @@ static int job_settle(struct mv_worker *w, struct mv_job *j, int res)
     if (st == 0 && w) {
         struct mv_dir *d = j->result;
         j->result = NULL;
-        d->hash = j->hash;
         d->root_id = j->root_id;
         d->tag = j->tag;
-        dir_keep(w, d);
+        dir_keep(w, d, j->hash);
     }
     return st;
 }
@@ -453,13 +430,13 @@ int multiviews_names_get(struct req *r, const struct fs_root *root, const struct
             dir_drop(w, d); /* a name came, went or moved: read it again */
             d = NULL;
         }
-        if (!d && w->spare && same_key(w->spare, hash, view->root_id, fs_dir) &&
+        if (!d && w->spare && same_key(w->spare, view->root_id, fs_dir) &&
             same_tag(&w->spare->tag, &tag)) {
             d = w->spare;
         }
         if (d) {
             if (d != w->spare) {
-                dir_touch(w, d);
+                lru_touch(&w->dirs, &d->node);
             }
             *out = &d->names;
             return 0;

@@ -4,6 +4,7 @@
 #include "core/base/alloc.h"
 #include "core/base/atomic.h"
 #include "core/base/hash.h"
+#include "core/base/lru.h"
 #include "core/conf/print.h"
 #include "core/conf/types.h"
 #include "core/conf/values.h"
@@ -197,16 +198,10 @@ struct ud_root {
     struct ud_root *next; /* in the retired list */
 };
 
-struct ud_link {
-    struct ud_link *prev, *next;
-};
-
 struct ud_job;
 
 struct ud_entry {
-    struct ud_link lru; /* most recently used first */
-    struct ud_entry *hnext;
-    uint64_t hash;
+    struct lru_node node; /* in the thread's cache */
     uint64_t loaded_ms;   /* when the answer below was looked up */
     uint64_t touched_ms;  /* when a request last found it */
     struct ud_root *root; /* status 0: the directory */
@@ -218,9 +213,9 @@ struct ud_entry {
 };
 
 struct ud_state {
-    struct ud_entry *buckets[UD_BUCKETS];
-    struct ud_link lru; /* sentinel */
-    unsigned n, njobs, nretired;
+    struct lru cache;
+    struct lru_node *buckets[UD_BUCKETS];
+    unsigned njobs, nretired;
     struct ud_root *retired;
     uint64_t next_sweep_ms;
     const struct ud_entry *handoff; /* the entry whose lookup is waking its requests */
@@ -273,29 +268,15 @@ static struct ud_state *state_get(void)
     if (!w) {
         return NULL;
     }
-    w->lru.prev = w->lru.next = &w->lru;
+    lru_init(&w->cache, w->buckets, UD_BUCKETS);
     t_state = w;
     (void)pthread_setspecific(state_key, w); /* frees it when the thread ends */
     return w;
 }
 
-static struct ud_entry *entry_of(struct ud_link *l)
+static struct ud_entry *entry_of(struct lru_node *n)
 {
-    return container_of(l, struct ud_entry, lru);
-}
-
-static void lru_unlink(struct ud_entry *e)
-{
-    e->lru.prev->next = e->lru.next;
-    e->lru.next->prev = e->lru.prev;
-}
-
-static void lru_push(struct ud_state *w, struct ud_entry *e)
-{
-    e->lru.next = w->lru.next;
-    e->lru.prev = &w->lru;
-    w->lru.next->prev = &e->lru;
-    w->lru.next = &e->lru;
+    return container_of(n, struct ud_entry, node);
 }
 
 static void root_close(struct ud_state *w, struct ud_root *ur)
@@ -320,16 +301,10 @@ static void root_retire(struct ud_state *w, struct ud_root *ur, uint64_t now)
 
 static void entry_drop(struct ud_state *w, struct ud_entry *e, uint64_t now)
 {
-    struct ud_entry **pp = &w->buckets[e->hash % UD_BUCKETS];
-    while (*pp != e) {
-        pp = &(*pp)->hnext;
-    }
-    *pp = e->hnext;
-    lru_unlink(e);
+    lru_remove(&w->cache, &e->node);
     if (e->root) {
         root_retire(w, e->root, now);
     }
-    w->n--;
     sp_free(e);
 }
 
@@ -343,14 +318,14 @@ static bool evictable(const struct ud_state *w, const struct ud_entry *e, uint64
 /* Past UD_CACHE_MAX, the least recently used entries that may go, go. */
 static void make_room(struct ud_state *w, uint64_t now)
 {
-    struct ud_link *l = w->lru.prev;
-    for (unsigned k = 0; w->n >= UD_CACHE_MAX && l != &w->lru && k < UD_EVICT_SCAN; k++) {
-        struct ud_link *prev = l->prev;
-        struct ud_entry *e = entry_of(l);
+    struct lru_node *n = lru_oldest(&w->cache);
+    for (unsigned k = 0; w->cache.count >= UD_CACHE_MAX && n && k < UD_EVICT_SCAN; k++) {
+        struct lru_node *newer = lru_newer(&w->cache, n);
+        struct ud_entry *e = entry_of(n);
         if (evictable(w, e, now)) {
             entry_drop(w, e, now);
         }
-        l = prev;
+        n = newer;
     }
 }
 
@@ -371,8 +346,8 @@ static void sweep(struct ud_state *w, uint64_t now)
             pp = &ur->next;
         }
     }
-    while (w->lru.prev != &w->lru) {
-        struct ud_entry *e = entry_of(w->lru.prev);
+    for (struct lru_node *n; (n = lru_oldest(&w->cache));) {
+        struct ud_entry *e = entry_of(n);
         if (now - e->touched_ms < UD_IDLE_MS || !evictable(w, e, now)) {
             break;
         }
@@ -382,8 +357,9 @@ static void sweep(struct ud_state *w, uint64_t now)
 
 static struct ud_entry *entry_find(struct ud_state *w, uint64_t hash, const char *key, size_t len)
 {
-    for (struct ud_entry *e = w->buckets[hash % UD_BUCKETS]; e; e = e->hnext) {
-        if (e->hash == hash && e->key_len == len && memcmp(e->key, key, len) == 0) {
+    for (struct lru_node *n = lru_first(&w->cache, hash); n; n = lru_next(n)) {
+        struct ud_entry *e = entry_of(n);
+        if (e->key_len == len && memcmp(e->key, key, len) == 0) {
             return e;
         }
     }
@@ -394,23 +370,18 @@ static struct ud_entry *entry_new(struct ud_state *w, uint64_t hash, const char 
                                   uint64_t now)
 {
     make_room(w, now);
-    if (w->n >= UD_CACHE_HARD) {
+    if (w->cache.count >= UD_CACHE_HARD) {
         return NULL;
     }
     struct ud_entry *e = sp_calloc(1, sizeof(*e) + len);
     if (!e) {
         return NULL;
     }
-    e->hash = hash;
     e->key_len = (uint16_t)len;
     memcpy(e->key, key, len);
     e->status = 503; /* nothing known yet: never fresh */
     e->touched_ms = now;
-    struct ud_entry **b = &w->buckets[hash % UD_BUCKETS];
-    e->hnext = *b;
-    *b = e;
-    lru_push(w, e);
-    w->n++;
+    lru_insert(&w->cache, &e->node, hash, 0); /* bounded by count alone */
     return e;
 }
 
@@ -420,8 +391,8 @@ static void state_free(void *p)
     if (!w) {
         return;
     }
-    while (w->lru.next != &w->lru) {
-        struct ud_entry *e = entry_of(w->lru.next);
+    for (struct lru_node *n; (n = lru_oldest(&w->cache));) {
+        struct ud_entry *e = entry_of(n);
         if (e->job) {
             e->job->w = NULL; /* a helper may still write it: it frees itself, if it ends */
             e->job->e = NULL;
@@ -459,7 +430,7 @@ void userdir_get_stats(struct userdir_stats *out)
     memset(out, 0, sizeof(*out));
     if (w) {
         *out = w->st;
-        out->entries = w->n;
+        out->entries = w->cache.count;
         out->jobs = w->njobs;
         out->retired_open = w->nretired;
     }
@@ -719,8 +690,7 @@ int userdir_map(struct req *r, struct slice uri, const struct http_root **root, 
     uint64_t hash = hash_bytes(key, klen);
     struct ud_entry *e = entry_find(w, hash, key, klen);
     if (e) {
-        lru_unlink(e);
-        lru_push(w, e);
+        lru_touch(&w->cache, &e->node);
         e->touched_ms = now;
         if (e->job) {
             return wait_for(r, e->job);
