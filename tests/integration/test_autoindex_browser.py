@@ -6,35 +6,15 @@ checks that no name became markup, and keeps a screenshot as an artifact:
 <build dir>/tests/artifacts/autoindex_listing.png (or under $SPATE_ARTIFACTS).
 """
 import html.parser
-import os
 import shutil
-import subprocess
 import urllib.parse
 
 import pytest
 
-from conftest import BIN, spate_conf
+from browser import dump_dom, needs_chromium, screenshot
+from conftest import spate_conf
 
-CHROMIUM = "/usr/bin/chromium"
-
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM),
-    reason="%s is not installed (apt-get install chromium; ./tools/test installs it)" % CHROMIUM)
-
-
-def artifact_dir():
-    d = os.environ.get("SPATE_ARTIFACTS") or os.path.join(
-        os.path.dirname(os.path.abspath(BIN)), "tests", "artifacts")
-    os.makedirs(d, exist_ok=True)
-    return d
-
-
-def chromium(profile, *args, timeout=90):
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-           "--disable-extensions", "--user-data-dir=%s" % profile] + list(args)
-    r = subprocess.run(cmd, capture_output=True, timeout=timeout)
-    assert r.returncode == 0, r.stderr.decode(errors="replace")[-2000:]
-    return r.stdout
+pytestmark = needs_chromium
 
 
 class Dom(html.parser.HTMLParser):
@@ -67,7 +47,7 @@ class Dom(html.parser.HTMLParser):
 
 def dom_of(profile, url):
     d = Dom()
-    text = chromium(profile, "--dump-dom", url).decode("utf-8")
+    text = dump_dom(profile, url)
     d.feed(text)
     return d, text
 
@@ -133,10 +113,5 @@ def test_listing_in_chromium(site):
     assert "hostile but harmless" in body
 
     # the artifact: what a person would see
-    shot = os.path.join(artifact_dir(), "autoindex_listing.png")
-    if os.path.exists(shot):
-        os.unlink(shot)
-    chromium(profile, "--window-size=1000,700", "--hide-scrollbars", "--screenshot=%s" % shot,
-             base)
-    assert os.path.getsize(shot) > 1000
+    screenshot(profile, base, "autoindex_listing.png", size="1000,700")
     shutil.rmtree(profile, ignore_errors=True)

@@ -8,36 +8,16 @@ is kept as an artifact: <build dir>/tests/artifacts/multiviews_406.png (or $SPAT
 """
 import html.parser
 import http.client
-import os
 import shutil
-import subprocess
 import time
 import urllib.parse
 
 import pytest
 
-from conftest import BIN, spate_conf
+from browser import dump_dom, needs_chromium, screenshot
+from conftest import spate_conf
 
-CHROMIUM = "/usr/bin/chromium"
-
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM),
-    reason="%s is not installed (apt-get install chromium; ./tools/test installs it)" % CHROMIUM)
-
-
-def artifact_dir():
-    d = os.environ.get("SPATE_ARTIFACTS") or os.path.join(
-        os.path.dirname(os.path.abspath(BIN)), "tests", "artifacts")
-    os.makedirs(d, exist_ok=True)
-    return d
-
-
-def chromium(profile, *args, timeout=90):
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-           "--disable-extensions", "--user-data-dir=%s" % profile] + list(args)
-    r = subprocess.run(cmd, capture_output=True, timeout=timeout)
-    assert r.returncode == 0, r.stderr.decode(errors="replace")[-2000:]
-    return r.stdout
+pytestmark = needs_chromium
 
 
 class Links(html.parser.HTMLParser):
@@ -87,7 +67,7 @@ def logged(log, uri):
 def test_chromium_gets_the_html_variant(site):
     s, tmp, log = site
     profile = str(tmp / "chromium-profile")
-    dom = chromium(profile, "--dump-dom", s.url("/doc")).decode()
+    dom = dump_dom(profile, s.url("/doc"))
     assert "english" in dom and '"variant"' not in dom
     accept, lang, status = logged(log, "/doc")
     assert status == "200"
@@ -104,7 +84,7 @@ def test_chromium_gets_the_html_variant(site):
     assert r.getheader("Vary") == "Accept, Accept-Language"
     c.close()
 
-    dom = chromium(profile, "--accept-lang=ko", "--dump-dom", s.url("/doc")).decode()
+    dom = dump_dom(profile, s.url("/doc"), "--accept-lang=ko")
     assert "한국어" in dom
     assert logged(log, "/doc")[1] == "ko"
     shutil.rmtree(profile, ignore_errors=True)
@@ -113,20 +93,15 @@ def test_chromium_gets_the_html_variant(site):
 def test_chromium_follows_the_406_page(site):
     s, tmp, log = site
     profile = str(tmp / "chromium-profile")
-    page = chromium(profile, "--accept-lang=de", "--dump-dom", s.url("/only")).decode()
+    page = dump_dom(profile, s.url("/only"), "--accept-lang=de")
     assert logged(log, "/only")[2] == "406"
     assert "406 Not Acceptable" in page and "only.fr.html" in page
     p = Links()
     p.feed(page)
     assert p.links == ["/only.fr.html"]
     target = urllib.parse.urljoin(s.url("/only"), p.links[0])
-    dom = chromium(profile, "--accept-lang=de", "--dump-dom", target).decode()
+    dom = dump_dom(profile, target, "--accept-lang=de")
     assert "fran\u00e7ais seulement" in dom
 
-    shot = os.path.join(artifact_dir(), "multiviews_406.png")
-    if os.path.exists(shot):
-        os.unlink(shot)
-    chromium(profile, "--accept-lang=de", "--window-size=800,400", "--hide-scrollbars",
-             "--screenshot=%s" % shot, s.url("/only"))
-    assert os.path.getsize(shot) > 1000
+    screenshot(profile, s.url("/only"), "multiviews_406.png", "--accept-lang=de", size="800,400")
     shutil.rmtree(profile, ignore_errors=True)
