@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -257,9 +258,14 @@ static void test_page_cache(void **state)
     fdatasync(fd); /* dirty pages are not dropped */
     posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
     long before = resident(fd, n);
-    if (before != 0) {
+    struct statfs sf;
+    /* overlayfs (a container's root) drops the upper file's pages but not those its reads
+     * bring in through the lower one, whatever we advise: nothing to observe there */
+    bool overlay = fstatfs(fd, &sf) == 0 && sf.f_type == 0x794c7630;
+    if (before != 0 || overlay) {
         close(fd);
-        skip(); /* this filesystem keeps pages whatever we advise (tmpfs), or mincore fails */
+        skip(); /* this filesystem keeps pages whatever we advise (tmpfs, overlayfs), or mincore
+                * fails */
     }
     char e[LEN + 1] = {0};
     assert_int_equal(fs_etag_content_fd(fd, n, e), 0);
