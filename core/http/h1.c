@@ -194,6 +194,7 @@ static int serve(struct h1_conn *h, const struct http_request *msg)
         return rc; /* nothing was answered: the request's bytes are kept and parsed again */
     }
     h->wait.rounds = 0;
+    h->wait.passed = 0;
     h->wait_since_us = 0;
     if (rc == 0 && !r->resp.sent) {
         errlog(ERRLOG_ERROR, "a %s handler returned without answering", r->loc->handler->name);
@@ -562,6 +563,7 @@ static void h1_close(struct conn *c)
     }
     req_wait_unlink(&h->wait); /* a fill that ends later wakes nobody here */
     h1_log_unfinished(h);
+    h1_run_ends(&h->ends); /* a request that never got its response queued */
     sp_free(h->in);
     h->in = NULL;
     h->in_len = h->in_cap = 0;

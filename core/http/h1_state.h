@@ -30,6 +30,7 @@ struct h1_rec {
     int16_t status;
     bool close;
     bool cap_heap; /* cap was allocated apart (the track block had no room) */
+    struct req_end *ends; /* run when its last byte went out, or the connection died */
 };
 
 #define H1_RECS 64
@@ -86,6 +87,8 @@ struct h1_conn {
     struct req *stream; /* the request whose body is being streamed, or NULL */
     bool stream_waits;  /* its producer waits for room (writable) */
     struct req_wait wait; /* a request waiting for its handler (H1_WAITING) */
+    struct req_end *ends; /* what the request being served asked to run at its end (req_on_end):
+                           * moves to its record when its response is queued */
     uint64_t wait_since_us; /* when it was first parsed (its $request_time starts there), 0 */
 };
 

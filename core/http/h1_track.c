@@ -64,6 +64,7 @@ static void fill_info(struct h1_conn *h, const struct log_format *fmt, const str
     ri->connection = h->c.id;
     ri->conn_requests = h->nreq + 1; /* this request included, 1-based like nginx */
     ri->status = r->resp.status;
+    ri->remote_user = r->remote_user.len ? r->remote_user.ptr : NULL;
     const struct http_request *m = r->msg;
     if (!m) {
         ri->request_line = raw;
@@ -99,6 +100,8 @@ struct h1_rec *h1_record(struct h1_conn *h, const struct req *r, struct slice ra
     rec->end = UINT64_MAX;
     rec->status = (int16_t)r->resp.status;
     rec->server = -1;
+    rec->ends = h->ends;
+    h->ends = NULL;
     struct h1_env *e = h1_env_of(h);
     unsigned server = r->server ? r->server->index : r->group->def->index;
     if (!alog_enabled(e->log, server)) {
@@ -128,9 +131,21 @@ struct h1_rec *h1_record(struct h1_conn *h, const struct req *r, struct slice ra
     return rec;
 }
 
+void h1_run_ends(struct req_end **list)
+{
+    struct req_end *e = *list;
+    *list = NULL;
+    while (e) {
+        struct req_end *next = e->next; /* fn may free e */
+        e->fn(e);
+        e = next;
+    }
+}
+
 static void finish_rec(struct h1_conn *h, struct h1_rec *rec, uint64_t sent)
 {
     struct h1_env *e = h1_env_of(h);
+    h1_run_ends(&rec->ends);
     if (rec->server >= 0) {
         alog_done(e->log, (unsigned)rec->server, rec->cap, rec->cap_len, sent, rec->head_len,
                   rec->t_start_us);

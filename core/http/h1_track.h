@@ -12,5 +12,8 @@ struct h1_rec *h1_record(struct h1_conn *h, const struct req *r, struct slice ra
 /* Counts and logs the records whose last byte went out (h->sent). */
 void h1_completed(struct h1_conn *h);
 
+/* Runs and empties a list of request ends (req.h). */
+void h1_run_ends(struct req_end **list);
+
 /* Logs every record that never completed, with the bytes that did (the connection goes). */
 void h1_log_unfinished(struct h1_conn *h);

@@ -661,6 +661,13 @@ static const struct sockaddr_storage *h1_peer(struct req *r)
     return conn_peer(&((struct h1_conn *)r->proto_data)->c);
 }
 
+static void h1_on_end(struct req *r, struct req_end *e)
+{
+    struct h1_conn *h = r->proto_data;
+    e->next = h->ends;
+    h->ends = e;
+}
+
 static unsigned h1_local_port(struct req *r)
 {
     struct sockaddr_storage ss;
@@ -683,4 +690,5 @@ const struct req_proto h1_proto = {
     .dead = h1_dead,
     .peer = h1_peer,
     .local_port = h1_local_port,
+    .on_end = h1_on_end,
 };

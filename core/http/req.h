@@ -100,6 +100,8 @@ struct req_wait {
     struct req_wait *next, *prev; /* in the waited-for thing's list; NULL when not waiting */
     void (*wake)(struct req_wait *w);
     uint8_t rounds; /* times the current request waited: past a few, handlers answer now */
+    uint8_t passed; /* ACCESS_PASSED_* steps the current request went through (access.h):
+                     * kept across its waits, so a step that counts it counts it once */
 };
 
 static inline void req_wait_list_init(struct req_wait *head)
@@ -153,6 +155,16 @@ struct http_env {
     bool draining;           /* the worker is shutting down */
 };
 
+/*
+ * Something to undo when a request ends: its response went out completely, or its connection
+ * died first (a limit_conn count). The owner keeps the memory until fn runs; fn runs once, on
+ * the worker's thread.
+ */
+struct req_end {
+    void (*fn)(struct req_end *e);
+    struct req_end *next;
+};
+
 /* How the session under a request writes its response (http/h1_write.c for HTTP/1). */
 struct req_proto {
     int (*send)(struct req *r);
@@ -168,6 +180,8 @@ struct req_proto {
     const struct sockaddr_storage *(*peer)(struct req *r);
     /* the port the request arrived on (the socket's own: a listen on port 0 included) */
     unsigned (*local_port)(struct req *r);
+    /* e->fn runs when this request ends (see struct req_end), across its waits */
+    void (*on_end)(struct req *r, struct req_end *e);
 };
 
 struct req {
@@ -186,6 +200,7 @@ struct req {
     const struct http_captures *caps; /* of the last regex that matched, or NULL */
     struct slice set_cookie; /* a Set-Cookie a redirect carries (a cookie-affinity pool) */
     const char *request_id;  /* $request_id, made when first used */
+    struct slice remote_user; /* $remote_user: the user auth_basic let in (arena, NUL after) */
     const struct route_group *group;   /* the address it arrived on */
     const struct route_server *server; /* the virtual host */
     const struct route_loc *loc;       /* the location, or the server's own */
@@ -234,6 +249,12 @@ static inline void req_hold_end(struct req_hold_ref h)
     stub.proto = h.proto;
     stub.proto_data = h.proto_data;
     h.proto->unhold(&stub);
+}
+
+/* Runs e->fn when the request ends (its response sent, or its connection gone). */
+static inline void req_on_end(struct req *r, struct req_end *e)
+{
+    r->proto->on_end(r, e);
 }
 
 /* True once the request's connection is closing (a step resuming later stops). */
