@@ -231,7 +231,7 @@ static void print_stats(const char *who, const struct worker_stats *s)
     fprintf(stderr,
             "spate: stats worker=%s requests=%llu responses_1xx=%llu responses_2xx=%llu "
             "responses_3xx=%llu responses_4xx=%llu responses_5xx=%llu bytes_in=%llu "
-            "bytes_out=%llu conns_open=%llu accepted=%llu refused=%llu closed=%llu "
+            "bytes_out=%llu conns_open=%llu accepted=%llu refused=%llu denied=%llu closed=%llu "
             "accept_errors=%llu timeouts=%llu fcache_hits=%llu fcache_misses=%llu "
             "fcache_evictions=%llu fcache_entries=%llu fcache_bytes=%llu log_lines=%llu "
             "log_stalls=%llu log_dropped=%llu enobufs=%llu cold_reads=%llu fcache_rechecks=%llu "
@@ -241,7 +241,8 @@ static void print_stats(const char *who, const struct worker_stats *s)
             (unsigned long long)s->responses[4], (unsigned long long)s->responses[5],
             (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
             (unsigned long long)s->conns_open, (unsigned long long)s->accepted,
-            (unsigned long long)s->refused, (unsigned long long)s->closed,
+            (unsigned long long)s->refused, (unsigned long long)s->denied,
+            (unsigned long long)s->closed,
             (unsigned long long)s->accept_errors, (unsigned long long)s->timeouts,
             (unsigned long long)s->fcache_hits, (unsigned long long)s->fcache_misses,
             (unsigned long long)s->fcache_evictions, (unsigned long long)s->fcache_entries,

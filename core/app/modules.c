@@ -6,6 +6,7 @@
 #include "core/handlers/autoindex.h"
 #include "core/handlers/multiviews_conf.h"
 #include "core/handlers/static.h"
+#include "core/http/access.h"
 #include "core/http/accesslog.h"
 #include "core/http/error_page.h"
 #include "core/http/files.h"
@@ -28,7 +29,7 @@ const struct conf_module *const spate_modules[] = {
     &route_module,       &location_module, &rewrite_module, &redirect_module, &files_module,
     &userdir_module,
     &error_page_module,  &redirect_pool_module, &static_module,   &autoindex_module,
-    &multiviews_module,  &headers_module,     &typing_module,
+    &multiviews_module,  &headers_module,     &typing_module,   &access_module,
 #if SPATE_TEST_HANDLERS
     &test_stream_module,
 #endif

@@ -29,6 +29,7 @@
 #include "core/http/req.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define ACCESS_NEXT 0
 #define ACCESS_GRANTED 2 /* not an HTTP status, not HANDLER_LATER (1) */
@@ -51,7 +52,11 @@ struct route_group;
 struct sockaddr_storage;
 bool http_access_accept(const struct route_group *g, const struct sockaddr_storage *peer);
 
-/* Whether any server on g has server-level rules (the acceptor needs the peer address). */
+/* Whether every server on g has server-level rules: only then can a connection be refused
+ * at accept (the acceptor then needs the peer's address). */
 bool http_access_at_accept(const struct route_group *g);
+
+/* The error log's info line for a refused connection, at most one a second per worker. */
+void http_access_log_refusal(const struct sockaddr_storage *peer, uint64_t now_s);
 
 extern const struct conf_module access_module;

@@ -20,6 +20,7 @@ struct worker_counters {
     SP_ATOMIC(uint64_t) bytes_in, bytes_out;
     SP_ATOMIC(uint64_t) conns_open; /* connections open now */
     SP_ATOMIC(uint64_t) refused;    /* closed at accept: max_connections, draining, no memory */
+    SP_ATOMIC(uint64_t) denied;     /* closed at accept by the servers' allow/deny rules */
     SP_ATOMIC(uint64_t) closed;
     SP_ATOMIC(uint64_t) timeouts;
     /* the file cache (published by the worker every second and at exit) */
@@ -39,7 +40,7 @@ struct worker_stats {
     uint64_t requests;
     uint64_t responses[6];
     uint64_t bytes_in, bytes_out;
-    uint64_t conns_open, accepted, refused, closed, accept_errors, timeouts;
+    uint64_t conns_open, accepted, refused, denied, closed, accept_errors, timeouts;
     uint64_t fcache_hits, fcache_misses, fcache_evictions, fcache_entries, fcache_bytes;
     uint64_t log_lines, log_stalls, log_dropped;
     uint64_t enobufs, cold_reads;

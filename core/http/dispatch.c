@@ -1,6 +1,7 @@
 /* dispatch.c - routing and the method policy (see dispatch.h). */
 #include "core/http/dispatch.h"
 
+#include "core/http/access.h"
 #include "core/http/error_page.h"
 #include "core/http/files.h"
 #include "core/http/handler.h"
@@ -158,7 +159,19 @@ static bool takes(const struct req *r, enum http_method m)
     return methods & HANDLER_METHOD(m);
 }
 
-/* From a chosen location on: its rewrites, the method policy, try_files, the handler. */
+/* The access phase's verdict: 0 to go on, else what the dispatcher returns. */
+static int access_gate(struct req *r, int *out)
+{
+    int st = http_access(r);
+    if (st == ACCESS_NEXT) {
+        return 0;
+    }
+    *out = st >= 300 ? answer(r, st) : st; /* a status, HANDLER_LATER or -ENOMEM */
+    return 1;
+}
+
+/* From a chosen location on: its rewrites, the access phase, the method policy, try_files,
+ * the handler. */
 static int invoke(struct req *r)
 {
     for (;;) {
@@ -186,6 +199,10 @@ static int invoke(struct req *r)
             return answer(r, st);
         }
         break;
+    }
+    int gate;
+    if (access_gate(r, &gate)) {
+        return gate;
     }
     if (!takes(r, r->method)) {
         return with_allow(r, 405);
@@ -230,10 +247,17 @@ int http_dispatch(struct req *r)
             return answer(r, 404);
         }
     }
+    int gate;
     switch (r->method) {
     case HTTP_TRACE:
+        if (!r->path_status && access_gate(r, &gate)) {
+            return gate;
+        }
         return r->env->trace ? trace(r) : with_allow(r, 405);
     case HTTP_OPTIONS:
+        if (!r->path_status && access_gate(r, &gate)) {
+            return gate;
+        }
         return with_allow(r, 200);
     case HTTP_POST:
         if (m->body == HTTP_BODY_NONE && !hdr_get_known(&m->headers, HDR_CONTENT_LENGTH)) {

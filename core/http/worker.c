@@ -2,6 +2,7 @@
 #include "core/http/worker.h"
 
 #include "core/base/alloc.h"
+#include "core/http/access.h"
 #include "core/http/cache_fill.h"
 #include "core/http/h1_write.h"
 #include "core/http/route.h"
@@ -11,6 +12,8 @@
 #include "log/errlog.h"
 
 #include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -124,6 +127,27 @@ static void log_resume(void *arg)
 static void on_conn(void *arg, int fd, unsigned listener)
 {
     struct worker *w = arg;
+    const struct route_group *g = &w->h1.routes->groups[listener];
+    if (UNLIKELY(http_access_at_accept(g))) {
+        /* every server here has rules: a client they all refuse is closed unread */
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0) {
+            ss.ss_family = AF_UNSPEC;
+        }
+        if (!http_access_accept(g, &ss)) {
+            close(fd);
+            ctr_add(&w->ctr.denied, 1);
+            http_access_log_refusal(&ss, w->loop.now_s);
+            return;
+        }
+        struct conn *c = conn_open(&w->conns, fd, listener);
+        if (c && ss.ss_family != AF_UNSPEC) {
+            c->peer = ss; /* the session's own lookup is done */
+            c->peer_known = true;
+        }
+        return;
+    }
     conn_open(&w->conns, fd, listener);
 }
 
@@ -180,6 +204,7 @@ void worker_stats(const struct worker *w, struct worker_stats *o)
     o->accepted = ctr_get(&w->accept.accepted);
     o->accept_errors = ctr_get(&w->accept.errors);
     o->refused = ctr_get(&c->refused);
+    o->denied = ctr_get(&c->denied);
     o->closed = ctr_get(&c->closed);
     o->timeouts = ctr_get(&c->timeouts);
     o->fcache_hits = ctr_get(&c->fcache_hits);

@@ -1,0 +1,510 @@
+/*
+ * access.c - the access phase (see access.h) and the client rules: allow, deny, satisfy.
+ *
+ * `allow` and `deny` are two rows whose lines form one ordered list (each parsed line takes
+ * the next sequence number); a block with none of either inherits its parent's whole list,
+ * as nginx. finish() compiles each block's list once into a plan: a cidr table
+ * (core/base/cidr.h) whose value is the position of the first address rule covering an
+ * address, plus the host rules, which need the client's name and are checked only when one
+ * of them comes before the address rule that matched.
+ */
+#include "core/http/access.h"
+
+#include "core/base/alloc.h"
+#include "core/base/cidr.h"
+#include "core/conf/block.h"
+#include "core/conf/print.h"
+#include "core/conf/types.h"
+#include "core/http/respond.h"
+#include "core/http/route.h"
+#include "core/io/loop.h"
+#include "log/errlog.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* The steps of the other modules (http/limit_req.h, limit_conn.h, auth_basic.h, hostname.h). */
+int limit_req_check(struct req *r) __attribute__((weak));
+int limit_conn_check(struct req *r) __attribute__((weak));
+int auth_basic_check(struct req *r) __attribute__((weak));
+int http_remote_host(struct req *r, struct slice *name) __attribute__((weak));
+
+enum rule_kind { RULE_ADDR, RULE_HOST, RULE_UNIX };
+
+struct access_rule {
+    uint32_t seq; /* the line's place among every allow and deny line parsed */
+    bool allow;
+    uint8_t kind; /* enum rule_kind */
+    struct cidr_prefix p;
+    char *host; /* RULE_HOST: "name" (exact) or ".example.com" (it and its subdomains) */
+};
+
+struct access_rules {
+    struct access_rule *v;
+    unsigned n;
+};
+
+/* A block's rules compiled. */
+struct access_plan {
+    struct cidr_table *addr;   /* value: position in rules + 1 */
+    struct access_rule *rules; /* in file order (borrowed from the blocks' lists) */
+    unsigned n;
+    unsigned first_host; /* position of the first host rule, n when none */
+    bool has_unix;
+};
+
+enum satisfy { SATISFY_ALL, SATISFY_ANY };
+
+struct access_loc {
+    struct access_rules allow, deny; /* the rows' fields */
+    unsigned satisfy;
+    const struct access_plan *plan; /* derived: the rules that apply here; NULL: none */
+    struct access_plan *own;        /* the plan this block compiled (freed with it) */
+};
+
+static unsigned access_slot;
+static uint32_t next_seq; /* parse order; only ever grows, so any two lines compare */
+
+/* ---------------------------------------------------------------- allow / deny ADDRESS */
+
+static void rules_release(void *field)
+{
+    struct access_rules *l = field;
+    for (unsigned i = 0; i < l->n; i++) {
+        sp_free(l->v[i].host);
+    }
+    sp_free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static int rules_parse(struct conf_parse *p, const struct conf_row *r, void *field, char **a,
+                       unsigned n)
+{
+    struct access_rules *l = field;
+    struct access_rule rule = {.seq = ++next_seq, .allow = r->name[0] == 'a'};
+    if (n == 2) {
+        if (strcmp(a[0], "host") != 0) {
+            return conf_error(p,
+                              "%s takes an address, a CIDR, \"all\", \"unix:\" or "
+                              "\"host NAME\", not \"%s %s\"",
+                              r->name, a[0], a[1]);
+        }
+        size_t len = strlen(a[1]);
+        if (len == 0 || len > 253 ||
+            strspn(a[1], "abcdefghijklmnopqrstuvwxyz"
+                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != len ||
+            strcmp(a[1], ".") == 0) {
+            return conf_error(p, "%s host: invalid host name \"%s\"", r->name, a[1]);
+        }
+        rule.kind = RULE_HOST;
+        if (!(rule.host = conf_strdup(p, a[1]))) {
+            return -1;
+        }
+        for (char *q = rule.host; *q; q++) {
+            *q = (char)tolower((unsigned char)*q);
+        }
+    } else if (strcmp(a[0], "unix:") == 0) {
+        rule.kind = RULE_UNIX;
+    } else {
+        char msg[160];
+        int rc = cidr_parse(a[0], &rule.p, msg, sizeof(msg));
+        if (rc < 0) {
+            return conf_error(p, "%s: %s", r->name, msg);
+        }
+        if (rc > 0 && conf_note(p, "%s", msg) < 0) {
+            return -1;
+        }
+        rule.kind = RULE_ADDR;
+    }
+    struct access_rule *nv = sp_realloc(l->v, (l->n + 1) * sizeof(*nv));
+    if (!nv) {
+        sp_free(rule.host);
+        return conf_error(p, "out of memory");
+    }
+    l->v = nv;
+    l->v[l->n++] = rule;
+    return 0;
+}
+
+static void rule_text(const struct access_rule *x, char *buf, size_t cap)
+{
+    if (x->kind == RULE_HOST) {
+        snprintf(buf, cap, "%s", x->host);
+        return;
+    }
+    if (x->kind == RULE_UNIX) {
+        snprintf(buf, cap, "unix:");
+        return;
+    }
+    if (x->p.family == CIDR_ALL) {
+        snprintf(buf, cap, "all");
+        return;
+    }
+    char a[INET6_ADDRSTRLEN];
+    inet_ntop(x->p.family == CIDR_V4 ? AF_INET : AF_INET6, x->p.addr, a, sizeof(a));
+    snprintf(buf, cap, "%s/%u", a, x->p.bits);
+}
+
+static void rules_print(struct conf_out *o, const struct conf_row *r, const void *field)
+{
+    const struct access_rules *l = field;
+    for (unsigned i = 0; i < l->n; i++) {
+        char buf[300];
+        rule_text(&l->v[i], buf, sizeof(buf));
+        conf_out_begin(o, r->name);
+        if (l->v[i].kind == RULE_HOST) {
+            conf_out_arg(o, "host");
+        }
+        conf_out_arg(o, buf);
+        conf_out_end(o);
+    }
+}
+
+static const struct conf_type rules_type = {"access rule", sizeof(struct access_rules), rules_parse,
+                                            rules_print, rules_release};
+
+/* ---------------------------------------------------------------- compiling */
+
+static int by_seq(const void *a, const void *b)
+{
+    uint32_t x = ((const struct access_rule *)a)->seq, y = ((const struct access_rule *)b)->seq;
+    return x < y ? -1 : x > y;
+}
+
+static void plan_free(struct access_plan *pl)
+{
+    if (pl) {
+        cidr_table_free(pl->addr);
+        sp_free(pl->rules);
+        sp_free(pl);
+    }
+}
+
+static struct access_plan *plan_build(const struct access_loc *a)
+{
+    struct access_plan *pl = sp_calloc(1, sizeof(*pl));
+    if (!pl) {
+        return NULL;
+    }
+    pl->n = a->allow.n + a->deny.n;
+    pl->rules = sp_calloc(pl->n, sizeof(*pl->rules));
+    pl->addr = cidr_table_new();
+    if (!pl->rules || !pl->addr) {
+        plan_free(pl);
+        return NULL;
+    }
+    if (a->allow.n) {
+        memcpy(pl->rules, a->allow.v, a->allow.n * sizeof(*pl->rules));
+    }
+    if (a->deny.n) {
+        memcpy(pl->rules + a->allow.n, a->deny.v, a->deny.n * sizeof(*pl->rules));
+    }
+    qsort(pl->rules, pl->n, sizeof(*pl->rules), by_seq);
+    pl->first_host = pl->n;
+    for (unsigned i = pl->n; i-- > 0;) { /* last to first: the first rule wins (cidr.h) */
+        const struct access_rule *x = &pl->rules[i];
+        if (x->kind == RULE_ADDR && cidr_table_add(pl->addr, &x->p, i + 1) < 0) {
+            plan_free(pl);
+            return NULL;
+        }
+        if (x->kind == RULE_HOST) {
+            pl->first_host = i;
+        }
+        pl->has_unix |= x->kind == RULE_UNIX;
+    }
+    return pl;
+}
+
+/* Each block's plan: its own rules compiled, else its parent's. -ENOMEM, or -EINVAL with
+ * *bad set to where a host rule is that nothing can resolve. */
+static int derive(struct conf_block *b, unsigned slot, const struct access_plan *parent,
+                  struct conf_where *bad)
+{
+    struct access_loc *a = conf_get(b, slot, CONF_STORE_LOC);
+    int ra = conf_row_index(&access_module, "allow"), rd = conf_row_index(&access_module, "deny");
+    bool own = conf_where_of(b, slot, (unsigned)ra).line > 0 ||
+               conf_where_of(b, slot, (unsigned)rd).line > 0;
+    if (own) {
+        if (!(a->own = plan_build(a))) {
+            return -ENOMEM;
+        }
+        a->plan = a->own;
+        if (a->own->first_host < a->own->n && !http_remote_host) {
+            bool in_allow = false;
+            for (unsigned i = 0; i < a->allow.n; i++) {
+                in_allow |= a->allow.v[i].kind == RULE_HOST;
+            }
+            *bad = conf_where_of(b, slot, (unsigned)(in_allow ? ra : rd));
+            return -EINVAL;
+        }
+    } else {
+        a->plan = parent;
+    }
+    for (struct conf_block *k = b->children; k; k = k->next) {
+        int rc = derive(k, slot, a->plan, bad);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void underive(struct conf_block *b, unsigned slot)
+{
+    struct access_loc *a = conf_get(b, slot, CONF_STORE_LOC);
+    if (a) {
+        plan_free(a->own);
+        a->own = NULL;
+        a->plan = NULL;
+    }
+    for (struct conf_block *k = b->children; k; k = k->next) {
+        underive(k, slot);
+    }
+}
+
+static int access_finish(struct conf *c, unsigned slot, char *err, size_t errlen)
+{
+    access_slot = slot;
+    struct conf_where bad = {0};
+    int rc = derive(c->main, slot, NULL, &bad);
+    if (rc == -EINVAL) {
+        return conf_fail_at(err, errlen, bad,
+                            "host rules need the client's name, and this "
+                            "build has no resolver");
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "out of memory compiling allow/deny rules");
+        return -1;
+    }
+    return 0;
+}
+
+static void access_release(struct conf *c, unsigned slot)
+{
+    access_slot = slot;
+    underive(c->main, slot);
+}
+
+/* ---------------------------------------------------------------- matching */
+
+/* Does a host rule match name (lowercase, no trailing dot)? */
+static bool host_match(const char *rule, struct slice name)
+{
+    size_t rl = strlen(rule);
+    if (name.len == 0) {
+        return false;
+    }
+    if (rule[0] == '.') {
+        /* ".example.com": example.com itself and every name under it */
+        if (name.len == rl - 1 && strncasecmp(name.ptr, rule + 1, rl - 1) == 0) {
+            return true;
+        }
+        return name.len > rl && strncasecmp(name.ptr + name.len - rl, rule, rl) == 0;
+    }
+    return name.len == rl && strncasecmp(name.ptr, rule, rl) == 0;
+}
+
+/* The position of the first address or unix rule matching peer (n: none). */
+static unsigned first_addr_rule(const struct access_plan *pl, const struct sockaddr_storage *ss)
+{
+    if (ss && (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)) {
+        uint32_t v = cidr_lookup(pl->addr, (const struct sockaddr *)ss);
+        return v ? v - 1 : pl->n;
+    }
+    for (unsigned i = 0; i < pl->n; i++) { /* a unix socket, or an unknown peer: "all" */
+        const struct access_rule *x = &pl->rules[i];
+        if ((x->kind == RULE_ADDR && x->p.family == CIDR_ALL) ||
+            (x->kind == RULE_UNIX && ss && ss->ss_family == AF_UNIX)) {
+            return i;
+        }
+    }
+    return pl->n;
+}
+
+/* Per worker: refusals are logged at most once a second, with how many were not. */
+struct refusal_log {
+    uint64_t last_s;
+    uint64_t quiet;
+};
+
+static _Thread_local struct refusal_log accept_log, request_log;
+
+static bool log_now(struct refusal_log *rl, uint64_t now_s, uint64_t *quiet)
+{
+    if (rl->last_s && now_s < rl->last_s + 1) {
+        rl->quiet++;
+        return false;
+    }
+    rl->last_s = now_s ? now_s : 1;
+    *quiet = rl->quiet;
+    rl->quiet = 0;
+    return true;
+}
+
+static void peer_text(const struct sockaddr_storage *ss, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "unknown");
+    if (ss && ss->ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf, (socklen_t)cap);
+    } else if (ss && ss->ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, buf, (socklen_t)cap);
+    } else if (ss && ss->ss_family == AF_UNIX) {
+        snprintf(buf, cap, "unix:");
+    }
+}
+
+/* ACCESS_NEXT (no rule matched), ACCESS_GRANTED (allow), 403 (deny), HANDLER_LATER, -ENOMEM. */
+static int ip_check(struct req *r, const struct access_plan *pl)
+{
+    const struct sockaddr_storage *ss = r->proto->peer(r);
+    unsigned pos = first_addr_rule(pl, ss);
+    if (pl->first_host < pos) {
+        /* a host rule comes first: it decides if the client's name matches it */
+        struct slice name = SLICE_NULL;
+        if (!http_remote_host) {
+            return 500; /* not reached: host rules are refused without the resolver */
+        }
+        int rc = http_remote_host(r, &name);
+        if (rc != 0) {
+            return rc; /* waiting for the name, or out of memory */
+        }
+        for (unsigned i = pl->first_host; i < pos; i++) {
+            if (pl->rules[i].kind == RULE_HOST && host_match(pl->rules[i].host, name)) {
+                pos = i;
+                break;
+            }
+        }
+    }
+    if (pos == pl->n) {
+        return ACCESS_NEXT;
+    }
+    if (pl->rules[pos].allow) {
+        return ACCESS_GRANTED;
+    }
+    uint64_t quiet;
+    if (log_now(&request_log, r->env->loop->now_s, &quiet)) {
+        char a[INET6_ADDRSTRLEN + 8];
+        peer_text(ss, a, sizeof(a));
+        char more[64] = "";
+        if (quiet) {
+            snprintf(more, sizeof(more), " (and %llu more since the last line)",
+                     (unsigned long long)quiet);
+        }
+        errlog(ERRLOG_ERROR, "access forbidden by rule, client: %s, request: \"%.*s\"%s", a,
+               (int)r->path.len, r->path.ptr, more);
+    }
+    return 403;
+}
+
+int http_access(struct req *r)
+{
+    const struct access_loc *a = conf_get(r->loc->block, access_slot, CONF_STORE_LOC);
+    int st;
+    if (limit_req_check && (st = limit_req_check(r)) != ACCESS_NEXT) {
+        return st;
+    }
+    if (limit_conn_check && (st = limit_conn_check(r)) != ACCESS_NEXT) {
+        return st;
+    }
+    int ip = a->plan ? ip_check(r, a->plan) : ACCESS_NEXT;
+    if (ip < 0 || ip == HANDLER_LATER || (ip >= 300 && ip != 403)) {
+        return ip;
+    }
+    if (a->satisfy == SATISFY_ANY && ip == ACCESS_GRANTED) {
+        return ACCESS_NEXT; /* the address lets it in: no password asked */
+    }
+    if (a->satisfy == SATISFY_ALL && ip == 403) {
+        return 403;
+    }
+    int auth = auth_basic_check ? auth_basic_check(r) : ACCESS_NEXT;
+    if (auth < 0 || auth == HANDLER_LATER) {
+        return auth;
+    }
+    if (auth == ACCESS_GRANTED) {
+        return ACCESS_NEXT;
+    }
+    if (auth >= 300) {
+        return auth; /* 401 wins over 403 under satisfy any, so the client can log in */
+    }
+    return ip == 403 ? 403 : ACCESS_NEXT;
+}
+
+/* ---------------------------------------------------------------- at accept */
+
+static const struct access_plan *server_plan(const struct route_server *s)
+{
+    const struct access_loc *a = conf_get(s->block, access_slot, CONF_STORE_LOC);
+    return a ? a->plan : NULL;
+}
+
+bool http_access_at_accept(const struct route_group *g)
+{
+    for (unsigned i = 0; i < g->nservers; i++) {
+        if (!server_plan(g->servers[i])) {
+            return false; /* a server there takes every client: decide per request */
+        }
+    }
+    return g->nservers > 0;
+}
+
+bool http_access_accept(const struct route_group *g, const struct sockaddr_storage *peer)
+{
+    for (unsigned i = 0; i < g->nservers; i++) {
+        const struct access_plan *pl = server_plan(g->servers[i]);
+        if (!pl) {
+            return true;
+        }
+        unsigned pos = first_addr_rule(pl, peer);
+        if (pl->first_host < pos || pos == pl->n || pl->rules[pos].allow) {
+            return true; /* a name decides, no rule matches, or a rule allows it */
+        }
+    }
+    return false;
+}
+
+void http_access_log_refusal(const struct sockaddr_storage *peer, uint64_t now_s)
+{
+    uint64_t quiet;
+    if (log_now(&accept_log, now_s, &quiet)) {
+        char a[INET6_ADDRSTRLEN + 8];
+        peer_text(peer, a, sizeof(a));
+        char more[64] = "";
+        if (quiet) {
+            snprintf(more, sizeof(more), " (and %llu more since the last line)",
+                     (unsigned long long)quiet);
+        }
+        errlog(ERRLOG_INFO, "connection from %s refused at accept by the server's rules%s", a,
+               more);
+    }
+}
+
+/* ---------------------------------------------------------------- the module */
+
+#define ALL (CONF_MAIN | CONF_SERVER | CONF_LOCATION)
+#define OFF(f) offsetof(struct access_loc, f)
+
+static const char *const satisfy_keys[] = {"all", "any", NULL};
+
+static const struct conf_row rows[] = {
+    {"allow", ALL, CONF_STORE_LOC, 1, 2, CONF_MULTI, &rules_type, OFF(allow), NULL, 0, 0,
+     "10.0.0.0/8", NULL},
+    {"deny", ALL, CONF_STORE_LOC, 1, 2, CONF_MULTI, &rules_type, OFF(deny), NULL, 0, 0, "all",
+     NULL},
+    {"satisfy", ALL, CONF_STORE_LOC, 1, 1, 0, &conf_keyword, OFF(satisfy), "all", 0, 0, "any",
+     satisfy_keys},
+};
+
+const struct conf_module access_module = {
+    .name = "access",
+    .rows = rows,
+    .nrows = ARRAY_SIZE(rows),
+    .size = {[CONF_STORE_LOC] = sizeof(struct access_loc)},
+    .finish = access_finish,
+    .release = access_release,
+};
