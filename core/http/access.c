@@ -47,6 +47,8 @@ struct access_rule {
 struct access_rules {
     struct access_rule *v;
     unsigned n;
+    const struct conf_block *block; /* where the lines are: a child that inherits the list
+                                     * shares the struct, so this tells own from inherited */
 };
 
 /* A block's rules compiled. */
@@ -65,6 +67,8 @@ struct access_loc {
     unsigned satisfy;
     const struct access_plan *plan; /* derived: the rules that apply here; NULL: none */
     struct access_plan *own;        /* the plan this block compiled (freed with it) */
+    bool inner_rules; /* a block inside this one has rules of its own (a server's locations):
+                       * the server's rules cannot decide at accept */
 };
 
 static unsigned access_slot;
@@ -129,6 +133,7 @@ static int rules_parse(struct conf_parse *p, const struct conf_row *r, void *fie
     }
     l->v = nv;
     l->v[l->n++] = rule;
+    l->block = p->block;
     return 0;
 }
 
@@ -151,18 +156,42 @@ static void rule_text(const struct access_rule *x, char *buf, size_t cap)
     snprintf(buf, cap, "%s/%u", a, x->p.bits);
 }
 
+static void print_rule(struct conf_out *o, const struct access_rule *x)
+{
+    char buf[300];
+    rule_text(x, buf, sizeof(buf));
+    conf_out_begin(o, x->allow ? "allow" : "deny");
+    if (x->kind == RULE_HOST) {
+        conf_out_arg(o, "host");
+    }
+    conf_out_arg(o, buf);
+    conf_out_end(o);
+}
+
+/*
+ * Both rows' lines go out in file order: allow's print, called when allow lines are in the
+ * block, merges the block's deny lines in; deny's print then has nothing left to write.
+ */
 static void rules_print(struct conf_out *o, const struct conf_row *r, const void *field)
 {
     const struct access_rules *l = field;
-    for (unsigned i = 0; i < l->n; i++) {
-        char buf[300];
-        rule_text(&l->v[i], buf, sizeof(buf));
-        conf_out_begin(o, r->name);
-        if (l->v[i].kind == RULE_HOST) {
-            conf_out_arg(o, "host");
+    bool is_allow = r->name[0] == 'a';
+    const struct access_loc *a =
+        (const struct access_loc *)((const char *)field -
+                                    (is_allow ? offsetof(struct access_loc, allow)
+                                              : offsetof(struct access_loc, deny)));
+    const struct access_rules *other = is_allow ? &a->deny : &a->allow;
+    bool merged = other->n && other->block == l->block;
+    if (merged && !is_allow) {
+        return;
+    }
+    unsigned i = 0, j = 0, m = merged ? other->n : 0;
+    while (i < l->n || j < m) {
+        if (j == m || (i < l->n && l->v[i].seq < other->v[j].seq)) {
+            print_rule(o, &l->v[i++]);
+        } else {
+            print_rule(o, &other->v[j++]);
         }
-        conf_out_arg(o, buf);
-        conf_out_end(o);
     }
 }
 
@@ -186,24 +215,28 @@ static void plan_free(struct access_plan *pl)
     }
 }
 
-static struct access_plan *plan_build(const struct access_loc *a)
+/* The block's own lines (a list it inherits is not its own: nginx takes either). */
+static struct access_plan *plan_build(const struct access_loc *a, const struct conf_block *b)
 {
+    struct access_rules none = {0};
+    const struct access_rules *al = a->allow.block == b ? &a->allow : &none;
+    const struct access_rules *dl = a->deny.block == b ? &a->deny : &none;
     struct access_plan *pl = sp_calloc(1, sizeof(*pl));
     if (!pl) {
         return NULL;
     }
-    pl->n = a->allow.n + a->deny.n;
+    pl->n = al->n + dl->n;
     pl->rules = sp_calloc(pl->n, sizeof(*pl->rules));
     pl->addr = cidr_table_new();
     if (!pl->rules || !pl->addr) {
         plan_free(pl);
         return NULL;
     }
-    if (a->allow.n) {
-        memcpy(pl->rules, a->allow.v, a->allow.n * sizeof(*pl->rules));
+    if (al->n) {
+        memcpy(pl->rules, al->v, al->n * sizeof(*pl->rules));
     }
-    if (a->deny.n) {
-        memcpy(pl->rules + a->allow.n, a->deny.v, a->deny.n * sizeof(*pl->rules));
+    if (dl->n) {
+        memcpy(pl->rules + al->n, dl->v, dl->n * sizeof(*pl->rules));
     }
     qsort(pl->rules, pl->n, sizeof(*pl->rules), by_seq);
     pl->first_host = pl->n;
@@ -231,13 +264,13 @@ static int derive(struct conf_block *b, unsigned slot, const struct access_plan 
     bool own = conf_where_of(b, slot, (unsigned)ra).line > 0 ||
                conf_where_of(b, slot, (unsigned)rd).line > 0;
     if (own) {
-        if (!(a->own = plan_build(a))) {
+        if (!(a->own = plan_build(a, b))) {
             return -ENOMEM;
         }
         a->plan = a->own;
         if (a->own->first_host < a->own->n && !http_remote_host) {
             bool in_allow = false;
-            for (unsigned i = 0; i < a->allow.n; i++) {
+            for (unsigned i = 0; a->allow.block == b && i < a->allow.n; i++) {
                 in_allow |= a->allow.v[i].kind == RULE_HOST;
             }
             *bad = conf_where_of(b, slot, (unsigned)(in_allow ? ra : rd));
@@ -246,11 +279,14 @@ static int derive(struct conf_block *b, unsigned slot, const struct access_plan 
     } else {
         a->plan = parent;
     }
+    a->inner_rules = false;
     for (struct conf_block *k = b->children; k; k = k->next) {
         int rc = derive(k, slot, a->plan, bad);
         if (rc < 0) {
             return rc;
         }
+        const struct access_loc *ka = conf_get(k, slot, CONF_STORE_LOC);
+        a->inner_rules |= ka->own || ka->inner_rules;
     }
     return 0;
 }
@@ -437,10 +473,11 @@ int http_access(struct req *r)
 
 /* ---------------------------------------------------------------- at accept */
 
+/* The rules that decide for every request to s, or NULL (none, or a location has its own). */
 static const struct access_plan *server_plan(const struct route_server *s)
 {
     const struct access_loc *a = conf_get(s->block, access_slot, CONF_STORE_LOC);
-    return a ? a->plan : NULL;
+    return a && !a->inner_rules ? a->plan : NULL;
 }
 
 bool http_access_at_accept(const struct route_group *g)

@@ -45,8 +45,10 @@ int http_access(struct req *r) MUST_CHECK;
 
 /*
  * At accept, before a byte is read: false when the server rules (allow / deny in server
- * or http context) of every server on listen group `group` refuse the address, and the
- * connection is to be closed. True when nothing is configured there.
+ * or http context) of every server on listen group g refuse the address, and the
+ * connection is to be closed. A server none of whose locations has rules of its own is
+ * decided by its rules alone; one with such a location, or with no rules, takes every
+ * client here (its locations decide per request).
  */
 struct route_group;
 struct sockaddr_storage;
