@@ -219,8 +219,6 @@ static const char *const refused[] = {
     "scgi_pass 127.0.0.1:4000;",
     "auth_basic \"closed\";",
     "auth_basic_user_file /etc/htpasswd;",
-    "allow 10.0.0.0/8;",
-    "deny all;",
     "limit_req zone=one burst=5;",
     "limit_conn_zone $binary_remote_addr zone=addr:10m;",
     "source_charset koi8-r;",
