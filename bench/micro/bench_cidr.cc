@@ -80,6 +80,27 @@ void BM_trie_v4(benchmark::State &state)
 
 BENCHMARK(BM_trie_v4)->Arg(10)->Arg(1000)->Arg(10000);
 
+// clients inside 10.0.0.0/8, among the rules: the walks go deep (8 levels at most)
+void BM_trie_v4_inside(benchmark::State &state)
+{
+    auto rules = make_rules(unsigned(state.range(0)));
+    cidr_table *t = make_table(rules);
+    std::vector<uint32_t> c;
+    for (unsigned k = 0; k < 4096; k++) {
+        // half on a rule's network, half anywhere in 10/8
+        uint32_t a = k & 1 ? rules[rnd() % rules.size()].net | (rnd() & 0xff)
+                           : 0x0a000000u | (rnd() & 0xffffffu);
+        c.push_back(htonl(a));
+    }
+    size_t i = 0;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(cidr_lookup_raw(t, (const uint8_t *)&c[i++ & 4095], false));
+    }
+    cidr_table_free(t);
+}
+
+BENCHMARK(BM_trie_v4_inside)->Arg(10)->Arg(1000)->Arg(10000);
+
 // nginx's way: every rule in order until one matches
 void BM_linear_v4(benchmark::State &state)
 {
