@@ -8,6 +8,7 @@
 #include "core/handlers/static.h"
 #include "core/http/access.h"
 #include "core/http/accesslog.h"
+#include "core/http/auth_basic.h"
 #include "core/http/error_page.h"
 #include "core/http/files.h"
 #include "core/http/headers.h"
@@ -30,6 +31,7 @@ const struct conf_module *const spate_modules[] = {
     &userdir_module,
     &error_page_module,  &redirect_pool_module, &static_module,   &autoindex_module,
     &multiviews_module,  &headers_module,     &typing_module,   &access_module,
+    &auth_basic_module,
 #if SPATE_TEST_HANDLERS
     &test_stream_module,
 #endif

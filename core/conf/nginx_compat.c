@@ -114,7 +114,6 @@ static const struct ngx_entry table[] = {
     {"grpc_", true, NGX_REFUSE, PROXY},
     {"memcached_", true, NGX_REFUSE, PROXY},
     {"resolver", true, NGX_REFUSE, NOT ": spate resolves no names"},
-    {"auth_basic", true, NGX_REFUSE, ACCESS},
     {"auth_request", true, NGX_REFUSE, ACCESS},
     {"limit_", true, NGX_REFUSE,
      NOT_YET ": spate has no limits per client (max_connections caps each worker)"},
