@@ -298,3 +298,63 @@ def test_rules_print_back(tmp_path, docroot):
                                      "allow 192.168.0.0/16", "deny all")]
     assert order == sorted(order), text
     assert "satisfy any" in text
+
+
+def basic(user, pw):
+    import base64
+    return "Basic " + base64.b64encode(("%s:%s" % (user, pw)).encode()).decode()
+
+
+def req(port, path, auth=None):
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    h = "Authorization: %s\r\n" % auth if auth else ""
+    c.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n" % (path, h)).encode())
+    out = b""
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        out += d
+    c.close()
+    return int(out.split()[1]), out
+
+
+def test_satisfy(tmp_path, docroot):
+    """satisfy all wants the address and the password; any is content with either, and asks
+    for the password (401, not 403) when the address is refused."""
+    pw = tmp_path / "htpasswd"
+    subprocess.run(["htpasswd", "-bc", str(pw), "alice", "s3cret"], check=True,
+                   capture_output=True)
+    auth = 'auth_basic "zone"; auth_basic_user_file %s;' % pw
+    s = spate_conf(tmp_path, docroot, server="""
+  location /all-ok/ { allow 127.0.0.1; deny all; %s alias %s/; }
+  location /all-denied/ { deny 127.0.0.1; %s alias %s/; }
+  location /any-ok/ { satisfy any; allow 127.0.0.1; deny all; %s alias %s/; }
+  location /any-denied/ { satisfy any; deny 127.0.0.1; %s alias %s/; }
+  location /any-nomatch/ { satisfy any; allow 10.0.0.0/8; %s alias %s/; }
+  location /any-norules/ { satisfy any; deny 10.0.0.0/8; alias %s/; }
+""" % (auth, docroot, auth, docroot, auth, docroot, auth, docroot, auth, docroot, docroot))
+    good, bad = basic("alice", "s3cret"), basic("alice", "nope")
+    try:
+        st, out = req(s.port, "/all-ok/hello.txt")
+        assert st == 401 and b'WWW-Authenticate: Basic realm="zone"' in out
+        assert req(s.port, "/all-ok/hello.txt", good)[0] == 200
+        assert req(s.port, "/all-ok/hello.txt", bad)[0] == 401
+        # the address is refused: no password helps, none is asked for
+        st, out = req(s.port, "/all-denied/hello.txt", good)
+        assert st == 403 and b"WWW-Authenticate" not in out
+        assert req(s.port, "/all-denied/hello.txt")[0] == 403
+        # any: the address lets it in without a password
+        assert req(s.port, "/any-ok/hello.txt")[0] == 200
+        assert req(s.port, "/any-ok/hello.txt", bad)[0] == 200
+        # any: refused by address, so the password decides, and is asked for
+        st, out = req(s.port, "/any-denied/hello.txt")
+        assert st == 401 and b"WWW-Authenticate: Basic" in out
+        assert req(s.port, "/any-denied/hello.txt", good)[0] == 200
+        assert req(s.port, "/any-denied/hello.txt", bad)[0] == 401
+        # any: no address rule matches: the password decides
+        assert req(s.port, "/any-nomatch/hello.txt")[0] == 401
+        assert req(s.port, "/any-nomatch/hello.txt", good)[0] == 200
+        assert req(s.port, "/any-norules/hello.txt")[0] == 200
+    finally:
+        stop_ok(s)
