@@ -373,6 +373,15 @@ static void log_refusal(struct req *r, struct slice user, const char *why)
            (int)r->path.len, r->path.ptr, more);
 }
 
+/* 503: the helpers are busy for now. */
+static int busy(struct req *r)
+{
+    if (resp_field(r, SLICE_LIT("Retry-After"), SLICE_LIT("1")) < 0) {
+        return 503; /* no room for the field: the status alone */
+    }
+    return 503;
+}
+
 int auth_basic_check(struct req *r)
 {
     const struct auth_loc *a = loc_conf(r->loc);
@@ -382,7 +391,7 @@ int auth_basic_check(struct req *r)
     struct auth_snap *s;
     int rc = auth_cache_snapshot(r, a->af, &s);
     if (rc != 0) {
-        return rc;
+        return rc == 503 ? busy(r) : rc;
     }
     char buf[AUTH_B64_MAX / 4 * 3 + 3];
     struct slice user, pass;
@@ -405,9 +414,7 @@ int auth_basic_check(struct req *r)
         log_refusal(r, user, "password mismatch or unknown user");
         rc = challenge(r, a->realm);
     } else if (rc == 503) {
-        if (resp_field(r, SLICE_LIT("Retry-After"), SLICE_LIT("1")) < 0) {
-            rc = 503;
-        }
+        rc = busy(r);
     }
     explicit_bzero(buf, sizeof(buf));
     return rc;

@@ -48,7 +48,9 @@ struct auth_state {
     struct lru pairs;
     struct lru_node *buckets[AUTH_BUCKETS];
     struct wfile *files;
-    unsigned njobs; /* verify jobs in flight */
+    unsigned njobs;        /* verify jobs in flight */
+    unsigned nqueued;      /* requests in queue */
+    struct req_wait queue; /* requests waiting for a free hash slot, first come first */
     uint64_t seed;
     uint64_t next_sweep_ms;
     const struct auth_pair *handoff; /* the pair whose hash is waking its requests */
@@ -107,6 +109,7 @@ static struct auth_state *state_get(void)
                                                                    * only a cache key */
     }
     lru_init(&w->pairs, w->buckets, AUTH_BUCKETS);
+    req_wait_list_init(&w->queue);
     t_state = w;
     (void)pthread_setspecific(state_key, w);
     return w;
@@ -143,6 +146,9 @@ static void state_free(void *p)
             e->job->e = NULL;
         }
         pair_drop(w, e);
+    }
+    while (w->queue.next != &w->queue) {
+        req_wait_unlink(w->queue.next); /* their connections are gone by now */
     }
     while (w->files) {
         struct wfile *wf = w->files;
@@ -393,6 +399,14 @@ static void verify_done(struct offload_job *oj, int res)
         if (e->state != PAIR_GOOD) {
             pair_drop(w, e); /* a wrong pair is not kept: it would only push good ones out */
         }
+        /* a slot is free: the first queued requests take it (each woken one either starts
+         * its hash, finds its pair, or queues again only when the slots are full again) */
+        while (w->njobs < AUTH_JOBS_MAX && w->queue.next != &w->queue) {
+            struct req_wait *rw = w->queue.next;
+            req_wait_unlink(rw);
+            w->nqueued--;
+            rw->wake(rw);
+        }
     }
     req_hold_end(j->hold);
     verify_free(j);
@@ -414,15 +428,15 @@ static struct auth_pair *pair_find(struct auth_state *w, XXH128_hash_t k)
     return NULL;
 }
 
-/* Past AUTH_CACHE_MAX, the least recently used pairs go (not one being hashed). */
+/* Past AUTH_CACHE_MAX, the least recently used pairs go (not one being hashed or handed off). */
 static void make_room(struct auth_state *w)
 {
     struct lru_node *n = lru_oldest(&w->pairs);
     while (w->pairs.count >= AUTH_CACHE_MAX && n) {
         struct lru_node *newer = lru_newer(&w->pairs, n);
         struct auth_pair *e = pair_of(n);
-        if (e->state != PAIR_PENDING) {
-            pair_drop(w, e);
+        if (e->state != PAIR_PENDING && e != w->handoff) {
+            pair_drop(w, e); /* not the one verify_done is handing off: it still holds it */
         }
         n = newer;
     }
@@ -475,8 +489,19 @@ int auth_cache_verify(struct req *r, struct auth_snap *s, struct slice user, str
         return 401; /* no account at all: there is nothing to find out by timing */
     }
     if (w->njobs >= AUTH_JOBS_MAX) {
-        w->st.busy++;
-        return 503;
+        /* every slot busy: wait in line (a flooding client's connections then wait too, at
+         * no cost, instead of coming back at once); past AUTH_QUEUE_MAX, 503 */
+        if (!r->wait || w->nqueued >= AUTH_QUEUE_MAX || r->wait->rounds >= AUTH_ROUNDS_MAX) {
+            w->st.busy++;
+            return 503;
+        }
+        if (!r->wait->next) {
+            req_wait_link(&w->queue, r->wait);
+            r->wait->rounds++;
+            w->nqueued++;
+            w->st.queued++;
+        }
+        return HANDLER_LATER;
     }
     struct verify_job *j = sp_calloc(1, sizeof(*j) + pass.len + 1);
     e = j ? sp_calloc(1, sizeof(*e)) : NULL;

@@ -22,9 +22,12 @@
  *     file. A wrong pair is not remembered (a flood of wrong passwords cannot push the good
  *     pairs out).
  *
- *   - at most AUTH_JOBS_MAX hashes in flight per worker: a request that needs one more gets
- *     503 with Retry-After: 1 at once, so a client flooding wrong passwords takes at most
- *     that many of the helpers' queue and cannot hold back the pairs already found.
+ *   - at most AUTH_JOBS_MAX hashes in flight per worker: a request that needs one more waits
+ *     in the worker's line (first come, first served; it costs nothing while it waits) until
+ *     a slot is free; past AUTH_QUEUE_MAX waiting, 503 with Retry-After: 1. A client flooding
+ *     wrong passwords thus gets at most AUTH_JOBS_MAX of the helpers per worker, and its
+ *     connections wait instead of coming back at once; the pairs already found are answered
+ *     from memory meanwhile, without waiting.
  *
  * Threads: a worker's (the helpers only run the jobs; their results come back on the ring).
  */
@@ -39,7 +42,13 @@
 
 #define AUTH_CACHE_MAX 1024
 #define AUTH_CACHE_VALID_MS 60000
-#define AUTH_JOBS_MAX 4
+/* -D overrides them for bench/e2e/authbench.py's comparisons */
+#ifndef AUTH_JOBS_MAX
+#define AUTH_JOBS_MAX 1 /* per worker: a bcrypt hash takes a helper's CPU for milliseconds */
+#endif
+#ifndef AUTH_QUEUE_MAX
+#define AUTH_QUEUE_MAX 1024 /* requests waiting for a slot, per worker */
+#endif
 #define AUTH_CHECK_MS 1000 /* how often a worker has the file's identity checked */
 #define AUTH_STALE_MS 2000 /* a worker whose last check is older waits for a new one */
 
@@ -52,15 +61,15 @@ int auth_cache_snapshot(struct req *r, struct auth_file *f, struct auth_snap **o
 
 /*
  * Whether user:pass is an account of s: 0 (it is), 401 (it is not), HANDLER_LATER (a helper
- * is hashing it: r->wait linked, the request is dispatched again when it is known), 503 (too
- * many hashes in flight: the caller adds Retry-After), -ENOMEM.
+ * is hashing it, or the request waits for a slot: r->wait linked, the request is dispatched
+ * again), 503 (too many requests waiting: the caller adds Retry-After), -ENOMEM.
  */
 int auth_cache_verify(struct req *r, struct auth_snap *s, struct slice user,
                       struct slice pass) MUST_CHECK;
 
 /* Counters of the calling thread (tests, stats). */
 struct auth_cache_stats {
-    uint64_t hits, hashes, joined, busy, refreshes;
+    uint64_t hits, hashes, joined, queued, busy, refreshes;
     unsigned pairs, jobs;
 };
 
