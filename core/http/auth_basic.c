@@ -235,6 +235,16 @@ bool auth_basic_on(const struct route_loc *l)
     return a && a->af;
 }
 
+void auth_basic_each_file(const struct conf *c, void (*each)(void *arg, const char *path),
+                          void *arg)
+{
+    int s = conf_slot(c, &auth_basic_module);
+    const struct auth_main *m = s < 0 ? NULL : conf_main(c, (unsigned)s);
+    for (unsigned i = 0; m && i < m->nfiles; i++) {
+        each(arg, m->files[i]->path);
+    }
+}
+
 static int b64_value(char c)
 {
     if (c >= 'A' && c <= 'Z') {

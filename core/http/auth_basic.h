@@ -42,3 +42,11 @@ int auth_basic_check(struct req *r) MUST_CHECK;
 
 /* Whether auth_basic applies to location l (on, with a file). */
 bool auth_basic_on(const struct route_loc *l);
+
+/*
+ * Calls each(arg, path) for every password file of finished configuration c (absolute paths,
+ * each once): what the sandbox must let the process read (the file is re-read when it
+ * changes, and may be replaced by a rename: its directory, not only its inode).
+ */
+void auth_basic_each_file(const struct conf *c, void (*each)(void *arg, const char *path),
+                          void *arg);
