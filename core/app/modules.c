@@ -12,6 +12,9 @@
 #include "core/http/error_page.h"
 #include "core/http/files.h"
 #include "core/http/headers.h"
+#include "core/http/limit_conn.h"
+#include "core/http/limit_rate.h"
+#include "core/http/limit_req.h"
 #include "core/http/location.h"
 #include "core/http/redirect.h"
 #include "core/http/redirect_pool.h"
@@ -31,6 +34,7 @@ const struct conf_module *const spate_modules[] = {
     &userdir_module,
     &error_page_module,  &redirect_pool_module, &static_module,   &autoindex_module,
     &multiviews_module,  &headers_module,     &typing_module,   &access_module,
+    &limit_req_module,   &limit_conn_module,  &limit_rate_module,
     &auth_basic_module,
 #if SPATE_TEST_HANDLERS
     &test_stream_module,

@@ -16,7 +16,9 @@
 
 #include "core/base/alloc.h"
 #include "core/base/numfmt.h"
+#include "core/http/h1_pace.h"
 #include "core/http/h1_track.h"
+#include "core/http/limit_rate.h"
 #include "core/http/respond.h"
 #include "core/io/loop.h"
 #include "log/errlog.h"
@@ -479,7 +481,18 @@ static int h1_send(struct req *r)
     if (!rec) {
         return -ENOMEM;
     }
-    uint64_t head_len = 0;
+    uint64_t head_len = 0, rate, after;
+    if (body && s->body == RESP_BODY_PIECES && UNLIKELY(http_limit_rate(r->loc, &rate, &after)) &&
+        s->length > after) {
+        /* limit_rate: the head now, the body at the rate (h1_pace.c), ending as a stream */
+        struct resp none = *s;
+        none.body = RESP_BODY_NONE;
+        int rc = queue(h, &hd, &none, false, &head_len);
+        rec->head_len = (uint32_t)head_len;
+        rec->close = close;
+        after_close(h, close);
+        return rc < 0 ? rc : h1_pace_start(h, r, rate, after);
+    }
     int rc = queue(h, &hd, s, body, &head_len);
     rec->end = h->queued;
     rec->head_len = (uint32_t)head_len;

@@ -217,8 +217,6 @@ static const char *const refused[] = {
     "fastcgi_pass unix:/run/php.sock;",
     "uwsgi_pass 127.0.0.1:3031;",
     "scgi_pass 127.0.0.1:4000;",
-    "limit_req zone=one burst=5;",
-    "limit_conn_zone $binary_remote_addr zone=addr:10m;",
     "source_charset koi8-r;",
     "override_charset on;",
     "load_module modules/x.so;",
