@@ -20,8 +20,9 @@ enum var {
     /* phase 1 */
     V_REMOTE_ADDR,
     V_REMOTE_PORT,
-    V_REMOTE_HOST,
+    V_REMOTE_HOST, /* these three leave a hole as well, filled when the answer is known */
     V_IDENT,
+    V_CLF_HOST,
     V_REMOTE_USER,
     V_REQUEST,
     V_METHOD,
@@ -47,7 +48,22 @@ enum var {
     V_BYTES_SENT,
     V_REQUEST_TIME,
     V_REQUEST_TIME_US,
+    /* the identity holes: the text after them (the address, "-") stands unless an answer came */
+    V_HOLE_HOST,
+    V_HOLE_IDENT,
 };
+
+/* Does op var leave a hole in the capture? */
+static bool leaves_hole(uint8_t v)
+{
+    return v >= V__PHASE2 || v == V_REMOTE_HOST || v == V_IDENT || v == V_CLF_HOST;
+}
+
+/* The most bytes phase 2 writes into a hole of var v. */
+static size_t hole_bound(uint8_t v)
+{
+    return v == V_HOLE_HOST || v == V_HOLE_IDENT ? 1024u + 8 : 48;
+}
 
 struct log_op {
     uint8_t var;
@@ -63,6 +79,8 @@ static const struct {
     {"remote_port", V_REMOTE_PORT},
     {"remote_host", V_REMOTE_HOST},
     {"ident", V_IDENT},
+    {"remote_ident", V_IDENT},
+    {"clf_host", V_CLF_HOST},
     {"remote_user", V_REMOTE_USER},
     {"request", V_REQUEST},
     {"request_method", V_METHOD},
@@ -90,9 +108,9 @@ static const struct {
 
 /* nginx-compatible built-ins; "common" is the Common Log Format */
 static const char fmt_common[] =
-    "$remote_addr $ident $remote_user [$time_local] \"$request\" $status $body_bytes_sent";
+    "$clf_host $ident $remote_user [$time_local] \"$request\" $status $body_bytes_sent";
 static const char fmt_combined[] =
-    "$remote_addr $ident $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
+    "$clf_host $ident $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
     "\"$http_referer\" \"$http_user_agent\"";
 static const char fmt_json[] =
     "{\"time\":\"$time_utc\",\"time_local\":\"$time_local\",\"remote_addr\":\"$remote_addr\","
@@ -167,6 +185,8 @@ static size_t max_capture(const struct log_format *f)
             n += op->len;
         } else if (op->var >= V__PHASE2) {
             n += 8; /* a hole record */
+        } else if (leaves_hole(op->var)) {
+            n += var_cap(op->var) + 16; /* a hole record, then the text it may replace */
         } else {
             n += var_cap(op->var) + 8;
         }
@@ -235,7 +255,8 @@ int log_format_compile(struct log_format *f, const char *name, const char *text,
         } else if (add_op(f, (uint8_t)var, NULL, 0) < 0) {
             goto oom;
         }
-        if (var == V_REMOTE_ADDR || var == V_REMOTE_PORT) {
+        if (var == V_REMOTE_ADDR || var == V_REMOTE_PORT || var == V_REMOTE_HOST ||
+            var == V_CLF_HOST) {
             f->needs_addr = true;
         }
         lit = p;
@@ -243,11 +264,15 @@ int log_format_compile(struct log_format *f, const char *name, const char *text,
     if (p > lit && add_op(f, V_LITERAL, lit, (size_t)(p - lit)) < 0) {
         goto oom;
     }
-    unsigned holes = 0;
+    size_t holes = 0;
     for (unsigned i = 0; i < f->nops; i++) {
-        holes += f->ops[i].var >= V__PHASE2;
+        uint8_t v = f->ops[i].var;
+        holes += !leaves_hole(v)         ? 0
+                 : v == V_REMOTE_HOST || v == V_CLF_HOST ? hole_bound(V_HOLE_HOST)
+                 : v == V_IDENT          ? hole_bound(V_HOLE_IDENT)
+                                         : hole_bound(v);
     }
-    if (max_capture(f) + (size_t)holes * 48 + 1 > LOG_REC_MAX) {
+    if (max_capture(f) + holes + 1 > LOG_REC_MAX) {
         snprintf(err, errlen, "log_format \"%s\" can produce lines longer than %u bytes", name,
                  LOG_REC_MAX);
         log_format_free(f);
@@ -438,6 +463,11 @@ size_t log_capture_bound(const struct log_format *f, const struct log_req_info *
         case V_REMOTE_ADDR:
             n += 48;
             break;
+        case V_REMOTE_HOST:
+        case V_CLF_HOST:
+        case V_IDENT:
+            n += 48 + sizeof(struct hole);
+            break;
         case V_REMOTE_USER:
             n += str_bound(ri->remote_user ? strlen(ri->remote_user) : 1, e, vc);
             break;
@@ -522,7 +552,8 @@ size_t log_render_request(const struct log_format *f, const struct log_req_info 
 {
     unsigned nholes = 0;
     for (unsigned i = 0; i < f->nops; i++) {
-        nholes += f->ops[i].var >= V__PHASE2;
+        uint8_t v = f->ops[i].var;
+        nholes += leaves_hole(v) && (v != V_CLF_HOST || ri->host_lookups);
     }
     if (cap < sizeof(struct capture_hdr) + nholes * sizeof(struct hole)) {
         return 0;
@@ -548,10 +579,26 @@ size_t log_render_request(const struct log_format *f, const struct log_req_info 
         case V_REMOTE_PORT:
             t += put_u64(o, room, ri->client_port);
             continue;
+        case V_CLF_HOST:
+            if (!ri->host_lookups) {
+                t += put_str(o, room, slice_cstr(ri->client_addr), esc, vc);
+                continue;
+            }
+            /* hostname_lookups is on for this request: the name (%h) */
+            __attribute__((fallthrough));
         case V_REMOTE_HOST:
-        case V_IDENT:
-            t += put_str(o, room, SLICE_LIT("-"), esc, vc);
+        case V_IDENT: {
+            /* the hole, then what stands when no answer comes: the address, or "-" */
+            bool host = op->var != V_IDENT;
+            size_t n = put_str(o, room, host ? slice_cstr(ri->client_addr) : SLICE_LIT("-"), esc,
+                               MIN(vc, (size_t)255));
+            holes[k].at = (uint32_t)t;
+            holes[k].var = host ? V_HOLE_HOST : V_HOLE_IDENT;
+            holes[k].pad[0] = (uint8_t)n;
+            k++;
+            t += n;
             continue;
+        }
         case V_REMOTE_USER:
             t += put_str(o, room, slice_cstr(ri->remote_user), esc, vc);
             continue;
@@ -616,7 +663,12 @@ size_t log_done_bound(const char *capture, size_t caplen)
 {
     (void)caplen;
     const struct capture_hdr *h = (const struct capture_hdr *)capture;
-    return h->textlen + (size_t)h->nholes * 48 + 1;
+    const struct hole *holes = (const struct hole *)(h + 1);
+    size_t n = h->textlen + 1;
+    for (unsigned i = 0; i < h->nholes; i++) {
+        n += hole_bound(holes[i].var);
+    }
+    return n;
 }
 
 static size_t put_cstr(char *out, size_t cap, const char *s)
@@ -683,6 +735,15 @@ size_t log_render_done(const char *capture, size_t caplen, const struct log_done
         case V_REQUEST_TIME_US:
             o += put_u64(p, room, di->duration_us);
             break;
+        case V_HOLE_HOST:
+        case V_HOLE_IDENT: {
+            const char *v = holes[i].var == V_HOLE_HOST ? di->remote_host : di->remote_ident;
+            if (v && *v) {
+                o += put_str(p, room, slice_cstr(v), (enum log_escape)h->esc, CAP_SHORT);
+                t += holes[i].pad[0]; /* in place of the address or "-" */
+            }
+            break;
+        }
         default:
             break;
         }

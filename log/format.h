@@ -66,6 +66,7 @@ struct log_req_info {
     int status;
     const char *client_addr; /* text, or NULL */
     unsigned client_port;
+    bool host_lookups; /* hostname_lookups is on for the request: $clf_host is the name */
     const char *remote_user; /* NULL: "-" */
     unsigned worker;
     uint64_t connection;
@@ -81,6 +82,9 @@ struct log_done_info {
     const char *time_iso8601; /* "2026-11-26T01:44:04+00:00" (local) */
     const char *time_utc;     /* "2026-11-26T01:44:04.123Z" */
     uint64_t epoch_ms;
+    /* the answers of the lookups (core/http/client_id.h), NULL: none (the address, "-") */
+    const char *remote_host;  /* the client's name */
+    const char *remote_ident; /* the user id its ident server gave */
 };
 
 /*

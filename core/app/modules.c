@@ -12,6 +12,7 @@
 #include "core/http/error_page.h"
 #include "core/http/files.h"
 #include "core/http/headers.h"
+#include "core/http/ident.h"
 #include "core/http/limit_conn.h"
 #include "core/http/limit_rate.h"
 #include "core/http/limit_req.h"
@@ -36,6 +37,7 @@ const struct conf_module *const spate_modules[] = {
     &multiviews_module,  &headers_module,     &typing_module,   &access_module,
     &limit_req_module,   &limit_conn_module,  &limit_rate_module,
     &auth_basic_module,
+    &ident_module,
 #if SPATE_TEST_HANDLERS
     &test_stream_module,
 #endif

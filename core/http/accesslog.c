@@ -421,10 +421,30 @@ size_t alog_capture(const struct alog_worker *a, unsigned server, const struct l
     return n ? CAP_HDR + n : 0;
 }
 
-void alog_done(struct alog_worker *a, unsigned server, const char *capture, size_t caplen,
-               uint64_t sent, uint64_t head_len, uint64_t t_start_us)
+/* What phase 2 knows of a response done now (the time strings: the worker's, or utc). */
+static void done_info(const struct alog_worker *a, struct log_done_info *di, char *utc,
+                      uint64_t sent, uint64_t head_len, uint64_t t_start_us)
 {
-    (void)server; /* the capture names its sink: the plan may have changed since phase 1 */
+    const struct io_loop *l = a->loop;
+    memset(di, 0, sizeof(*di));
+    di->bytes_sent = sent;
+    di->body_bytes_sent = sent > head_len ? sent - head_len : 0;
+    di->duration_us = l->now_us > t_start_us ? l->now_us - t_start_us : 0;
+    memcpy(utc, a->time_utc, 32);
+    unsigned ms = (unsigned)(l->epoch_ms % 1000);
+    utc[20] = (char)('0' + ms / 100);
+    utc[21] = (char)('0' + ms / 10 % 10);
+    utc[22] = (char)('0' + ms % 10);
+    di->time_local = a->time_local;
+    di->time_iso8601 = a->time_iso8601;
+    di->time_utc = utc;
+    di->epoch_ms = l->epoch_ms;
+}
+
+/* Renders a capture (CAP_HDR included) with di into the ring. */
+static void write_line(struct alog_worker *a, const char *capture, size_t caplen,
+                       const struct log_done_info *di)
+{
     if (caplen <= CAP_HDR) {
         return;
     }
@@ -433,28 +453,64 @@ void alog_done(struct alog_worker *a, unsigned server, const char *capture, size
     capture += CAP_HDR;
     caplen -= CAP_HDR;
     size_t max = MIN(log_done_bound(capture, caplen), (size_t)LOG_REC_MAX);
-    const struct io_loop *l = a->loop;
-    struct log_done_info di;
-    di.bytes_sent = sent;
-    di.body_bytes_sent = sent > head_len ? sent - head_len : 0;
-    di.duration_us = l->now_us > t_start_us ? l->now_us - t_start_us : 0;
-    char utc[32];
-    memcpy(utc, a->time_utc, sizeof(utc));
-    unsigned ms = (unsigned)(l->epoch_ms % 1000);
-    utc[20] = (char)('0' + ms / 100);
-    utc[21] = (char)('0' + ms / 10 % 10);
-    utc[22] = (char)('0' + ms % 10);
-    di.time_local = a->time_local;
-    di.time_iso8601 = a->time_iso8601;
-    di.time_utc = utc;
-    di.epoch_ms = l->epoch_ms;
     struct log_line *ovf;
     char *p = line_begin(a, max, &ovf);
     if (!p) {
         dropped(a, LOG_REC_ACCESS, sink);
         return;
     }
-    size_t n = log_render_done(capture, caplen, &di, p, max);
+    size_t n = log_render_done(capture, caplen, di, p, max);
     ctr_add(&a->ctr->log_lines, 1);
     line_end(a, ovf, n, LOG_REC_ACCESS, sink);
+}
+
+void alog_done(struct alog_worker *a, unsigned server, const char *capture, size_t caplen,
+               uint64_t sent, uint64_t head_len, uint64_t t_start_us)
+{
+    (void)server; /* the capture names its sink: the plan may have changed since phase 1 */
+    alog_done_ident(a, capture, caplen, sent, head_len, t_start_us, NULL);
+}
+
+void alog_done_ident(struct alog_worker *a, const char *capture, size_t caplen, uint64_t sent,
+                     uint64_t head_len, uint64_t t_start_us, const struct alog_ident *id)
+{
+    if (caplen <= CAP_HDR) {
+        return;
+    }
+    struct log_done_info di;
+    char utc[32];
+    done_info(a, &di, utc, sent, head_len, t_start_us);
+    if (id) {
+        di.remote_host = id->host;
+        di.remote_ident = id->user;
+    }
+    write_line(a, capture, caplen, &di);
+}
+
+struct alog_held *alog_hold(struct alog_worker *a, const char *capture, size_t caplen,
+                            uint64_t sent, uint64_t head_len, uint64_t t_start_us)
+{
+    struct alog_held *h = sp_malloc(sizeof(*h) + caplen);
+    if (!h) {
+        return NULL;
+    }
+    h->next = NULL;
+    done_info(a, &h->di, h->time_utc, sent, head_len, t_start_us);
+    memcpy(h->time_local, a->time_local, sizeof(h->time_local));
+    memcpy(h->time_iso8601, a->time_iso8601, sizeof(h->time_iso8601));
+    h->di.time_local = h->time_local;
+    h->di.time_iso8601 = h->time_iso8601;
+    h->caplen = (uint32_t)caplen;
+    memcpy(h->cap, capture, caplen);
+    return h;
+}
+
+void alog_held_write(struct alog_worker *a, struct alog_held *h, const struct alog_ident *id)
+{
+    h->di.remote_host = id ? id->host : NULL;
+    h->di.remote_ident = id ? id->user : NULL;
+    if (a->flusher) {
+        write_line(a, h->cap, h->caplen, &h->di);
+    }
+    sp_free(h);
 }

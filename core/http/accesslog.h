@@ -136,3 +136,31 @@ size_t alog_capture(const struct alog_worker *a, unsigned server, const struct l
 /* Phase 2: the response is done (sent bytes in all, of which the head took head_len). */
 void alog_done(struct alog_worker *a, unsigned server, const char *capture, size_t caplen,
                uint64_t sent, uint64_t head_len, uint64_t t_start_us);
+
+/* The answers of a connection's lookups (hostname_lookups, ident), NULL where none came. */
+struct alog_ident {
+    const char *host, *user;
+};
+
+/* alog_done with the lookups' answers for the identity fields. */
+void alog_done_ident(struct alog_worker *a, const char *capture, size_t caplen, uint64_t sent,
+                     uint64_t head_len, uint64_t t_start_us, const struct alog_ident *id);
+
+/*
+ * A line whose response is done while its connection's lookups are still out: phase 2 is
+ * taken now (times, bytes), the identity fields when the answers come (core/http/client_id.c).
+ */
+struct alog_held {
+    struct alog_held *next;
+    struct log_done_info di;
+    char time_local[32], time_iso8601[32], time_utc[32];
+    uint32_t caplen;
+    char cap[];
+};
+
+/* Holds a line (a copy of its capture); NULL when out of memory (log it now instead). */
+struct alog_held *alog_hold(struct alog_worker *a, const char *capture, size_t caplen,
+                            uint64_t sent, uint64_t head_len, uint64_t t_start_us);
+
+/* Writes a held line with the answers, and frees it. */
+void alog_held_write(struct alog_worker *a, struct alog_held *h, const struct alog_ident *id);

@@ -9,6 +9,7 @@
 
 #include "core/base/pool.h"
 #include "core/http/accesslog.h"
+#include "core/http/client_id.h"
 #include "core/http/conn.h"
 #include "core/http/req.h"
 #include "core/http/route.h"
@@ -90,6 +91,7 @@ struct h1_conn {
     struct req_end *ends; /* what the request being served asked to run at its end (req_on_end):
                            * moves to its record when its response is queued */
     uint64_t wait_since_us; /* when it was first parsed (its $request_time starts there), 0 */
+    struct client_id *cid; /* who the client is (ident, hostname_lookups), NULL: not asked */
 };
 
 static inline struct h1_conn *h1_of(struct conn *c)

@@ -11,6 +11,7 @@
 #include "core/http/h1_track.h"
 
 #include "core/base/alloc.h"
+#include "core/http/ident.h"
 #include "core/io/loop.h"
 
 #include <arpa/inet.h>
@@ -85,6 +86,19 @@ static void fill_info(struct h1_conn *h, const struct log_format *fmt, const str
     ri->headers = &m->headers;
 }
 
+/* Starts the lookups the request's server asks for that the connection has not made yet. */
+static void start_lookups(struct h1_conn *h, const struct req *r)
+{
+    const struct route_server *s = r->server ? r->server : r->group->def;
+    if (!(h->cid && h->cid->ident_tried) && ident_wanted(s)) {
+        if (!h->cid && !(h->cid = client_id_new(h1_env_of(h)->log))) {
+            return; /* out of memory: the lines go out without the answers */
+        }
+        h->cid->ident_tried = true;
+        ident_start(h, s, h->cid);
+    }
+}
+
 /* A record for the response whose head starts at h->queued; NULL on OOM. */
 struct h1_rec *h1_record(struct h1_conn *h, const struct req *r, struct slice raw)
 {
@@ -103,6 +117,7 @@ struct h1_rec *h1_record(struct h1_conn *h, const struct req *r, struct slice ra
     rec->ends = h->ends;
     h->ends = NULL;
     struct h1_env *e = h1_env_of(h);
+    start_lookups(h, r);
     unsigned server = r->server ? r->server->index : r->group->def->index;
     if (!alog_enabled(e->log, server)) {
         return rec;
@@ -146,7 +161,9 @@ static void finish_rec(struct h1_conn *h, struct h1_rec *rec, uint64_t sent)
 {
     struct h1_env *e = h1_env_of(h);
     h1_run_ends(&rec->ends);
-    if (rec->server >= 0) {
+    if (rec->server >= 0 && h->cid) {
+        client_id_log(h->cid, rec->cap, rec->cap_len, sent, rec->head_len, rec->t_start_us);
+    } else if (rec->server >= 0) {
         alog_done(e->log, (unsigned)rec->server, rec->cap, rec->cap_len, sent, rec->head_len,
                   rec->t_start_us);
     }
@@ -188,5 +205,9 @@ void h1_log_unfinished(struct h1_conn *h)
         uint64_t sent = h->sent > rec->start ? MIN(h->sent, rec->end) - rec->start : 0;
         finish_rec(h, rec, sent);
         pop(h);
+    }
+    if (h->cid) {
+        client_id_close(h->cid); /* its held lines go out when the answers come */
+        h->cid = NULL;
     }
 }

@@ -5,6 +5,7 @@
 #include "core/http/access.h"
 #include "core/http/cache_fill.h"
 #include "core/http/h1_write.h"
+#include "core/http/ident.h"
 #include "core/http/route.h"
 #include "core/http/settings.h"
 #include "core/net/plain.h"
@@ -631,6 +632,7 @@ void worker_fini(struct worker *w)
     io_loop_fini(&w->loop);
     conn_pool_fini(&w->conns, stuck);
     accept_set_fini(&w->accept);
+    ident_worker_exit(stuck); /* lines still waiting for ident go out before the log stops */
     alog_worker_stop(&w->log);
     if (!stuck) {
         h1_env_fini(&w->h1);

@@ -76,6 +76,21 @@ void io_sendmsg(struct io_loop *l, struct io_op *op, int fd, const struct msghdr
     io_uring_sqe_set_data64(sqe, ud_of(op));
 }
 
+void io_connect(struct io_loop *l, struct io_op *op, int fd, const struct sockaddr *addr,
+                socklen_t len)
+{
+    struct io_uring_sqe *sqe = sqe_get(l);
+    io_uring_prep_connect(sqe, fd, addr, len);
+    io_uring_sqe_set_data64(sqe, ud_of(op));
+}
+
+void io_recv(struct io_loop *l, struct io_op *op, int fd, void *buf, size_t len)
+{
+    struct io_uring_sqe *sqe = sqe_get(l);
+    io_uring_prep_recv(sqe, fd, buf, len, 0);
+    io_uring_sqe_set_data64(sqe, ud_of(op));
+}
+
 void io_poll_out(struct io_loop *l, struct io_op *op, int fd)
 {
     struct io_uring_sqe *sqe = sqe_get(l);

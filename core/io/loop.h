@@ -216,6 +216,13 @@ void io_recv_multishot(struct io_loop *l, struct io_op *op, int fd);
 void io_send(struct io_loop *l, struct io_op *op, int fd, const void *buf, size_t len, int flags);
 void io_sendmsg(struct io_loop *l, struct io_op *op, int fd, const struct msghdr *msg, int flags);
 
+/* connect(2) of a non-blocking socket; addr must stay valid until the completion. */
+void io_connect(struct io_loop *l, struct io_op *op, int fd, const struct sockaddr *addr,
+                socklen_t len);
+
+/* One recv(2) into buf (which must stay valid until the completion). */
+void io_recv(struct io_loop *l, struct io_op *op, int fd, void *buf, size_t len);
+
 /* Waits for fd to become writable (POLLOUT). */
 void io_poll_out(struct io_loop *l, struct io_op *op, int fd);
 

@@ -83,6 +83,39 @@ static void test_builtins(void **state)
     assert_non_null(strstr(out, "\"worker\":2,\"connection\":17,\"connection_requests\":3}"));
 }
 
+/* The identity holes: the address and "-" stand until the lookups answer; then the answers,
+ * escaped; $clf_host is the name only where hostname_lookups is on for the request. */
+static void test_identity(void **state)
+{
+    (void)state;
+    struct log_req_info ri = sample();
+    struct log_done_info di = done();
+    char out[4096];
+    enum log_escape esc;
+    const char *common = log_format_builtin("common", &esc);
+    di.remote_host = "client.example";
+    di.remote_ident = "joe";
+    render(common, esc, &ri, &di, out, sizeof(out));
+    assert_string_equal(out, "192.0.2.7 joe - [26/Nov/2026:01:44:04 +0000] \"GET /a?b=1 HTTP/1.1\" "
+                             "200 1000\n");
+    ri.host_lookups = true;
+    render(common, esc, &ri, &di, out, sizeof(out));
+    assert_string_equal(out, "client.example joe - [26/Nov/2026:01:44:04 +0000] \"GET /a?b=1 "
+                             "HTTP/1.1\" 200 1000\n");
+    di.remote_host = NULL;
+    di.remote_ident = NULL;
+    render(common, esc, &ri, &di, out, sizeof(out));
+    assert_string_equal(out, "192.0.2.7 - - [26/Nov/2026:01:44:04 +0000] \"GET /a?b=1 HTTP/1.1\" "
+                             "200 1000\n");
+    di.remote_host = "h";
+    di.remote_ident = "a \"b\"\n";
+    render("[$remote_host|$remote_ident|$remote_addr|$ident]", LOG_ESC_DEFAULT, &ri, &di, out,
+           sizeof(out));
+    assert_string_equal(out, "[h|a \\x22b\\x22\\x0A|192.0.2.7|a \\x22b\\x22\\x0A]\n");
+    render("{\"u\":\"$ident\"}", LOG_ESC_JSON, &ri, &di, out, sizeof(out));
+    assert_string_equal(out, "{\"u\":\"a \\\"b\\\"\\n\"}\n");
+}
+
 static void test_custom_and_errors(void **state)
 {
     (void)state;
@@ -92,7 +125,8 @@ static void test_custom_and_errors(void **state)
     render("$request_method ${uri}|$args|$host $status $bytes_sent $request_time "
            "$msec $remote_port $ident $remote_host",
            LOG_ESC_DEFAULT, &ri, &di, out, sizeof(out));
-    assert_string_equal(out, "GET /a|b=1|example.com 200 1234 0.004 1795658644.123 50000 - -\n");
+    assert_string_equal(out,
+                        "GET /a|b=1|example.com 200 1234 0.004 1795658644.123 50000 - 192.0.2.7\n");
     struct log_format f;
     char err[256];
     assert_int_equal(log_format_compile(&f, "x", "$nope", LOG_ESC_DEFAULT, err, sizeof(err)), -1);
@@ -162,6 +196,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builtins),        cmocka_unit_test(test_custom_and_errors),
+        cmocka_unit_test(test_identity),
         cmocka_unit_test(test_escaping),        cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_http_header_var),
     };
