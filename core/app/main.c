@@ -13,8 +13,10 @@
  */
 #include "core/app/modules.h"
 #include "core/app/pidfile.h"
+#include "core/app/privilege.h"
 #include "core/app/reload.h"
 #include "core/app/runtime.h"
+#include "core/app/sandbox.h"
 #include "core/app/settings.h"
 #include "core/base/alloc.h"
 #include "core/base/hash.h"
@@ -302,6 +304,21 @@ static int rebuild(struct conf *c, void *arg, char *err, size_t errlen)
 {
     const struct rebuild_arg *ra = arg;
     if (build_conf(c, ra->o, err, errlen) < 0) {
+        const char *user = privilege_user();
+        bool boxed = sandbox_landlocked();
+        if ((user || boxed) && strstr(err, strerror(EACCES))) {
+            size_t n = strlen(err);
+            snprintf(err + n, errlen - n,
+                     " (since it started, spate %s%s%s%s: a path it cannot reach now needs a "
+                     "restart)",
+                     user ? "runs as user " : "", user ? user : "", user && boxed ? " and " : "",
+                     boxed ? "reads and writes only the paths of the configuration it started "
+                             "with (\"sandbox off;\" lifts that)"
+                           : "");
+        }
+        return -1;
+    }
+    if (sandbox_check_reach(err, errlen) < 0) {
         return -1;
     }
     fit_fd_limit((struct http_settings *)http_settings(c), ra->workers);
@@ -577,6 +594,7 @@ int main(int argc, char **argv)
     const char *pid = pidfile_path(&conf);
     if (runtime_init(&rt, &conf, err, sizeof(err)) < 0 ||
         (pid && pidfile_write(pid, err, sizeof(err)) < 0) ||
+        privilege_drop(&conf, err, sizeof(err)) < 0 || sandbox_apply(&conf, err, sizeof(err)) < 0 ||
         runtime_start(&rt, err, sizeof(err)) < 0) {
         pidfile_remove(pid);
         runtime_destroy(&rt);

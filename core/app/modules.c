@@ -2,6 +2,7 @@
 #include "core/app/modules.h"
 
 #include "core/app/pidfile.h"
+#include "core/app/privilege.h"
 #include "core/app/settings.h"
 #include "core/handlers/autoindex.h"
 #include "core/handlers/multiviews_conf.h"
@@ -33,9 +34,9 @@ const struct conf_module *const spate_modules[] = {
     &process_module,     &pidfile_module, &http_module,   &net_module,     &accesslog_module,
     &route_module,       &location_module, &rewrite_module, &redirect_module, &files_module,
     &userdir_module,
+    &privilege_module,
     &error_page_module,  &redirect_pool_module, &static_module,   &autoindex_module,
     &multiviews_module,  &headers_module,     &typing_module,   &access_module,
-    &limit_req_module,   &limit_conn_module,  &limit_rate_module,
     &auth_basic_module,
     &ident_module,
 #if SPATE_TEST_HANDLERS

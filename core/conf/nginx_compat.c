@@ -16,7 +16,6 @@
 #include "core/conf/block.h"
 
 #include <string.h>
-#include <unistd.h>
 
 const char *conf_nginx_alias(const char *name)
 {
@@ -26,7 +25,6 @@ const char *conf_nginx_alias(const char *name)
 enum ngx_kind {
     NGX_NOOP,   /* accepted, "\"name\" has no effect: <text>; ignored" */
     NGX_REFUSE, /* refused, "\"name\" <text>" */
-    NGX_USER,   /* `user`: ignored unless spate runs as root, where it is refused */
     NGX_DAEMON, /* `daemon off` is what spate does; `daemon on` is refused */
 };
 
@@ -48,7 +46,6 @@ struct ngx_entry {
 
 static const struct ngx_entry table[] = {
     /* the core module's process-level directives */
-    {"user", false, NGX_USER, NULL},
     {"daemon", false, NGX_DAEMON, NULL},
     {"pid", false, NGX_NOOP, "spate writes no pid file"}, /* unless a module has the row */
     {"master_process", false, NGX_REFUSE,
@@ -205,15 +202,6 @@ int conf_nginx_directive(struct conf_parse *p, const char *name, char **args, un
     switch (e->kind) {
     case NGX_NOOP:
         return noop(p, name, e->text, block);
-    case NGX_USER:
-        if (geteuid() != 0) {
-            return noop(p, name, "spate runs as the user that starts it", block);
-        }
-        return conf_error(p,
-                          "\"user\" is not supported: spate does not switch users; start it as "
-                          "\"%s\" (systemd's User=, with AmbientCapabilities=CAP_NET_BIND_SERVICE "
-                          "for ports below 1024)",
-                          nargs ? args[0] : "that user");
     case NGX_DAEMON:
         if (nargs == 1 && strcmp(args[0], "off") == 0) {
             return noop(p, name, "spate always runs in the foreground", block);

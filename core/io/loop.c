@@ -241,6 +241,11 @@ int io_probe(char *msg, size_t msglen)
     return rc;
 }
 
+void io_loop_restrict_rings(bool on)
+{
+    io_ring_set_restricted(on);
+}
+
 static void on_wake(struct io_op *op, int res, unsigned flags);
 
 static void arm_wake(struct io_loop *l)
@@ -277,7 +282,9 @@ int io_loop_init(struct io_loop *l, const struct io_loop_params *p, char *err, s
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    int rc = io_ring_create(&r->ring, p->sq_entries, p->cq_entries, &l->mode);
+    bool restricted = io_ring_restricted();
+    int rc = restricted ? io_ring_create_disabled(&r->ring, p->sq_entries, p->cq_entries, &l->mode)
+                        : io_ring_create(&r->ring, p->sq_entries, p->cq_entries, &l->mode);
     if (rc < 0) {
         snprintf(err, errlen, "io_uring setup failed: %s", strerror(-rc));
         sp_free(r);
@@ -290,6 +297,13 @@ int io_loop_init(struct io_loop *l, const struct io_loop_params *p, char *err, s
     rc = io_bufring_create(&r->ring, &r->bufs, p->recv_bufs, p->recv_buf_size, 0);
     if (rc < 0) {
         snprintf(err, errlen, "provided buffer ring: %s", strerror(-rc));
+        io_uring_queue_exit(&r->ring);
+        sp_free(r);
+        return rc;
+    }
+    if (restricted && (rc = io_ring_lock_down(&r->ring)) < 0) {
+        snprintf(err, errlen, "io_uring restrictions: %s", strerror(-rc));
+        io_bufring_destroy(&r->ring, &r->bufs);
         io_uring_queue_exit(&r->ring);
         sp_free(r);
         return rc;

@@ -116,6 +116,13 @@ struct io_loop {
  */
 int io_probe(char *msg, size_t msglen) MUST_CHECK;
 
+/*
+ * From now on, rings io_loop_init creates are restricted to the io_uring operations spate
+ * submits (core/io/uring.c's io_ring_lock_down; the sandbox turns it on before the workers
+ * start).
+ */
+void io_loop_restrict_rings(bool on);
+
 /* Creates the wake eventfd (any thread, before the worker starts). 0 or -errno. */
 int io_loop_prepare(struct io_loop *l) MUST_CHECK;
 

@@ -10,6 +10,7 @@
 #include "core/base/compiler.h"
 
 #include <liburing.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /*
@@ -19,6 +20,26 @@
  */
 int io_ring_create(struct io_uring *ring, unsigned sq_entries, unsigned cq_entries,
                    const char **mode) MUST_CHECK;
+
+/*
+ * Restricting rings (issue 12's least privilege): the sandbox turns it on once, before the
+ * workers start; a worker's loop then creates its ring disabled (IORING_SETUP_R_DISABLED),
+ * makes its registrations (the ring fd, the io-wq limit, the buffer ring) and locks it down:
+ * io_uring_register_restrictions to the operations spate submits and the undoing of those
+ * registrations, then IORING_REGISTER_ENABLE_RINGS. A feature that submits another
+ * operation must add it to io_ring_lock_down's list (uring.c), or its SQEs fail with
+ * -EACCES. The offload helpers' rings and the probe's stay unrestricted (they only post
+ * MSG_RING completions, or are closed at once).
+ */
+void io_ring_set_restricted(bool on);
+bool io_ring_restricted(void);
+
+/* io_ring_create, the ring left disabled until io_ring_lock_down. */
+int io_ring_create_disabled(struct io_uring *ring, unsigned sq_entries, unsigned cq_entries,
+                            const char **mode) MUST_CHECK;
+
+/* Registers the restrictions and enables the ring. 0 or -errno (the ring stays disabled). */
+int io_ring_lock_down(struct io_uring *ring) MUST_CHECK;
 
 /* A provided-buffer ring of count buffers of size bytes, group gid. */
 struct io_bufring {

@@ -326,7 +326,9 @@ def test_satisfy(tmp_path, docroot):
     subprocess.run(["htpasswd", "-bc", str(pw), "alice", "s3cret"], check=True,
                    capture_output=True)
     auth = 'auth_basic "zone"; auth_basic_user_file %s;' % pw
-    s = spate_conf(tmp_path, docroot, server="""
+    # `user root;`: started as root, spate would read the file as nobody, who cannot enter
+    # pytest's directory (root's, 0700)
+    s = spate_conf(tmp_path, docroot, main="user root;", server="""
   location /all-ok/ { allow 127.0.0.1; deny all; %s alias %s/; }
   location /all-denied/ { deny 127.0.0.1; %s alias %s/; }
   location /any-ok/ { satisfy any; allow 127.0.0.1; deny all; %s alias %s/; }

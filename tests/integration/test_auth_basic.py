@@ -29,11 +29,11 @@ def user_root_line(tmp_path):
     return "user root;\n" if r.returncode == 0 else ""
 
 
-def start(tmp_path, docroot, server, main=""):
+def start(tmp_path, docroot, server, main="", port=0):
     conf = tmp_path / "spate.conf"
     conf.write_text("workers 2;\n%s%serror_log %s/error.log info;\n"
-                    "server {\n  listen 127.0.0.1:0;\n  root %s;\n%s\n}\n"
-                    % (user_root_line(tmp_path), main, tmp_path, docroot, server))
+                    "server {\n  listen 127.0.0.1:%d;\n  root %s;\n%s\n}\n"
+                    % (user_root_line(tmp_path), main, tmp_path, port, docroot, server))
     return Spate(["-c", str(conf)]).start()
 
 
@@ -392,3 +392,52 @@ def test_flood_of_wrong_passwords(site):
     assert not errors, errors
     assert len(flood) == 48 * 3 and set(flood) <= {401, 503}, sorted(set(flood))
     assert legit == [200] * 20
+
+
+def test_reload(tmp_path, docroot):
+    """SIGHUP: a new realm, a new file and auth_basic lifted take effect; a reload whose file
+    holds a plaintext password is refused and the old configuration goes on."""
+    import re
+    import signal
+    pw1, pw2 = tmp_path / "one", tmp_path / "two"
+    htpasswd(pw1, "alice", "a", "-m", create=True)
+    htpasswd(pw2, "bob", "b", "-s", create=True)
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    s = start(tmp_path, docroot, 'auth_basic "One"; auth_basic_user_file %s;' % pw1, port=port)
+    conf = tmp_path / "spate.conf"
+    log = tmp_path / "error.log"
+
+    def done():
+        return len(re.findall(r"reloaded .*: configuration \d+ in force", log.read_text()))
+
+    def reload(server):
+        n = done()
+        text = conf.read_text()
+        text = text[:text.index("server {")] + ("server {\n  listen 127.0.0.1:%d;\n  root %s;\n"
+                                                "%s\n}\n" % (port, docroot, server))
+        tmp = tmp_path / "spate.conf.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, conf)
+        s.proc.send_signal(signal.SIGHUP)
+        return n
+    try:
+        assert status(s.port, creds="alice:a") == 200
+        n = reload('auth_basic "Two"; auth_basic_user_file %s;' % pw2)
+        assert until(lambda: done() > n, True), log.read_text()
+        assert settled(lambda: request(s.port)[1].get("www-authenticate"),
+                       ['Basic realm="Two", charset="UTF-8"'])
+        assert settled(lambda: status(s.port, creds="bob:b"), 200)
+        assert status(s.port, creds="alice:a") == 401
+        with open(pw1, "a") as f:
+            f.write("carol:plain\n")
+        reload('auth_basic "Three"; auth_basic_user_file %s;' % pw1)
+        assert until(lambda: "%s:2:" % pw1 in log.read_text(), True)  # refused, logged
+        assert status(s.port, creds="bob:b") == 200  # the old configuration goes on
+        n = reload("auth_basic off;")
+        assert until(lambda: done() > n, True), log.read_text()
+        assert settled(lambda: status(s.port), 200)
+    finally:
+        stop_ok(s)

@@ -102,7 +102,8 @@ def roots(tmp_path):
     return a, b
 
 
-CONF = """workers 1;
+CONF = """user root;
+workers 1;
 etag content;
 precompressed gzip;
 server {

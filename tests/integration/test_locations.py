@@ -2,6 +2,7 @@
 index per location, try_files, internal, return, rewrite with its flags and loop bound,
 variables and captures, error_page, dotfiles, and the Location of every redirect."""
 import http.client
+import os
 import subprocess
 
 import pytest
@@ -240,6 +241,7 @@ def test_redirect_forms(tmp_path, site):
 
 
 def test_alias_root_index_per_location(tmp_path, site):
+    os.chmod(tmp_path, 0o755)  # /pics opens beneath the images' parent, as nobody
     s = spate_conf(tmp_path, site[0], server=conf_text(site, """
         location /img/ { alias @IMAGES@/; }
         location /pics { alias @IMAGES@; }

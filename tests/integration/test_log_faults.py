@@ -33,7 +33,9 @@ def loadgen(port, conns, total, depth=4, path="/hello.txt"):
 
 def write_conf(tmp_path, log, errlog, extra=""):
     conf = tmp_path / "spate.conf"
-    conf.write_text("workers 2;\ndrain_timeout 1s;\naccess_log %s;\nerror_log %s info;\n"
+    # `user root;`: the log faults need a log the process can make anew in pytest's directory
+    conf.write_text("user root;\nworkers 2;\ndrain_timeout 1s;\naccess_log %s;\n"
+                    "error_log %s info;\n"
                     "access_log_buffer 64k;\naccess_log_wait 300ms;\n%s\n"
                     "server {\n  listen 127.0.0.1:0;\n  root %s;\n}\n"
                     % (log, errlog, extra, tmp_path / "www"))

@@ -228,7 +228,8 @@ def test_slow_sink_loses_nothing(tmp_path, docroot):
 
 def test_rotation_loses_nothing(tmp_path, docroot):
     log = tmp_path / "access.log"
-    s = spate_conf(tmp_path, docroot, workers=2, main="access_log %s common;" % log)
+    # `user root;`: after the rename, the log is made anew in pytest's directory (root's)
+    s = spate_conf(tmp_path, docroot, workers=2, main="user root;\naccess_log %s common;" % log)
     try:
         loadgen(s.port, 20, 5000, path="/hello.txt")
         time.sleep(0.5)
@@ -244,7 +245,7 @@ def test_rotation_loses_nothing(tmp_path, docroot):
     assert len(old) == 5000 and all("/hello.txt?" in x for x in old)
     assert len(new) == 3000 and all("/index.html?" in x for x in new)
     # rotation while requests are in flight: still every line, in one file or the other
-    s = spate_conf(tmp_path, docroot, workers=2, main="access_log %s common;" % log)
+    s = spate_conf(tmp_path, docroot, workers=2, main="user root;\naccess_log %s common;" % log)
     try:
         done = []
         th = threading.Thread(target=lambda: done.append(loadgen(s.port, 20, 60000,

@@ -47,6 +47,7 @@ def test_profiles_serve(tmp_path):
     (tmp_path / ".well-known" / "acme-challenge" / "t").write_bytes(b"token\n")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "y.txt").write_bytes(b"y\n")
+    os.chmod(tmp_path, 0o755)  # started as root, spate serves it as nobody
     for name, checks in PROFILE_CHECKS.items():
         p = os.path.join(SRC, "profiles", name)
         s = Spate(["-c", p, "--root", str(tmp_path), "--listen", "127.0.0.1:0", "--workers",

@@ -55,7 +55,9 @@ class Site:
     def text(self, gen, extra_port=None, main="", server=""):
         ret = ('  location /health { add_header X-Gen %s; return 200 "gen %s\\n"; }\n'
                % (gen, gen)) if self.with_return else ""
-        t = ("workers 2;\npid %s;\nerror_log %s info;\n"
+        # `user root;`: spate started as root drops to nobody, who cannot read pytest's
+        # directories (root's, 0700) again at a reload (docs/security.md)
+        t = ("user root;\nworkers 2;\npid %s;\nerror_log %s info;\n"
              "log_format rl '$worker_id $status $request_uri';\naccess_log %s rl;\n%s\n"
              "server {\n  listen 127.0.0.1:%d;\n  root %s;\n  add_header X-Gen %s;\n%s%s}\n"
              % (self.pid, self.errlog, self.access, main, self.port, self.tmp / ("root" + gen),

@@ -53,6 +53,9 @@ class Users:
         return "/home/" + name
 
     def fill(self, name, files=None, dirname="public_html"):
+        # spate started as root serves as nobody: the home must let it in (useradd -m makes
+        # it 0700), as Apache's userdir needs
+        os.chmod(self.home(name), 0o755)
         pub = os.path.join(self.home(name), dirname)
         os.makedirs(os.path.join(pub, "sub"), exist_ok=True)
         content = {"index.html": b"<p>index of %s</p>\n" % name.encode(),
@@ -429,7 +432,9 @@ def test_reload_changes_userdir(tmp_path, www, users):
     port, errlog, conf = free_port(), tmp_path / "error.log", tmp_path / "r.conf"
 
     def write(server):
-        conf.write_text("workers 2;\nerror_log %s info;\nserver {\n listen 127.0.0.1:%d;\n"
+        # `user root;`: nobody could not read pytest's directory (0700) again at a reload
+        conf.write_text("user root;\nworkers 2;\nerror_log %s info;\n"
+                        "server {\n listen 127.0.0.1:%d;\n"
                         " root %s;\n %s\n}\n" % (errlog, port, www, server))
 
     def reload(server):

@@ -190,18 +190,7 @@ static void test_noops(void **state)
     /* the module's row won over the table's refusal */
     assert_string_equal(nloc(c.main->children->children)->ret, "ok");
     conf_free(&c);
-    /* `user` is what nginx does: ignored unless running as root, where spate refuses it */
-    char err[CONF_ERR_MAX];
-    int rc = load(&c, "user www-data;\n", err, sizeof(err));
-    if (geteuid() == 0) {
-        assert_int_equal(rc, -1);
-        assert_non_null(strstr(err, "t.conf:1: \"user\" is not supported: spate does not switch "
-                                    "users; start it as \"www-data\""));
-    } else {
-        assert_int_equal(rc, 0);
-        assert_non_null(strstr(c.notices[0], "\"user\" has no effect"));
-    }
-    conf_free(&c);
+    /* `user` is a row of core/app/privilege.c now (tests/integration/test_privilege.py) */
 }
 
 /* Each is refused in one line that names file:line and the directive, never "unknown". */
