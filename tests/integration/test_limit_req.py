@@ -50,7 +50,7 @@ def test_delayed_requests_are_spaced(tmp_path, docroot):
         res, _ = all_at_once(s, "/hello.txt", 6)
         # the 7th of a burst of 7 is refused, the rest wait their turn
         time.sleep(1.0)
-        more, _ = all_at_once(s, "/hello.txt", 8)
+        more, _ = all_at_once(s, "/hello.txt", 12)
     finally:
         stop(s)
     assert [st for st, _ in res] == [200] * 6
