@@ -200,6 +200,52 @@ static int verify(const struct privilege_settings *s, char *err, size_t errlen)
     return 0;
 }
 
+/* Root's part: what needs /proc and /etc first, then the chroot, then the ids. */
+static int become(const struct privilege_settings *s, char *err, size_t errlen)
+{
+    gid_t groups[256];
+    int ngroups = (int)ARRAY_SIZE(groups);
+    if (s->drop) {
+        give_logs(s->uid);
+        keep_memlock();
+        /* the user's groups are read before a chroot hides /etc/group */
+        if (getgrouplist(s->name, s->gid, groups, &ngroups) < 0) {
+            snprintf(err, errlen, "dropping privileges: user %s is in more than %zu groups",
+                     s->name, ARRAY_SIZE(groups));
+            return -1;
+        }
+    }
+    if (s->chroot) {
+        if (chroot(s->chroot) < 0 || chdir("/") < 0) {
+            return fail(err, errlen, "chroot", errno);
+        }
+        errlog(ERRLOG_NOTICE, "chroot %s: paths read from now on are inside it", s->chroot);
+    }
+    if (!s->drop) {
+        errlog(ERRLOG_WARN, "user root: spate keeps running as root (uid 0)");
+        return 0;
+    }
+    if (setgroups((size_t)ngroups, groups) < 0) {
+        return fail(err, errlen, "setgroups", errno);
+    }
+    if (setgid(s->gid) < 0) {
+        return fail(err, errlen, "setgid", errno);
+    }
+    if (setuid(s->uid) < 0) {
+        return fail(err, errlen, "setuid", errno);
+    }
+    if (verify(s, err, errlen) < 0) {
+        return -1;
+    }
+    snprintf(dropped_to, sizeof(dropped_to), "%s", s->name);
+    errlog(ERRLOG_NOTICE, "running as user %s (uid %u), group %s (gid %u)%s", s->name,
+           (unsigned)s->uid, s->group, (unsigned)s->gid,
+           s->user.n ? ""
+                     : ": started as root with no \"user\" directive, so as nginx does (write "
+                       "\"user root;\" to keep root)");
+    return 0;
+}
+
 int privilege_drop(const struct conf *c, char *err, size_t errlen)
 {
     const struct privilege_settings *s = privilege_settings(c);
@@ -217,37 +263,8 @@ int privilege_drop(const struct conf *c, char *err, size_t errlen)
             errlog(ERRLOG_NOTICE, "\"chroot %s\" has no effect: spate was not started as root",
                    s->chroot);
         }
-    } else {
-        if (s->chroot) {
-            if (chroot(s->chroot) < 0 || chdir("/") < 0) {
-                return fail(err, errlen, "chroot", errno);
-            }
-            errlog(ERRLOG_NOTICE, "chroot %s: paths read from now on are inside it", s->chroot);
-        }
-        if (!s->drop) {
-            errlog(ERRLOG_WARN, "user root: spate keeps running as root (uid 0)");
-        } else {
-            give_logs(s->uid);
-            keep_memlock();
-            if (initgroups(s->name, s->gid) < 0) {
-                return fail(err, errlen, "initgroups", errno);
-            }
-            if (setgid(s->gid) < 0) {
-                return fail(err, errlen, "setgid", errno);
-            }
-            if (setuid(s->uid) < 0) {
-                return fail(err, errlen, "setuid", errno);
-            }
-            if (verify(s, err, errlen) < 0) {
-                return -1;
-            }
-            snprintf(dropped_to, sizeof(dropped_to), "%s", s->name);
-            errlog(ERRLOG_NOTICE, "running as user %s (uid %u), group %s (gid %u)%s", s->name,
-                   (unsigned)s->uid, s->group, (unsigned)s->gid,
-                   s->user.n ? ""
-                             : ": started as root with no \"user\" directive, so as nginx "
-                               "does (write \"user root;\" to keep root)");
-        }
+    } else if (become(s, err, errlen) < 0) {
+        return -1;
     }
     /* no exec can give anything back (and Landlock and seccomp need it when not root) */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {

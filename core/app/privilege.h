@@ -5,9 +5,10 @@
  * Everything privileged happens before the drop: the listening sockets are bound, the logs
  * and the pid file are written, the roots are opened (their directory descriptors are what
  * requests are served beneath). privilege_drop then, on the main thread before any worker
- * starts: chroot(DIR) and chdir("/") when asked, initgroups (the user's supplementary
- * groups), setgid, setuid, checks that setuid(0) and setgid(0) now fail, and sets
- * PR_SET_NO_NEW_PRIVS. The threads started after it inherit it all.
+ * starts: the logs handed to the user, RLIMIT_MEMLOCK raised, the user's supplementary groups
+ * read (getgrouplist, before a chroot hides /etc/group), chroot(DIR) and chdir("/") when
+ * asked, setgroups, setgid, setuid, a check that every id is the user's and that setuid(0)
+ * and setgid(0) now fail, and PR_SET_NO_NEW_PRIVS. The threads started after it inherit it.
  *
  * The default, as nginx's: started as root with no `user`, spate drops to nobody (group
  * nogroup, else nobody's own group) and says so at notice level; `user root;` keeps root,
@@ -36,7 +37,7 @@ struct privilege_settings {
     uid_t uid;
     gid_t gid;
     bool drop;     /* started as root and asked to (or by default) give it up */
-    char name[64]; /* the user's name, for initgroups and the log */
+    char name[64]; /* the user's name, for its groups and the log */
     char group[64];
 };
 

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -110,36 +111,54 @@ static void add_parent(struct ruleset *rs, const char *path, uint64_t access)
     add_path(rs, dir, access);
 }
 
-/* What the process holds open now: the roots and alias directories, the logs, the types. */
+/* A rule for what descriptor fd is: a directory to read beneath, a file to write or read. */
+static void add_open_fd(struct ruleset *rs, int fd)
+{
+    struct stat st;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fstat(fd, &st) < 0) {
+        return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        add_fd(rs, fd, LL_READ);
+    } else if (S_ISREG(st.st_mode) && (fl & O_ACCMODE) != O_RDONLY) {
+        add_fd(rs, fd, LANDLOCK_ACCESS_FS_WRITE_FILE);
+        char link[64], path[PATH_MAX];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, path, sizeof(path) - 1);
+        if (fd > 2 && n > 0 && path[0] == '/') {
+            path[n] = '\0';
+            /* a log reopened after rotation is made anew beside the old one */
+            add_parent(rs, path, LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_WRITE_FILE);
+        }
+    } else if (S_ISREG(st.st_mode)) {
+        add_fd(rs, fd, LANDLOCK_ACCESS_FS_READ_FILE);
+    }
+}
+
+/*
+ * What the process holds open now: the roots and alias directories, the logs, the types. Listed
+ * from /proc/self/fd, or, where there is none (a chroot without /proc), every descriptor below
+ * the limit is tried.
+ */
 static void add_open_fds(struct ruleset *rs)
 {
     DIR *d = opendir("/proc/self/fd");
     if (!d) {
+        struct rlimit rl;
+        int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (1u << 20) ? (int)rl.rlim_cur
+                                                                                 : 1 << 20;
+        for (int fd = 0; fd < max; fd++) {
+            add_open_fd(rs, fd);
+        }
         return;
     }
     struct dirent *e;
     while ((e = readdir(d))) {
         char *end;
         long fd = strtol(e->d_name, &end, 10);
-        struct stat st;
-        if (*end || e->d_name[0] == '.' || fd == dirfd(d) || fstat((int)fd, &st) < 0) {
-            continue;
-        }
-        int fl = fcntl((int)fd, F_GETFL);
-        if (S_ISDIR(st.st_mode)) {
-            add_fd(rs, (int)fd, LL_READ);
-        } else if (S_ISREG(st.st_mode) && fl >= 0 && (fl & O_ACCMODE) != O_RDONLY) {
-            add_fd(rs, (int)fd, LANDLOCK_ACCESS_FS_WRITE_FILE);
-            char link[64], path[PATH_MAX];
-            snprintf(link, sizeof(link), "/proc/self/fd/%ld", fd);
-            ssize_t n = readlink(link, path, sizeof(path) - 1);
-            if (fd > 2 && n > 0 && path[0] == '/') {
-                path[n] = '\0';
-                /* a log reopened after rotation is made anew beside the old one */
-                add_parent(rs, path, LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_WRITE_FILE);
-            }
-        } else if (S_ISREG(st.st_mode)) {
-            add_fd(rs, (int)fd, LANDLOCK_ACCESS_FS_READ_FILE);
+        if (!*end && e->d_name[0] != '.' && fd != dirfd(d)) {
+            add_open_fd(rs, (int)fd);
         }
     }
     closedir(d);
@@ -395,6 +414,11 @@ static int apply_seccomp(char *err, size_t errlen)
     seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1);
     int rc = seccomp_load(ctx);
     seccomp_release(ctx);
+    if (rc == -EINVAL || rc == -ENOSYS) {
+        /* a kernel without seccomp filters: the io_uring restrictions still apply */
+        errlog(ERRLOG_NOTICE, "seccomp: not available (%s): no system-call filter", strerror(-rc));
+        return 0;
+    }
     if (rc < 0) {
         snprintf(err, errlen, "seccomp: loading the filter: %s", strerror(-rc));
         return -1;
