@@ -15,12 +15,12 @@
  *     AUTH_CACHE_MAX, least recently used evicted. The key is a 128-bit XXH3 of the snapshot's
  *     generation, the user and the password, seeded with a per-worker random key: no
  *     password is kept, and a changed file (a new generation) matches no old pair. A pair not
- *     found is hashed on a helper thread (libaprutil's apr_password_validate, which compares
- *     in constant time) while the request waits; requests with the same pair meanwhile wait
- *     for the same hash. An unknown user is hashed too, against one of the file's hashes, and
- *     refused whatever the result, so a refusal takes as long for a name that is not in the
- *     file. A wrong pair is not remembered (a flood of wrong passwords cannot push the good
- *     pairs out).
+ *     found is hashed on a helper thread (libaprutil's apr_password_validate: the hashing and
+ *     the comparison are the library's) while the request waits; requests with the same pair
+ *     meanwhile wait for the same hash. An unknown user is hashed too, against one of the
+ *     file's hashes, and refused whatever the result, so a refusal takes as long for a name
+ *     that is not in the file. A wrong pair is not remembered (a flood of wrong passwords
+ *     cannot push the good pairs out).
  *
  *   - at most AUTH_JOBS_MAX hashes in flight per worker: a request that needs one more waits
  *     in the worker's line (first come, first served; it costs nothing while it waits) until
