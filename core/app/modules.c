@@ -13,6 +13,7 @@
 #include "core/http/error_page.h"
 #include "core/http/files.h"
 #include "core/http/headers.h"
+#include "core/http/hostname.h"
 #include "core/http/ident.h"
 #include "core/http/limit_conn.h"
 #include "core/http/limit_rate.h"
@@ -38,7 +39,7 @@ const struct conf_module *const spate_modules[] = {
     &error_page_module,  &redirect_pool_module, &static_module,   &autoindex_module,
     &multiviews_module,  &headers_module,     &typing_module,   &access_module,
     &auth_basic_module,
-    &ident_module,
+    &ident_module,       &hostname_module,
 #if SPATE_TEST_HANDLERS
     &test_stream_module,
 #endif

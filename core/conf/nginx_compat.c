@@ -110,7 +110,6 @@ static const struct ngx_entry table[] = {
     {"scgi_", true, NGX_REFUSE, PROXY},
     {"grpc_", true, NGX_REFUSE, PROXY},
     {"memcached_", true, NGX_REFUSE, PROXY},
-    {"resolver", true, NGX_REFUSE, NOT ": spate resolves no names"},
     {"auth_request", true, NGX_REFUSE, ACCESS},
     {"limit_except", false, NGX_REFUSE, NOT_YET ": use the location's methods policy"},
     {"source_charset", false, NGX_REFUSE, MIME},

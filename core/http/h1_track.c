@@ -11,6 +11,7 @@
 #include "core/http/h1_track.h"
 
 #include "core/base/alloc.h"
+#include "core/http/hostname.h"
 #include "core/http/ident.h"
 #include "core/io/loop.h"
 
@@ -66,6 +67,7 @@ static void fill_info(struct h1_conn *h, const struct log_format *fmt, const str
     ri->conn_requests = h->nreq + 1; /* this request included, 1-based like nginx */
     ri->status = r->resp.status;
     ri->remote_user = r->remote_user.len ? r->remote_user.ptr : NULL;
+    ri->host_lookups = h->cid && h->cid->host_tried && hostname_mode_of(r->loc) != HOSTNAME_OFF;
     const struct http_request *m = r->msg;
     if (!m) {
         ri->request_line = raw;
@@ -96,6 +98,13 @@ static void start_lookups(struct h1_conn *h, const struct req *r)
         }
         h->cid->ident_tried = true;
         ident_start(h, s, h->cid);
+    }
+    if (!(h->cid && h->cid->host_tried) && hostname_mode_of(r->loc) != HOSTNAME_OFF) {
+        if (!h->cid && !(h->cid = client_id_new(h1_env_of(h)->log))) {
+            return;
+        }
+        h->cid->host_tried = true;
+        hostname_start(h, r->loc, h->cid);
     }
 }
 

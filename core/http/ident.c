@@ -28,7 +28,7 @@ struct ident_lookup {
     struct io_op io; /* the connect, the send, each receive: one at a time */
     struct io_sleep timer;
     struct io_loop *loop;
-    struct client_id *id; /* NULL once settled */
+    struct client_id *id;             /* NULL once settled */
     struct ident_lookup *prev, *next; /* the worker's lookups (freed at exit) */
     int fd;
     bool io_out, timer_out, cancelled;
@@ -210,8 +210,8 @@ void ident_start(struct h1_conn *h, const struct route_server *s, struct client_
     k->qlen = (uint32_t)ident_query(k->query, k->client_port, k->server_port);
     memcpy(&k->dst, peer, sizeof(k->dst));
     set_port(&k->dst, IDENT_PORT);
-    k->dstlen = peer->ss_family == AF_INET ? sizeof(struct sockaddr_in)
-                                           : sizeof(struct sockaddr_in6);
+    k->dstlen =
+        peer->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
     io_op_init(&k->io, on_connected);
     k->io_out = true;
     io_connect(k->loop, &k->io, k->fd, (const struct sockaddr *)&k->dst, k->dstlen);
@@ -245,8 +245,8 @@ void ident_worker_exit(bool stuck)
 
 static const struct conf_row rows[] = {
     {"ident", CTX, CONF_STORE_SRV, 1, 1, 0, &conf_flag, OFF(on), "off", 0, 0, "on", NULL},
-    {"ident_timeout", CTX, CONF_STORE_SRV, 1, 1, 0, &conf_msec32, OFF(timeout_ms), "2s", 1,
-     60000, "500ms", NULL},
+    {"ident_timeout", CTX, CONF_STORE_SRV, 1, 1, 0, &conf_msec32, OFF(timeout_ms), "2s", 1, 60000,
+     "500ms", NULL},
 };
 
 static int ident_finish(struct conf *c, unsigned s, char *err, size_t errlen)

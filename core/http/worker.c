@@ -5,6 +5,7 @@
 #include "core/http/access.h"
 #include "core/http/cache_fill.h"
 #include "core/http/h1_write.h"
+#include "core/http/hostname.h"
 #include "core/http/ident.h"
 #include "core/http/route.h"
 #include "core/http/settings.h"
@@ -633,6 +634,7 @@ void worker_fini(struct worker *w)
     conn_pool_fini(&w->conns, stuck);
     accept_set_fini(&w->accept);
     ident_worker_exit(stuck); /* lines still waiting for ident go out before the log stops */
+    hostname_worker_exit(stuck);
     alog_worker_stop(&w->log);
     if (!stuck) {
         h1_env_fini(&w->h1);

@@ -91,6 +91,13 @@ void io_recv(struct io_loop *l, struct io_op *op, int fd, void *buf, size_t len)
     io_uring_sqe_set_data64(sqe, ud_of(op));
 }
 
+void io_poll(struct io_loop *l, struct io_op *op, int fd, unsigned events)
+{
+    struct io_uring_sqe *sqe = sqe_get(l);
+    io_uring_prep_poll_add(sqe, fd, events);
+    io_uring_sqe_set_data64(sqe, ud_of(op));
+}
+
 void io_poll_out(struct io_loop *l, struct io_op *op, int fd)
 {
     struct io_uring_sqe *sqe = sqe_get(l);

@@ -230,6 +230,9 @@ void io_connect(struct io_loop *l, struct io_op *op, int fd, const struct sockad
 /* One recv(2) into buf (which must stay valid until the completion). */
 void io_recv(struct io_loop *l, struct io_op *op, int fd, void *buf, size_t len);
 
+/* Waits for fd to become ready for events (a poll(2) mask: POLLIN, POLLOUT), once. */
+void io_poll(struct io_loop *l, struct io_op *op, int fd, unsigned events);
+
 /* Waits for fd to become writable (POLLOUT). */
 void io_poll_out(struct io_loop *l, struct io_op *op, int fd);
 

@@ -90,9 +90,9 @@ static void test_malformed(void **state)
         "6192 , 23 : USERID : UNIX : joe\r\n",
         "6191 23 : USERID : UNIX : joe\r\n",
         "x6191 , 23 : USERID : UNIX : joe\r\n",
-        "6191 , 23 : USERID : UNIX\r\n",       /* no user id */
-        "6191 , 23 : USERID : UNIX :   \r\n",  /* an empty one */
-        "6191 , 23 : USERID :  : joe\r\n",     /* no opsys */
+        "6191 , 23 : USERID : UNIX\r\n",      /* no user id */
+        "6191 , 23 : USERID : UNIX :   \r\n", /* an empty one */
+        "6191 , 23 : USERID :  : joe\r\n",    /* no opsys */
         "6191 , 23 : USERID : UN IX : joe\r\n",
         "6191 , 23 : USERID : UNIX , : joe\r\n",
         "6191 , 23 : WHO : UNIX : joe\r\n",

@@ -1,0 +1,259 @@
+"""hostname_lookups: the client's name by reverse DNS through the `resolver` the test runs on
+a loopback UDP port (dnslib packs the answers): CLF field 1 and $remote_host, `double`, slow,
+failing and empty answers, the per-worker cache, and a response that never waits for DNS."""
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import BIN, spate_conf
+
+dnslib = pytest.importorskip("dnslib")
+from dnslib import A, PTR, QTYPE, RCODE, RR, DNSRecord  # noqa: E402
+
+REV = "1.0.0.127.in-addr.arpa."
+
+
+class Dns:
+    """A DNS server on 127.0.0.1:<port>; `mode` says how it answers."""
+
+    def __init__(self):
+        self.mode = "ptr"
+        self.queries = []
+        self.release = threading.Event()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            threading.Thread(target=self.answer, args=(data, peer), daemon=True).start()
+
+    def answer(self, data, peer):
+        q = DNSRecord.parse(data)
+        name, qtype = str(q.q.qname), QTYPE[q.q.qtype]
+        self.queries.append((name, qtype))
+        r = q.reply()
+        mode = self.mode
+        if mode == "hold":
+            self.release.wait(20)
+        if mode == "servfail":
+            r.header.rcode = RCODE.SERVFAIL
+        elif mode == "nxdomain":
+            r.header.rcode = RCODE.NXDOMAIN
+        elif qtype == "PTR" and name == REV:
+            target = "liar.test." if mode == "mismatch" else "client.test."
+            r.add_answer(RR(name, QTYPE.PTR, rdata=PTR(target), ttl=60))
+        elif qtype == "A" and name == "client.test.":
+            r.add_answer(RR(name, QTYPE.A, rdata=A("127.0.0.1"), ttl=60))
+        elif qtype == "A" and name == "liar.test.":
+            r.add_answer(RR(name, QTYPE.A, rdata=A("10.9.9.9"), ttl=60))
+        else:
+            r.header.rcode = RCODE.NXDOMAIN
+        try:
+            self.sock.sendto(r.pack(), peer)
+        except OSError:
+            pass
+
+    def close(self):
+        self.release.set()
+        self.sock.close()
+
+
+@pytest.fixture
+def dns():
+    d = Dns()
+    yield d
+    d.close()
+
+
+def start(tmp_path, docroot, dns, lookups="on", extra="", fmt="h", timeout="500ms"):
+    """Logs in the built-in common format, then " $remote_host|$remote_addr" after it."""
+    log = tmp_path / "access.log"
+    main = ("resolver 127.0.0.1:%d valid=30s;\nresolver_timeout %s;\n"
+            "log_format h '$clf_host $ident $remote_user [$time_local] \"$request\" $status "
+            "$body_bytes_sent $remote_host|$remote_addr';\n"
+            "access_log %s %s;\nhostname_lookups %s;\n%s"
+            % (dns.port, timeout, log, fmt, lookups, extra))
+    return spate_conf(tmp_path, docroot, main=main), log, log
+
+
+def stop(s):
+    rc, err = s.stop()
+    assert rc == 0, err
+    assert "AddressSanitizer" not in err and "runtime error" not in err, err
+
+
+def get(s, n=1):
+    c = s.connect()
+    data = b""
+    for i in range(n):
+        c.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n%s\r\n"
+                  % (b"Connection: close\r\n" if i == n - 1 else b""))
+        while data.count(b"hello, world\n") < i + 1:
+            d = c.recv(65536)
+            assert d, data
+            data += d
+    c.close()
+    return data
+
+
+def wait_lines(log, n, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = log.read_text().splitlines() if log.exists() else []
+        if len(lines) >= n:
+            return lines
+        time.sleep(0.05)
+    raise AssertionError("fewer than %d lines: %r" % (n, log.read_text() if log.exists() else ""))
+
+
+def first(line):
+    return line.split(" ")[0]
+
+
+def test_name_in_clf_and_remote_host(tmp_path, docroot, dns):
+    s, log, _ = start(tmp_path, docroot, dns, fmt="common")
+    try:
+        get(s, n=2)
+        get(s)  # a second connection: the worker's cache answers
+        lines = wait_lines(log, 3)
+    finally:
+        stop(s)
+    assert [first(x) for x in lines] == ["client.test"] * 3, lines
+    assert lines[0].startswith('client.test - - ['), lines
+    assert dns.queries == [(REV, "PTR")], dns.queries
+
+
+def test_double_confirms(tmp_path, docroot, dns):
+    s, log, hlog = start(tmp_path, docroot, dns, "double")
+    try:
+        get(s)
+        lines = wait_lines(log, 1)
+    finally:
+        stop(s)
+    assert first(lines[0]) == "client.test", lines
+    assert lines[0].endswith(" client.test|127.0.0.1"), lines
+    assert dns.queries == [(REV, "PTR"), ("client.test.", "A")], dns.queries
+
+
+def test_double_mismatch_gives_the_address(tmp_path, docroot, dns):
+    dns.mode = "mismatch"
+    s, log, hlog = start(tmp_path, docroot, dns, "double")
+    try:
+        get(s)
+        lines = wait_lines(log, 1)
+    finally:
+        stop(s)
+    assert first(lines[0]) == "127.0.0.1", lines
+    assert lines[0].endswith(" 127.0.0.1|127.0.0.1"), lines
+    assert ("liar.test.", "A") in dns.queries
+
+
+def test_single_takes_the_ptr_as_is(tmp_path, docroot, dns):
+    dns.mode = "mismatch"
+    s, log, hlog = start(tmp_path, docroot, dns, "on")
+    try:
+        get(s)
+        lines = wait_lines(log, 1)
+    finally:
+        stop(s)
+    assert first(lines[0]) == "liar.test", lines
+
+
+@pytest.mark.parametrize("mode", ["servfail", "nxdomain"])
+def test_failures_give_the_address_and_are_cached(tmp_path, docroot, dns, mode):
+    dns.mode = mode
+    s, log, hlog = start(tmp_path, docroot, dns)
+    try:
+        get(s)
+        wait_lines(log, 1)
+        get(s)
+        lines = wait_lines(log, 2)
+    finally:
+        stop(s)
+    assert [first(x) for x in lines] == ["127.0.0.1"] * 2, lines
+    assert len(dns.queries) == 1, dns.queries  # the negative answer was cached
+
+
+def test_response_does_not_wait_and_timeout_is_cached(tmp_path, docroot, dns):
+    """The DNS server holds its answer: the client has its response anyway, and the line (which
+    cannot be in the log before the lookup ends) comes out with the address at the timeout;
+    the timeout is cached, so the next connection asks nothing."""
+    dns.mode = "hold"
+    s, log, hlog = start(tmp_path, docroot, dns)
+    try:
+        get(s)
+        while not dns.queries:
+            time.sleep(0.01)
+        lines = wait_lines(log, 1)  # resolver_timeout 500ms, while the server still holds
+        assert not dns.release.is_set()
+        get(s)
+        lines = wait_lines(log, 2)
+    finally:
+        stop(s)
+    assert [first(x) for x in lines] == ["127.0.0.1"] * 2, lines
+    assert len(dns.queries) == 1, dns.queries
+
+
+def test_line_waits_for_the_answer(tmp_path, docroot, dns):
+    dns.mode = "hold"
+    s, log, hlog = start(tmp_path, docroot, dns, timeout="20s")
+    try:
+        get(s, n=2)  # both responses arrive while the DNS server holds the answer
+        while not dns.queries:
+            time.sleep(0.01)
+        assert not log.exists() or log.read_text() == ""
+        dns.mode = "ptr"
+        dns.release.set()
+        lines = wait_lines(log, 2)
+    finally:
+        stop(s)
+    assert [first(x) for x in lines] == ["client.test"] * 2, lines
+
+
+def test_off_by_default(tmp_path, docroot, dns):
+    log = tmp_path / "access.log"
+    s = spate_conf(tmp_path, docroot, main="resolver 127.0.0.1:%d;\naccess_log %s common;"
+                   % (dns.port, log))
+    try:
+        get(s)
+        lines = wait_lines(log, 1)
+    finally:
+        stop(s)
+    assert first(lines[0]) == "127.0.0.1" and dns.queries == []
+
+
+def test_per_location(tmp_path, docroot, dns):
+    log = tmp_path / "access.log"
+    s = spate_conf(tmp_path, docroot,
+                   main="resolver 127.0.0.1:%d;\naccess_log %s common;" % (dns.port, log),
+                   server="location /hello.txt { hostname_lookups on; }")
+    try:
+        get(s)
+        lines = wait_lines(log, 1)
+    finally:
+        stop(s)
+    assert first(lines[0]) == "client.test", lines
+
+
+@pytest.mark.parametrize("line,msg", [
+    ("resolver nowhere;", "not an IP address"),
+    ("resolver 127.0.0.1:99999;", "not an IP address"),
+    ("resolver 127.0.0.1 valid=abc;", "invalid"),
+    ("hostname_lookups maybe;", "spate.conf:2"),
+])
+def test_bad_config(tmp_path, line, msg):
+    conf = tmp_path / "spate.conf"
+    conf.write_text("workers 1;\n%s\nserver {\n  listen 127.0.0.1:0;\n  root /tmp;\n}\n" % line)
+    r = subprocess.run([BIN, "-t", "-c", str(conf)], capture_output=True, timeout=30)
+    out = (r.stderr + r.stdout).decode()
+    assert r.returncode != 0 and msg in out, out
