@@ -323,6 +323,24 @@ int http_remote_host(struct req *r, struct slice *name)
     return HANDLER_LATER;
 }
 
+bool http_remote_host_known(struct req *r, struct slice *name)
+{
+    uint8_t family;
+    unsigned char addr[16];
+    struct host_worker *w = t_host;
+    if (!w || !key_of(r->proto->peer(r), &family, addr)) {
+        return false;
+    }
+    for (int dbl = 0; dbl < 2; dbl++) {
+        const struct entry *e = find(w, family, addr, dbl);
+        if (e && !e->pending && e->name && e->expires_ms > w->loop->now_ms) {
+            *name = slice_cstr(e->name);
+            return true;
+        }
+    }
+    return false;
+}
+
 void hostname_worker_exit(bool stuck)
 {
     struct host_worker *w = t_host;

@@ -46,6 +46,10 @@ void hostname_start(struct h1_conn *h, const struct route_loc *l, struct client_
  */
 int http_remote_host(struct req *r, struct slice *name);
 
+/* $remote_host in scripts: the name the worker's cache holds for the client now (true), never
+ * waiting; false: none known (the caller takes the address). */
+bool http_remote_host_known(struct req *r, struct slice *name);
+
 /* At worker exit, after the ring is gone: ends the lookups still out (the lines waiting for
  * them go out without a name) and frees the cache. */
 void hostname_worker_exit(bool stuck);

@@ -3,6 +3,7 @@
 
 #include "core/base/alloc.h"
 #include "core/base/numfmt.h"
+#include "core/http/hostname.h"
 #include "core/http/redirect_pool.h"
 #include "core/http/route.h"
 #include "proto/hdr_table.h"
@@ -32,6 +33,7 @@ enum var_id {
     V_IS_ARGS,
     V_REMOTE_ADDR,
     V_REMOTE_PORT,
+    V_REMOTE_HOST,
     V_REQUEST_METHOD,
     V_CONTENT_TYPE,
     V_CONTENT_LENGTH,
@@ -60,6 +62,7 @@ static const struct {
     {"is_args", V_IS_ARGS},
     {"remote_addr", V_REMOTE_ADDR},
     {"remote_port", V_REMOTE_PORT},
+    {"remote_host", V_REMOTE_HOST},
     {"request_method", V_REQUEST_METHOD},
     {"content_type", V_CONTENT_TYPE},
     {"content_length", V_CONTENT_LENGTH},
@@ -236,6 +239,10 @@ static struct slice ref_value(struct req *r, const struct var_ref *v)
         return addr_value(r, false);
     case V_REMOTE_PORT:
         return addr_value(r, true);
+    case V_REMOTE_HOST: {
+        struct slice name;
+        return http_remote_host_known(r, &name) ? name : addr_value(r, false);
+    }
     case V_REQUEST_METHOD:
         return m ? m->method_token : SLICE_NULL;
     case V_CONTENT_TYPE: {

@@ -257,3 +257,32 @@ def test_bad_config(tmp_path, line, msg):
     r = subprocess.run([BIN, "-t", "-c", str(conf)], capture_output=True, timeout=30)
     out = (r.stderr + r.stdout).decode()
     assert r.returncode != 0 and msg in out, out
+
+
+def test_remote_host_variable(tmp_path, docroot, dns):
+    """$remote_host in a script never waits: the address until the worker's cache holds the
+    name (the first connection's lookup), then the name."""
+    log = tmp_path / "access.log"
+    s = spate_conf(tmp_path, docroot,
+                   main="resolver 127.0.0.1:%d;\naccess_log %s common;\nhostname_lookups on;"
+                   % (dns.port, log),
+                   server='location = /who { return 200 "$remote_host"; }')
+
+    def who():
+        c = s.connect()
+        c.sendall(b"GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            data += d
+        c.close()
+        return data.split(b"\r\n\r\n", 1)[1]
+
+    try:
+        assert who() == b"127.0.0.1"
+        wait_lines(log, 1)  # the lookup is over
+        assert who() == b"client.test"
+    finally:
+        stop(s)
