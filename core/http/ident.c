@@ -41,6 +41,7 @@ struct ident_lookup {
 };
 
 static _Thread_local struct ident_lookup *t_lookups;
+static _Thread_local unsigned t_out; /* lookups of this worker in flight */
 
 bool ident_wanted(const struct route_server *s)
 {
@@ -53,6 +54,7 @@ bool ident_wanted(const struct route_server *s)
 
 static void lookup_free(struct ident_lookup *k)
 {
+    t_out--;
     if (k->prev) {
         k->prev->next = k->next;
     } else {
@@ -184,6 +186,9 @@ void ident_start(struct h1_conn *h, const struct route_server *s, struct client_
         local.ss_family != peer->ss_family) {
         return; /* a unix socket, or no address: nothing to ask */
     }
+    if (t_out >= IDENT_INFLIGHT) {
+        return; /* the ident servers are not keeping up: this client goes without ("-") */
+    }
     struct ident_lookup *k = sp_calloc(1, sizeof(*k));
     if (!k) {
         return;
@@ -200,6 +205,7 @@ void ident_start(struct h1_conn *h, const struct route_server *s, struct client_
         sp_free(k);
         return;
     }
+    t_out++;
     k->next = t_lookups;
     if (t_lookups) {
         t_lookups->prev = k;
@@ -228,6 +234,7 @@ void ident_worker_exit(bool stuck)
         if (k->id) {
             client_id_settle(k->id); /* its held lines go out now, with "-" */
         }
+        t_out--;
         if (stuck) {
             continue; /* the kernel may still write into it: exiting frees it */
         }

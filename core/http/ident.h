@@ -9,7 +9,8 @@
  * address the client reached (port 0) to the client's port 113 through io_uring, sends the
  * port pair and reads one reply line (proto/ident.h), all within ident_timeout; the response
  * never waits for it, its log line does (core/http/client_id.h). Anything but a USERID reply
- * in time (refused, ERROR, malformed, over-long, timeout) leaves "-".
+ * in time (refused, ERROR, malformed, over-long, timeout) leaves "-". At most IDENT_INFLIGHT
+ * lookups per worker are out at once: past that a connection goes without.
  */
 #pragma once
 
@@ -20,6 +21,8 @@
 struct client_id;
 struct h1_conn;
 struct route_server;
+
+#define IDENT_INFLIGHT 1024u
 
 extern const struct conf_module ident_module;
 
