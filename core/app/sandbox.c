@@ -232,6 +232,11 @@ static void add_rules(struct ruleset *rs, const struct conf *c)
     add_path(rs, "/usr/share/zoneinfo", LL_READ);
     add_path(rs, "/proc/self", LL_READ); /* its own status, maps, tasks (and LeakSanitizer's) */
     add_path(rs, "/dev/null", LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    /* the symbolizer a sanitizer report runs, its libraries, and the binary it reads */
+    add_path(rs, "/usr", LL_READ | LANDLOCK_ACCESS_FS_EXECUTE);
+    add_path(rs, "/proc/self/exe", LANDLOCK_ACCESS_FS_READ_FILE);
+#endif
     for (unsigned i = 0; i < c->nfiles; i++) {
         add_path(rs, c->files[i], LANDLOCK_ACCESS_FS_READ_FILE);
     }
@@ -378,8 +383,10 @@ static const char allowed[] =
     "getsockopt shutdown sendto recvfrom sendmsg recvmsg sendmmsg recvmmsg ";
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-/* LeakSanitizer stops the threads with ptrace from a helper it clones at exit */
-static const char allowed_sanitizer[] = "ptrace wait4 waitid process_vm_readv kill";
+/* LeakSanitizer stops the threads with ptrace from a helper it clones at exit; a report runs
+ * llvm-symbolizer or addr2line (sanitizer builds only: a release build has none of these) */
+static const char allowed_sanitizer[] = "ptrace wait4 waitid process_vm_readv kill execve fork "
+                                        "vfork pipe";
 #else
 static const char allowed_sanitizer[] = "";
 #endif
