@@ -39,6 +39,7 @@ const struct conf_module *const spate_modules[] = {
     &error_page_module,  &redirect_pool_module, &static_module,   &autoindex_module,
     &multiviews_module,  &headers_module,     &typing_module,   &access_module,
     &auth_basic_module,
+    &limit_req_module,   &limit_conn_module,  &limit_rate_module,
     &ident_module,       &hostname_module,
 #if SPATE_TEST_HANDLERS
     &test_stream_module,
