@@ -15,6 +15,10 @@
 #include "core/conf/block.h"
 #include "core/conf/print.h"
 #include "core/conf/types.h"
+#include "core/http/auth_basic.h"
+#include "core/http/hostname.h"
+#include "core/http/limit_conn.h"
+#include "core/http/limit_req.h"
 #include "core/http/respond.h"
 #include "core/http/route.h"
 #include "core/io/loop.h"
@@ -28,12 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-
-/* The steps of the other modules (http/limit_req.h, limit_conn.h, auth_basic.h, hostname.h). */
-int limit_req_check(struct req *r) __attribute__((weak));
-int limit_conn_check(struct req *r) __attribute__((weak));
-int auth_basic_check(struct req *r) __attribute__((weak));
-int http_remote_host(struct req *r, struct slice *name) __attribute__((weak));
 
 enum rule_kind { RULE_ADDR, RULE_HOST, RULE_UNIX };
 
@@ -255,10 +253,8 @@ static struct access_plan *plan_build(const struct access_loc *a, const struct c
     return pl;
 }
 
-/* Each block's plan: its own rules compiled, else its parent's. -ENOMEM, or -EINVAL with
- * *bad set to where a host rule is that nothing can resolve. */
-static int derive(struct conf_block *b, unsigned slot, const struct access_plan *parent,
-                  struct conf_where *bad)
+/* Each block's plan: its own rules compiled, else its parent's. 0 or -ENOMEM. */
+static int derive(struct conf_block *b, unsigned slot, const struct access_plan *parent)
 {
     struct access_loc *a = conf_get(b, slot, CONF_STORE_LOC);
     int ra = conf_row_index(&access_module, "allow"), rd = conf_row_index(&access_module, "deny");
@@ -269,20 +265,12 @@ static int derive(struct conf_block *b, unsigned slot, const struct access_plan 
             return -ENOMEM;
         }
         a->plan = a->own;
-        if (a->own->first_host < a->own->n && !http_remote_host) {
-            bool in_allow = false;
-            for (unsigned i = 0; a->allow.block == b && i < a->allow.n; i++) {
-                in_allow |= a->allow.v[i].kind == RULE_HOST;
-            }
-            *bad = conf_where_of(b, slot, (unsigned)(in_allow ? ra : rd));
-            return -EINVAL;
-        }
     } else {
         a->plan = parent;
     }
     a->inner_rules = false;
     for (struct conf_block *k = b->children; k; k = k->next) {
-        int rc = derive(k, slot, a->plan, bad);
+        int rc = derive(k, slot, a->plan);
         if (rc < 0) {
             return rc;
         }
@@ -308,14 +296,7 @@ static void underive(struct conf_block *b, unsigned slot)
 static int access_finish(struct conf *c, unsigned slot, char *err, size_t errlen)
 {
     access_slot = slot;
-    struct conf_where bad = {0};
-    int rc = derive(c->main, slot, NULL, &bad);
-    if (rc == -EINVAL) {
-        return conf_fail_at(err, errlen, bad,
-                            "host rules need the client's name, and this "
-                            "build has no resolver");
-    }
-    if (rc < 0) {
+    if (derive(c->main, slot, NULL) < 0) {
         snprintf(err, errlen, "out of memory compiling allow/deny rules");
         return -1;
     }
@@ -404,9 +385,6 @@ static int ip_check(struct req *r, const struct access_plan *pl)
     if (pl->first_host < pos) {
         /* a host rule comes first: it decides if the client's name matches it */
         struct slice name = SLICE_NULL;
-        if (!http_remote_host) {
-            return 500; /* not reached: host rules are refused without the resolver */
-        }
         int rc = http_remote_host(r, &name);
         if (rc != 0) {
             return rc; /* waiting for the name, or out of memory */
@@ -443,10 +421,10 @@ int http_access(struct req *r)
 {
     const struct access_loc *a = conf_get(r->loc->block, access_slot, CONF_STORE_LOC);
     int st;
-    if (limit_req_check && (st = limit_req_check(r)) != ACCESS_NEXT) {
+    if ((st = limit_req_check(r)) != ACCESS_NEXT) {
         return st;
     }
-    if (limit_conn_check && (st = limit_conn_check(r)) != ACCESS_NEXT) {
+    if ((st = limit_conn_check(r)) != ACCESS_NEXT) {
         return st;
     }
     int ip = a->plan ? ip_check(r, a->plan) : ACCESS_NEXT;
@@ -459,7 +437,7 @@ int http_access(struct req *r)
     if (a->satisfy == SATISFY_ALL && ip == 403) {
         return 403;
     }
-    int auth = auth_basic_check ? auth_basic_check(r) : ACCESS_NEXT;
+    int auth = auth_basic_check(r);
     if (auth < 0 || auth == HANDLER_LATER) {
         return auth;
     }

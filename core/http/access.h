@@ -26,19 +26,11 @@
 
 #include "core/base/compiler.h"
 #include "core/conf/conf.h"
+#include "core/http/access_step.h"
 #include "core/http/req.h"
 
 #include <stdbool.h>
 #include <stdint.h>
-
-#define ACCESS_NEXT 0
-#define ACCESS_GRANTED 2 /* not an HTTP status, not HANDLER_LATER (1) */
-
-/* Bits of req_wait.passed. */
-enum access_passed {
-    ACCESS_PASSED_LIMIT_REQ = 1u << 0,
-    ACCESS_PASSED_LIMIT_CONN = 1u << 1,
-};
 
 /* The access phase for r->loc: ACCESS_NEXT (go on), a status, HANDLER_LATER or -ENOMEM. */
 int http_access(struct req *r) MUST_CHECK;

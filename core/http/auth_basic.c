@@ -3,7 +3,7 @@
 
 #include "core/base/alloc.h"
 #include "core/conf/types.h"
-#include "core/http/access.h"
+#include "core/http/access_step.h"
 #include "core/http/auth_cache.h"
 #include "core/http/auth_file.h"
 #include "core/http/respond.h"

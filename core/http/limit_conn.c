@@ -4,7 +4,7 @@
 #include "core/base/alloc.h"
 #include "core/base/hash.h"
 #include "core/conf/types.h"
-#include "core/http/access.h"
+#include "core/http/access_step.h"
 #include "core/http/limit_zone.h"
 #include "core/http/route.h"
 #include "log/errlog.h"

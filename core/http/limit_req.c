@@ -5,7 +5,7 @@
 #include "core/base/bucket.h"
 #include "core/base/hash.h"
 #include "core/conf/types.h"
-#include "core/http/access.h"
+#include "core/http/access_step.h"
 #include "core/http/handler.h"
 #include "core/http/limit_zone.h"
 #include "core/http/route.h"
