@@ -198,6 +198,12 @@ void ident_start(struct h1_conn *h, const struct route_server *s, struct client_
     k->client_port = port_of(peer);
     k->server_port = port_of(&local);
     set_port(&local, 0);
+    /* the port comes with the connect, from the 4-tuple: a bind to port 0 alone would search
+     * the whole ephemeral range for a port no socket holds (costly with many in TIME_WAIT) */
+    int one = 1;
+    if (k->fd >= 0) {
+        (void)setsockopt(k->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+    }
     if (k->fd < 0 || bind(k->fd, (struct sockaddr *)&local, llen) < 0) {
         if (k->fd >= 0) {
             close(k->fd);
