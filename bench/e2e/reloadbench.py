@@ -120,6 +120,7 @@ def main():
     ap.add_argument("--interval", type=float, default=0.05)
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="reloadbench-")
+    os.chmod(tmp, 0o755)  # started as root, spate reloads as nobody: it must read the files
     for g in "AB":
         os.mkdir(os.path.join(tmp, "root" + g))
         with open(os.path.join(tmp, "root" + g, "small.txt"), "wb") as f:
