@@ -138,6 +138,7 @@ def main():
     if len(cpus) < 2:
         raise SystemExit("needs two CPUs: the worker's, and the clients'")
     tmp = tempfile.mkdtemp(prefix="spate-autoindex-", dir="/tmp")
+    os.chmod(tmp, 0o755)  # started as root, spate serves as nobody: it must enter
     proc = None
     try:
         www = os.path.join(tmp, "www")

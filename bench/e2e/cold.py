@@ -77,6 +77,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=8)
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="cold-")
+    os.chmod(tmp, 0o755)  # started as root, spate serves as nobody: it must enter
     docroot = os.path.join(tmp, "www")
     os.makedirs(docroot)
     with open(os.path.join(docroot, "small.bin"), "wb") as f:

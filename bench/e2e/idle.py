@@ -42,6 +42,7 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     tmp = tempfile.mkdtemp()
+    os.chmod(tmp, 0o755)  # started as root, spate serves as nobody: it must enter
     conf = os.path.join(tmp, "idle.conf")
     with open(conf, "w") as f:
         f.write("workers 1;\nmax_connections 100000;\nclient_header_timeout 600s;\n"

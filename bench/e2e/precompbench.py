@@ -440,6 +440,7 @@ def main():
         print("precompbench: nginx not installed: its cases left out", file=sys.stderr)
         names = [c for c in names if CASES[c][0] != "nginx"]
     tmp = tempfile.mkdtemp(prefix="precompbench-")
+    os.chmod(tmp, 0o755)  # started as root, spate serves as nobody: it must enter
     runs = []
     try:
         doc = os.path.join(tmp, "www")

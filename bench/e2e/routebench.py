@@ -391,6 +391,7 @@ def main():
     if not shutil.which("wrk"):
         raise SystemExit("routebench: wrk not installed (tools/deps bench)")
     tmp = tempfile.mkdtemp(prefix="routebench-")
+    os.chmod(tmp, 0o755)  # started as root, spate serves as nobody: it must enter
     all_cases, kib = cases(tmp)
     names = [c for c in (args.cases.split(",") if args.cases else all_cases)]
     for c in names:

@@ -109,6 +109,7 @@ def main():
     if not shutil.which("wrk"):
         raise SystemExit("wrk not installed (tools/deps bench)")
     tmp = tempfile.mkdtemp(prefix="wrkbench-")
+    os.chmod(tmp, 0o755)  # started as root, spate serves as nobody: it must enter
     docroot = os.path.join(tmp, "www")
     os.makedirs(docroot)
     with open(os.path.join(docroot, "small.bin"), "wb") as f:
