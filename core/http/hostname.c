@@ -61,7 +61,10 @@ struct entry {
 struct host_worker {
     struct io_loop *loop;
     struct resolver *rs;
-    const struct host_main *params; /* what rs was made with */
+    const void *params; /* the main block's struct rs was made from (compared, never read: a
+                         * reload may have freed it) */
+    uint64_t valid_ms;  /* its valid= and ipv6=, copied */
+    bool ipv6;
     struct entry *buckets[BUCKETS];
     unsigned n, inflight;
     bool exiting;
@@ -96,6 +99,8 @@ static struct host_worker *worker_get(struct io_loop *l, const struct host_main 
         char err[256];
         w->rs = resolver_new(l, &p, err, sizeof(err));
         w->params = m;
+        w->valid_ms = m->valid_ms;
+        w->ipv6 = m->ipv6;
         if (!w->rs) {
             return NULL;
         }
@@ -170,7 +175,7 @@ static void complete(struct host_worker *w, struct entry *e, const char *name, u
     sp_free(e->name);
     e->name = NULL;
     client_id_store(&e->name, name, name ? strlen(name) : 0);
-    uint64_t valid = w->params ? w->params->valid_ms : VALID_DEFAULT_MS;
+    uint64_t valid = w->valid_ms ? w->valid_ms : VALID_DEFAULT_MS;
     uint64_t ms = name ? (uint64_t)ttl * 1000 : NEGATIVE_MAX_MS;
     e->expires_ms = w->loop->now_ms + (ms < valid ? ms : valid);
     sp_free(e->cand);
@@ -221,7 +226,7 @@ static void on_name(void *arg, enum resolver_status st, const char *name, uint32
         return;
     }
     client_id_store(&e->cand, name, strlen(name));
-    if (!e->cand || w->exiting || (e->family == AF_INET6 && w->params && !w->params->ipv6)) {
+    if (!e->cand || w->exiting || (e->family == AF_INET6 && !w->ipv6)) {
         complete(w, e, NULL, 0);
         return;
     }
