@@ -11,9 +11,10 @@ import pytest
 from conftest import BIN, spate_conf
 
 dnslib = pytest.importorskip("dnslib")
-from dnslib import A, PTR, QTYPE, RCODE, RR, DNSRecord  # noqa: E402
+from dnslib import AAAA, A, PTR, QTYPE, RCODE, RR, DNSRecord  # noqa: E402
 
 REV = "1.0.0.127.in-addr.arpa."
+REV6 = "1." + "0." * 31 + "ip6.arpa."  # ::1
 
 
 class Dns:
@@ -52,6 +53,10 @@ class Dns:
         elif qtype == "PTR" and name == REV:
             target = "liar.test." if mode == "mismatch" else "client.test."
             r.add_answer(RR(name, QTYPE.PTR, rdata=PTR(target), ttl=60))
+        elif qtype == "PTR" and name == REV6:
+            r.add_answer(RR(name, QTYPE.PTR, rdata=PTR("six.test."), ttl=60))
+        elif qtype == "AAAA" and name == "six.test.":
+            r.add_answer(RR(name, QTYPE.AAAA, rdata=AAAA("::1"), ttl=60))
         elif qtype == "A" and name == "client.test.":
             r.add_answer(RR(name, QTYPE.A, rdata=A("127.0.0.1"), ttl=60))
         elif qtype == "A" and name == "liar.test.":
@@ -286,3 +291,41 @@ def test_remote_host_variable(tmp_path, docroot, dns):
         assert who() == b"client.test"
     finally:
         stop(s)
+
+
+def ipv6_ok():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as t:
+            t.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_ok(), reason="no IPv6 loopback")
+@pytest.mark.parametrize("ipv6", ["on", "off"])
+def test_ipv6_client_double(tmp_path, docroot, dns, ipv6):
+    """An IPv6 client: its PTR under ip6.arpa, then (double) the name's AAAA; ipv6=off refuses
+    the forward lookup, so the address stands."""
+    log = tmp_path / "access.log"
+    conf = tmp_path / "spate.conf"
+    conf.write_text("workers 1;\nresolver 127.0.0.1:%d ipv6=%s;\naccess_log %s common;\n"
+                    "hostname_lookups double;\nserver {\n  listen [::1]:0;\n  root %s;\n}\n"
+                    % (dns.port, ipv6, log, docroot))
+    from conftest import Spate
+    s = Spate(["-c", str(conf)]).start()
+    try:
+        c = socket.create_connection(("::1", s.port), timeout=10)
+        c.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        while c.recv(65536):
+            pass
+        c.close()
+        lines = wait_lines(log, 1)
+    finally:
+        stop(s)
+    if ipv6 == "on":
+        assert first(lines[0]) == "six.test", lines
+        assert dns.queries == [(REV6, "PTR"), ("six.test.", "AAAA")], dns.queries
+    else:
+        assert first(lines[0]) == "::1", lines
+        assert dns.queries == [(REV6, "PTR")], dns.queries

@@ -17,14 +17,15 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the ident port 113 ne
 class Responder:
     """An ident server on 127.0.0.1:113; `mode` says how it answers the next queries."""
 
-    def __init__(self):
+    def __init__(self, host="127.0.0.1"):
         self.mode = "userid"
         self.user = "alice"
         self.queries = []
         self.release = threading.Event()  # what "hold" replies wait for
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                                  socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 113))
+        self.sock.bind((host, 113))
         self.sock.listen(64)
         self.stopping = False
         self.thread = threading.Thread(target=self.serve, daemon=True)
@@ -252,3 +253,30 @@ def test_shutdown_with_lookup_out(tmp_path, docroot, responder):
         stop(s)
     lines = log.read_text().splitlines()
     assert len(lines) == 1 and ident_field(lines[0]) == "-", lines
+
+
+def test_ipv6(tmp_path, docroot):
+    """An IPv6 client: the lookup goes from [::1] to [::1]:113."""
+    try:
+        r = Responder("::1")
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    log = tmp_path / "access.log"
+    conf = tmp_path / "spate.conf"
+    conf.write_text("workers 1;\naccess_log %s common;\nident on;\n"
+                    "server {\n  listen [::1]:0;\n  root %s;\n}\n" % (log, docroot))
+    from conftest import Spate
+    s = Spate(["-c", str(conf)]).start()
+    try:
+        c = socket.create_connection(("::1", s.port), timeout=10)
+        port = c.getsockname()[1]
+        c.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        while c.recv(65536):
+            pass
+        c.close()
+        lines = wait_lines(log, 1)
+    finally:
+        stop(s)
+        r.close()
+    assert lines[0].startswith("::1 alice - ["), lines
+    assert r.queries == [b"%d , %d\r\n" % (port, s.port)], r.queries
