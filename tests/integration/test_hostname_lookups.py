@@ -1,6 +1,7 @@
 """hostname_lookups: the client's name by reverse DNS through the `resolver` the test runs on
 a loopback UDP port (dnslib packs the answers): CLF field 1 and $remote_host, `double`, slow,
 failing and empty answers, the per-worker cache, and a response that never waits for DNS."""
+import re
 import socket
 import subprocess
 import threading
@@ -51,13 +52,13 @@ class Dns:
         elif mode == "nxdomain":
             r.header.rcode = RCODE.NXDOMAIN
         elif qtype == "PTR" and name == REV:
-            target = "liar.test." if mode == "mismatch" else "client.test."
+            target = {"mismatch": "liar.test.", "other": "other.test."}.get(mode, "client.test.")
             r.add_answer(RR(name, QTYPE.PTR, rdata=PTR(target), ttl=60))
         elif qtype == "PTR" and name == REV6:
             r.add_answer(RR(name, QTYPE.PTR, rdata=PTR("six.test."), ttl=60))
         elif qtype == "AAAA" and name == "six.test.":
             r.add_answer(RR(name, QTYPE.AAAA, rdata=AAAA("::1"), ttl=60))
-        elif qtype == "A" and name == "client.test.":
+        elif qtype == "A" and name in ("client.test.", "other.test."):
             r.add_answer(RR(name, QTYPE.A, rdata=A("127.0.0.1"), ttl=60))
         elif qtype == "A" and name == "liar.test.":
             r.add_answer(RR(name, QTYPE.A, rdata=A("10.9.9.9"), ttl=60))
@@ -329,3 +330,49 @@ def test_ipv6_client_double(tmp_path, docroot, dns, ipv6):
     else:
         assert first(lines[0]) == "::1", lines
         assert dns.queries == [(REV6, "PTR")], dns.queries
+
+
+def test_reload_takes_the_new_resolver(tmp_path, docroot):
+    """A reload that names another DNS server: the next lookups go to it (the first server's
+    answers stay cached for their own mode), and nothing of the old configuration is read
+    after it is gone (ASan)."""
+    import os
+    import signal
+    a, b = Dns(), Dns()
+    b.mode = "other"
+    with socket.socket() as t:
+        t.bind(("127.0.0.1", 0))
+        port = t.getsockname()[1]
+    log, err = tmp_path / "access.log", tmp_path / "error.log"
+    conf = tmp_path / "spate.conf"
+
+    def write(dns, mode):
+        t = ("user root;\nworkers 1;\nerror_log %s info;\nresolver 127.0.0.1:%d;\n"
+             "access_log %s common;\nhostname_lookups %s;\n"
+             "server {\n  listen 127.0.0.1:%d;\n  root %s;\n}\n"
+             % (err, dns.port, log, mode, port, docroot))
+        conf.with_suffix(".tmp").write_text(t)
+        os.replace(conf.with_suffix(".tmp"), conf)
+
+    from conftest import Spate
+    write(a, "on")
+    s = Spate(["-c", str(conf)]).start()
+    try:
+        get(s)
+        wait_lines(log, 1)
+        write(b, "double")
+        s.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while not re.search(r"reloaded .*: configuration \d+ in force",
+                            err.read_text() if err.exists() else ""):
+            assert time.monotonic() < deadline, err.read_text()
+            time.sleep(0.02)
+        get(s)
+        lines = wait_lines(log, 2)
+    finally:
+        stop(s)
+        a.close()
+        b.close()
+    assert [first(x) for x in lines] == ["client.test", "other.test"], lines
+    assert a.queries == [(REV, "PTR")], a.queries
+    assert b.queries == [(REV, "PTR"), ("other.test.", "A")], b.queries
