@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """The responders of the identity benchmark (bench/RESULTS.md, "Issue 12: ident and
 hostname_lookups"): a DNS server on 127.0.0.1:PORT/udp answering the PTR of 127.0.0.1 (and
 its A, for `double`) and an ident server on 127.0.0.1:113 answering USERID for every query,
