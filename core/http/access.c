@@ -377,6 +377,29 @@ static void peer_text(const struct sockaddr_storage *ss, char *buf, size_t cap)
     }
 }
 
+/* What a refusal's log line says: the client, and how many lines were left out before it. */
+struct refusal_text {
+    char addr[INET6_ADDRSTRLEN + 8];
+    char more[64];
+};
+
+/* True when this refusal is to be logged now (filling t), false when it is only counted. */
+static bool refusal_now(struct refusal_log *rl, uint64_t now_s, const struct sockaddr_storage *ss,
+                        struct refusal_text *t)
+{
+    uint64_t quiet;
+    if (!log_now(rl, now_s, &quiet)) {
+        return false;
+    }
+    peer_text(ss, t->addr, sizeof(t->addr));
+    t->more[0] = '\0';
+    if (quiet) {
+        snprintf(t->more, sizeof(t->more), " (and %llu more since the last line)",
+                 (unsigned long long)quiet);
+    }
+    return true;
+}
+
 /* ACCESS_NEXT (no rule matched), ACCESS_GRANTED (allow), 403 (deny), HANDLER_LATER, -ENOMEM. */
 static int ip_check(struct req *r, const struct access_plan *pl)
 {
@@ -402,17 +425,10 @@ static int ip_check(struct req *r, const struct access_plan *pl)
     if (pl->rules[pos].allow) {
         return ACCESS_GRANTED;
     }
-    uint64_t quiet;
-    if (log_now(&request_log, r->env->loop->now_s, &quiet)) {
-        char a[INET6_ADDRSTRLEN + 8];
-        peer_text(ss, a, sizeof(a));
-        char more[64] = "";
-        if (quiet) {
-            snprintf(more, sizeof(more), " (and %llu more since the last line)",
-                     (unsigned long long)quiet);
-        }
-        errlog(ERRLOG_ERROR, "access forbidden by rule, client: %s, request: \"%.*s\"%s", a,
-               (int)r->path.len, r->path.ptr, more);
+    struct refusal_text t;
+    if (refusal_now(&request_log, r->env->loop->now_s, ss, &t)) {
+        errlog(ERRLOG_ERROR, "access forbidden by rule, client: %s, request: \"%.*s\"%s", t.addr,
+               (int)r->path.len, r->path.ptr, t.more);
     }
     return 403;
 }
@@ -486,17 +502,10 @@ bool http_access_accept(const struct route_group *g, const struct sockaddr_stora
 
 void http_access_log_refusal(const struct sockaddr_storage *peer, uint64_t now_s)
 {
-    uint64_t quiet;
-    if (log_now(&accept_log, now_s, &quiet)) {
-        char a[INET6_ADDRSTRLEN + 8];
-        peer_text(peer, a, sizeof(a));
-        char more[64] = "";
-        if (quiet) {
-            snprintf(more, sizeof(more), " (and %llu more since the last line)",
-                     (unsigned long long)quiet);
-        }
-        errlog(ERRLOG_INFO, "connection from %s refused at accept by the server's rules%s", a,
-               more);
+    struct refusal_text t;
+    if (refusal_now(&accept_log, now_s, peer, &t)) {
+        errlog(ERRLOG_INFO, "connection from %s refused at accept by the server's rules%s", t.addr,
+               t.more);
     }
 }
 
