@@ -61,15 +61,28 @@ static int update(struct keyslot *s, uint64_t hash, const struct keyslots_ops *o
     }
 }
 
-/* Gives slot s, holding state old (under another hash), to hash. false: it moved meanwhile. */
-static bool take_over(struct keyslot *s, uint64_t old, uint64_t hash)
+/*
+ * Gives slot s, holding state old (under another hash), to hash, with the step already applied
+ * to its fresh state: the slot never shows a fresh word that its taker would then update.
+ * (A fresh word is the same for every takeover but its generation: a taker preempted between
+ * reading it and its swap could find it again 64 takeovers later and count into another key.)
+ * false: it moved meanwhile.
+ */
+static bool take_over(struct keyslot *s, uint64_t old, uint64_t hash,
+                      const struct keyslots_ops *ops, void *arg)
 {
-    if (old == KEYSLOTS_LOCKED ||
-        !atomic_compare_exchange_strong(&s->state, &old, KEYSLOTS_LOCKED)) {
+    if (old == KEYSLOTS_LOCKED) {
+        return false;
+    }
+    uint64_t fresh = keyslots_pack(keyslots_gen(old) + 1, 0, 0), out;
+    if (!ops->step(fresh, &out, arg)) {
+        out = fresh; /* declined (a cap of 0): the slot is still this key's, empty */
+    }
+    if (!atomic_compare_exchange_strong(&s->state, &old, KEYSLOTS_LOCKED)) {
         return false;
     }
     atomic_store(&s->hash, hash);
-    atomic_store(&s->state, keyslots_pack(keyslots_gen(old) + 1, 0, 0));
+    atomic_store(&s->state, out);
     return true;
 }
 
@@ -124,7 +137,7 @@ long keyslots_apply(struct keyslots *t, uint64_t hash, uint32_t now, const struc
         if (victim < 0) {
             return -1;
         }
-        if (take_over(&t->slots[victim], vst, hash) && update(&t->slots[victim], hash, ops, arg)) {
+        if (take_over(&t->slots[victim], vst, hash, ops, arg)) {
             return victim;
         }
         /* another thread moved first: look again */

@@ -4,12 +4,14 @@
 #include "core/base/keyslots.h"
 
 #include <pthread.h>
+#include <stdio.h>
 
 /* limit_conn's steps: +1 under a cap, -1. */
 struct conn_arg {
     uint32_t cap;
     int delta;
     bool refused;
+    uint32_t now; /* the time a step writes (0: keeps the slot's), as limit_conn's does */
 };
 
 static bool conn_step(uint64_t old, uint64_t *out, void *arg)
@@ -24,7 +26,8 @@ static bool conn_step(uint64_t old, uint64_t *out, void *arg)
     if (a->delta < 0 && v == 0) {
         return false;
     }
-    *out = keyslots_pack(keyslots_gen(old), (uint32_t)((int)v + a->delta), keyslots_time(old));
+    *out = keyslots_pack(keyslots_gen(old), (uint32_t)((int)v + a->delta),
+                         a->now ? a->now : keyslots_time(old));
     return true;
 }
 
@@ -103,6 +106,7 @@ struct hammer {
     struct keyslots *t;
     unsigned id;
     uint32_t admitted;
+    uint32_t no_slot, bad_release; /* assertions in a thread are not cmocka's: counted here */
 };
 
 static void *hammer_run(void *arg)
@@ -110,13 +114,18 @@ static void *hammer_run(void *arg)
     struct hammer *h = arg;
     struct conn_arg up = {KEYSLOTS_VALUE_MAX, 1, false}, down = {0, -1, false};
     for (unsigned i = 0; i < ROUNDS; i++) {
-        long k = keyslots_apply(h->t, 7, i, &conn_ops, &up);
-        assert_true(k >= 0);
+        /* each thread's clock of its own, as each worker's ms: no two writes give one word */
+        up.now = down.now = i * THREADS + h->id + 1;
+        long k = keyslots_apply(h->t, 7, up.now, &conn_ops, &up);
+        if (k < 0) {
+            h->no_slot++;
+        }
         /* a key of its own comes and goes in the same window: takeovers race the counting */
         uint64_t other = ((uint64_t)(h->id * 3 + i % 3 + 1) << 32) | 7u; /* 12 keys, 8 slots */
-        long o = keyslots_apply(h->t, other, i, &conn_ops, &up);
-        if (o >= 0 && !up.refused) {
-            assert_true(keyslots_apply_at(h->t, (uint32_t)o, other, &conn_ops, &down));
+        long o = keyslots_apply(h->t, other, up.now, &conn_ops, &up);
+        if (o >= 0 && !up.refused &&
+            !keyslots_apply_at(h->t, (uint32_t)o, other, &conn_ops, &down)) {
+            h->bad_release++;
         }
         h->admitted++;
     }
@@ -131,11 +140,19 @@ static void test_threads_exact(void **state)
     pthread_t th[THREADS];
     struct hammer h[THREADS];
     for (unsigned i = 0; i < THREADS; i++) {
-        h[i] = (struct hammer){&t, i, 0};
+        h[i] = (struct hammer){&t, i, 0, 0, 0};
         assert_int_equal(pthread_create(&th[i], NULL, hammer_run, &h[i]), 0);
     }
     for (unsigned i = 0; i < THREADS; i++) {
         pthread_join(th[i], NULL);
+    }
+    for (unsigned i = 0; i < THREADS; i++) {
+        if (h[i].no_slot || h[i].bad_release) {
+            fprintf(stderr, "thread %u: no_slot %u bad_release %u\n", i, h[i].no_slot,
+                    h[i].bad_release);
+        }
+        assert_int_equal(h[i].no_slot, 0);
+        assert_int_equal(h[i].bad_release, 0);
     }
     struct conn_arg peek = {0, 1, false};
     long k = keyslots_apply(&t, 7, 0, &conn_ops, &peek); /* cap 0: refuses, finds the slot */
