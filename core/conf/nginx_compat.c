@@ -111,7 +111,6 @@ static const struct ngx_entry table[] = {
     {"grpc_", true, NGX_REFUSE, PROXY},
     {"memcached_", true, NGX_REFUSE, PROXY},
     {"auth_request", true, NGX_REFUSE, ACCESS},
-    {"limit_except", false, NGX_REFUSE, NOT_YET ": use the location's methods policy"},
     {"source_charset", false, NGX_REFUSE, MIME},
     {"override_charset", false, NGX_REFUSE, MIME},
     {"large_client_header_buffers", false, NGX_REFUSE, NOT ": use header_max and request_line_max"},

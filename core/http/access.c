@@ -61,11 +61,21 @@ struct access_plan {
 
 enum satisfy { SATISFY_ALL, SATISFY_ANY };
 
+/* limit_except METHOD ... { allow ...; deny ...; }: the rules for the other methods. */
+struct access_except {
+    unsigned methods;          /* HANDLER_METHOD bits of the methods named (GET brings HEAD) */
+    struct access_rules rules; /* both kinds, in order (each rule says which) */
+    bool set;
+};
+
 struct access_loc {
     struct access_rules allow, deny; /* the rows' fields */
     unsigned satisfy;
-    const struct access_plan *plan; /* derived: the rules that apply here; NULL: none */
-    struct access_plan *own;        /* the plan this block compiled (freed with it) */
+    struct access_except except;
+    const struct access_plan *plan;        /* derived: the rules that apply here; NULL: none */
+    struct access_plan *own;               /* the plan this block compiled (freed with it) */
+    const struct access_plan *except_plan; /* limit_except's rules here (own or inherited) */
+    struct access_plan *except_own;        /* compiled from `except` where this block set it */
     bool inner_rules; /* a block inside this one has rules of its own (a server's locations):
                        * the server's rules cannot decide at accept */
 };
@@ -86,24 +96,27 @@ static void rules_release(void *field)
     l->n = 0;
 }
 
-static int rules_parse(struct conf_parse *p, const struct conf_row *r, void *field, char **a,
-                       unsigned n)
+/* One allow or deny line (its arguments in a, n of them) appended to l. */
+static int rule_add(struct conf_parse *p, bool allow, struct access_rules *l, char **a, unsigned n)
 {
-    struct access_rules *l = field;
-    struct access_rule rule = {.seq = ++next_seq, .allow = r->name[0] == 'a'};
+    const char *name = allow ? "allow" : "deny";
+    struct access_rule rule = {.seq = ++next_seq, .allow = allow};
+    if (n == 0 || n > 2) {
+        return conf_error(p, "invalid number of arguments in \"%s\"", name);
+    }
     if (n == 2) {
         if (strcmp(a[0], "host") != 0) {
             return conf_error(p,
                               "%s takes an address, a CIDR, \"all\", \"unix:\" or "
                               "\"host NAME\", not \"%s %s\"",
-                              r->name, a[0], a[1]);
+                              name, a[0], a[1]);
         }
         size_t len = strlen(a[1]);
         if (len == 0 || len > 253 ||
             strspn(a[1], "abcdefghijklmnopqrstuvwxyz"
                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != len ||
             strcmp(a[1], ".") == 0) {
-            return conf_error(p, "%s host: invalid host name \"%s\"", r->name, a[1]);
+            return conf_error(p, "%s host: invalid host name \"%s\"", name, a[1]);
         }
         rule.kind = RULE_HOST;
         if (!(rule.host = conf_strdup(p, a[1]))) {
@@ -118,7 +131,7 @@ static int rules_parse(struct conf_parse *p, const struct conf_row *r, void *fie
         char msg[160];
         int rc = cidr_parse(a[0], &rule.p, msg, sizeof(msg));
         if (rc < 0) {
-            return conf_error(p, "%s: %s", r->name, msg);
+            return conf_error(p, "%s: %s", name, msg);
         }
         if (rc > 0 && conf_note(p, "%s", msg) < 0) {
             return -1;
@@ -134,6 +147,12 @@ static int rules_parse(struct conf_parse *p, const struct conf_row *r, void *fie
     l->v[l->n++] = rule;
     l->block = p->block;
     return 0;
+}
+
+static int rules_parse(struct conf_parse *p, const struct conf_row *r, void *field, char **a,
+                       unsigned n)
+{
+    return rule_add(p, r->name[0] == 'a', field, a, n);
 }
 
 static void rule_text(const struct access_rule *x, char *buf, size_t cap)
@@ -197,6 +216,80 @@ static void rules_print(struct conf_out *o, const struct conf_row *r, const void
 static const struct conf_type rules_type = {"access rule", sizeof(struct access_rules), rules_parse,
                                             rules_print, rules_release};
 
+/* ---------------------------------------------------------------- limit_except METHOD ... { } */
+
+static void except_release(void *field)
+{
+    struct access_except *x = field;
+    rules_release(&x->rules);
+    x->set = false;
+    x->methods = 0;
+}
+
+static int except_parse(struct conf_parse *p, const struct conf_row *r, void *field, char **a,
+                        unsigned n)
+{
+    (void)r;
+    struct access_except *x = field;
+    if (x->set && x->rules.block == p->block) {
+        return conf_error(p, "\"limit_except\" directive is duplicate");
+    }
+    memset(x, 0, sizeof(*x)); /* an inherited one is the parent's: this block has its own */
+    for (unsigned i = 0; i < n; i++) {
+        enum http_method m = http_method_from(slice_cstr(a[i]));
+        if (m == HTTP_METHOD_UNKNOWN || m == HTTP_CONNECT) {
+            return conf_error(p, "invalid method \"%s\"", a[i]);
+        }
+        x->methods |= HANDLER_METHOD(m);
+        if (m == HTTP_GET) {
+            x->methods |= HANDLER_METHOD(HTTP_HEAD); /* as nginx: GET brings HEAD */
+        }
+    }
+    x->set = true;
+    x->rules.block = p->block;
+    return 0;
+}
+
+static int except_inner(struct conf_parse *p, const struct conf_row *r, void *field, char **a,
+                        unsigned n)
+{
+    (void)r;
+    struct access_except *x = field;
+    bool allow = strcmp(a[0], "allow") == 0;
+    if (!allow && strcmp(a[0], "deny") != 0) {
+        return conf_error(p, "\"%s\" is not supported inside limit_except (allow and deny are)",
+                          a[0]);
+    }
+    return rule_add(p, allow, &x->rules, a + 1, n - 1);
+}
+
+static void except_print(struct conf_out *o, const struct conf_row *r, const void *field)
+{
+    const struct access_except *x = field;
+    if (!x->set) {
+        return;
+    }
+    conf_out_begin(o, r->name);
+    for (enum http_method m = HTTP_GET; m < HTTP_METHOD__COUNT; m++) {
+        if ((x->methods & HANDLER_METHOD(m)) &&
+            !(m == HTTP_HEAD && (x->methods & HANDLER_METHOD(HTTP_GET)))) {
+            struct slice name = http_method_name(m);
+            char buf[16];
+            snprintf(buf, sizeof(buf), "%.*s", (int)name.len, name.ptr);
+            conf_out_arg(o, buf);
+        }
+    }
+    conf_out_open(o);
+    for (unsigned i = 0; i < x->rules.n; i++) {
+        print_rule(o, &x->rules.v[i]);
+    }
+    conf_out_close(o);
+}
+
+static const struct conf_type except_type = {"limit_except", sizeof(struct access_except),
+                                             except_parse,   except_print,
+                                             except_release, except_inner};
+
 /* ---------------------------------------------------------------- compiling */
 
 static int by_seq(const void *a, const void *b)
@@ -214,12 +307,10 @@ static void plan_free(struct access_plan *pl)
     }
 }
 
-/* The block's own lines (a list it inherits is not its own: nginx takes either). */
-static struct access_plan *plan_build(const struct access_loc *a, const struct conf_block *b)
+/* The rules of two lists compiled, in file order. */
+static struct access_plan *plan_build_lists(const struct access_rules *al,
+                                            const struct access_rules *dl)
 {
-    struct access_rules none = {0};
-    const struct access_rules *al = a->allow.block == b ? &a->allow : &none;
-    const struct access_rules *dl = a->deny.block == b ? &a->deny : &none;
     struct access_plan *pl = sp_calloc(1, sizeof(*pl));
     if (!pl) {
         return NULL;
@@ -253,8 +344,17 @@ static struct access_plan *plan_build(const struct access_loc *a, const struct c
     return pl;
 }
 
+/* The block's own lines (a list it inherits is not its own: nginx takes either). */
+static struct access_plan *plan_build(const struct access_loc *a, const struct conf_block *b)
+{
+    struct access_rules none = {0};
+    return plan_build_lists(a->allow.block == b ? &a->allow : &none,
+                            a->deny.block == b ? &a->deny : &none);
+}
+
 /* Each block's plan: its own rules compiled, else its parent's. 0 or -ENOMEM. */
-static int derive(struct conf_block *b, unsigned slot, const struct access_plan *parent)
+static int derive(struct conf_block *b, unsigned slot, const struct access_plan *parent,
+                  const struct access_plan *parent_except)
 {
     struct access_loc *a = conf_get(b, slot, CONF_STORE_LOC);
     int ra = conf_row_index(&access_module, "allow"), rd = conf_row_index(&access_module, "deny");
@@ -268,9 +368,18 @@ static int derive(struct conf_block *b, unsigned slot, const struct access_plan 
     } else {
         a->plan = parent;
     }
+    a->except_plan = parent_except; /* a nested location keeps its parent's limit_except */
+    a->except_own = NULL;
+    if (a->except.set && a->except.rules.block == b) {
+        struct access_rules none = {0};
+        if (!(a->except_own = plan_build_lists(&a->except.rules, &none))) {
+            return -ENOMEM;
+        }
+        a->except_plan = a->except_own;
+    }
     a->inner_rules = false;
     for (struct conf_block *k = b->children; k; k = k->next) {
-        int rc = derive(k, slot, a->plan);
+        int rc = derive(k, slot, a->plan, a->except_plan);
         if (rc < 0) {
             return rc;
         }
@@ -285,8 +394,11 @@ static void underive(struct conf_block *b, unsigned slot)
     struct access_loc *a = conf_get(b, slot, CONF_STORE_LOC);
     if (a) {
         plan_free(a->own);
+        plan_free(a->except_own);
         a->own = NULL;
         a->plan = NULL;
+        a->except_own = NULL;
+        a->except_plan = NULL;
     }
     for (struct conf_block *k = b->children; k; k = k->next) {
         underive(k, slot);
@@ -296,7 +408,7 @@ static void underive(struct conf_block *b, unsigned slot)
 static int access_finish(struct conf *c, unsigned slot, char *err, size_t errlen)
 {
     access_slot = slot;
-    if (derive(c->main, slot, NULL) < 0) {
+    if (derive(c->main, slot, NULL, NULL) < 0) {
         snprintf(err, errlen, "out of memory compiling allow/deny rules");
         return -1;
     }
@@ -443,7 +555,14 @@ int http_access(struct req *r)
     if ((st = limit_conn_check(r)) != ACCESS_NEXT) {
         return st;
     }
-    int ip = a->plan ? ip_check(r, a->plan) : ACCESS_NEXT;
+    const struct access_plan *plan = a->plan;
+    if (UNLIKELY(a->except.set)) {
+        unsigned m = HANDLER_METHOD(r->method == HTTP_HEAD ? HTTP_GET : r->method);
+        if (!(a->except.methods & m)) {
+            plan = a->except_plan; /* a method limit_except does not name: its block's rules */
+        }
+    }
+    int ip = plan ? ip_check(r, plan) : ACCESS_NEXT;
     if (ip < 0 || ip == HANDLER_LATER || (ip >= 300 && ip != 403)) {
         return ip;
     }
@@ -523,6 +642,8 @@ static const struct conf_row rows[] = {
      NULL},
     {"satisfy", ALL, CONF_STORE_LOC, 1, 1, 0, &conf_keyword, OFF(satisfy), "all", 0, 0, "any",
      satisfy_keys},
+    {"limit_except", CONF_LOCATION, CONF_STORE_LOC, 1, 9, CONF_BLOCK, &except_type, OFF(except),
+     NULL, 0, 0, "GET { allow 127.0.0.1; deny all; }", NULL},
 };
 
 const struct conf_module access_module = {

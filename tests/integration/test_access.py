@@ -360,3 +360,71 @@ def test_satisfy(tmp_path, docroot):
         assert req(s.port, "/any-norules/hello.txt")[0] == 200
     finally:
         stop_ok(s)
+
+
+def from_addr(port, src, method, path):
+    c = socket.socket()
+    c.bind((src, 0))
+    c.settimeout(10)
+    c.connect(("127.0.0.1", port))
+    c.sendall(("%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+               % (method, path)).encode())
+    out = b""
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        out += d
+    c.close()
+    return int(out.split()[1])
+
+
+def test_limit_except(tmp_path, docroot):
+    """nginx's limit_except: the block's rules for the methods it does not name; GET brings
+    HEAD; nested locations keep it; --print-config writes it back."""
+    s = spate_conf(tmp_path, docroot, server="""
+  location /ro/ { alias %s/;
+    limit_except GET { allow 127.0.0.2; deny all; }
+    location /ro/dir/ { alias %s/dir/; } }
+  location /mixed/ { deny 127.0.0.3; alias %s/;
+    limit_except GET POST { deny all; } }
+""" % (docroot, docroot, docroot))
+    try:
+        for src in ("127.0.0.1", "127.0.0.2"):
+            assert from_addr(s.port, src, "GET", "/ro/hello.txt") == 200
+            assert from_addr(s.port, src, "HEAD", "/ro/hello.txt") == 200
+        # other methods: the block's rules (127.0.0.2 passes them, then the method policy)
+        assert from_addr(s.port, "127.0.0.1", "DELETE", "/ro/hello.txt") == 403
+        assert from_addr(s.port, "127.0.0.1", "POST", "/ro/hello.txt") == 403
+        assert from_addr(s.port, "127.0.0.1", "OPTIONS", "/ro/hello.txt") == 403
+        assert from_addr(s.port, "127.0.0.2", "DELETE", "/ro/hello.txt") == 405
+        assert from_addr(s.port, "127.0.0.1", "PUT", "/ro/dir/index.html") == 403
+        assert from_addr(s.port, "127.0.0.1", "GET", "/ro/dir/index.html") == 200
+        # named methods keep the location's own rules
+        assert from_addr(s.port, "127.0.0.1", "GET", "/mixed/hello.txt") == 200
+        assert from_addr(s.port, "127.0.0.3", "GET", "/mixed/hello.txt") == 403
+        assert from_addr(s.port, "127.0.0.1", "PUT", "/mixed/hello.txt") == 403
+    finally:
+        stop_ok(s)
+    conf = tmp_path / "spate.conf"
+    p = subprocess.run([BIN, "--print-config", "-c", str(conf)], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"limit_except GET \{\s*allow 127\.0\.0\.2/32;\s*deny all;\s*\}", p.stdout), \
+        p.stdout
+    assert re.search(r"limit_except GET POST \{\s*deny all;\s*\}", p.stdout), p.stdout
+
+
+@pytest.mark.parametrize("text,msg", [
+    ("location / { limit_except FOO { deny all; } }", "invalid method"),
+    ("location / { limit_except GET { return 403; } }", "not supported inside limit_except"),
+    ("location / { limit_except GET { deny 10.0.0.256; } }", "invalid address"),
+    ("location / { limit_except GET { deny all; } limit_except POST { deny all; } }",
+     "duplicate"),
+    ("limit_except GET { deny all; }", "limit_except"),
+])
+def test_limit_except_errors(tmp_path, docroot, text, msg):
+    rc, out, path = check_conf(tmp_path, "server { listen 127.0.0.1:0; root %s;\n  %s }\n"
+                               % (docroot, text))
+    assert rc != 0, out
+    assert "%s:2:" % path in out and msg in out, out
