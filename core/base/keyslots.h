@@ -18,10 +18,11 @@
  * Taking a slot over is the one place that waits: the taker swaps the state word to
  * KEYSLOTS_LOCKED, writes the new hash, then the key's first state (its step applied to a
  * fresh state of the next generation, so no fresh word is ever updated later by its taker);
- * a thread that reads LOCKED spins for those two stores. Every update reads the state, then checks the
- * hash, then swaps the state: a slot taken over between the two reads fails the swap or shows
- * the other hash, so no count lands on another key (a generation repeats after 64 takeovers
- * of one slot between a thread's two reads, which is what "no count lands" rests on).
+ * a thread that reads LOCKED spins for those two stores. Every update reads the state, then
+ * checks the hash, then swaps the state: a slot taken over between the two reads fails the
+ * swap or shows the other hash, so no count lands on another key (unless the slot changes
+ * hands a multiple of 64 times between a thread's two reads and ends with the very word it
+ * read, generation, value and millisecond alike: what "no count lands" rests on).
  *
  * Two keys with the same 64-bit hash share a slot (one in 2^64 per pair: ignored).
  */
