@@ -11,13 +11,18 @@ import pytest
 from conftest import BIN, Spate, spate_conf
 
 
-def get(port, path="/hello.txt", host="127.0.0.1", method="GET"):
+def get(port, path="/hello.txt", host="127.0.0.1", method="GET", src=None, auth=None):
+    """One request on a fresh connection to host (from src when given): (status, bytes); status
+    0 when the server closed without answering."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
-    s.settimeout(5)
+    if src:
+        s.bind((src, 0))
+    s.settimeout(10)
     s.connect((host, port))
-    s.sendall(("%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-               % (method, path)).encode())
+    h = "Authorization: %s\r\n" % auth if auth else ""
+    s.sendall(("%s %s HTTP/1.1\r\nHost: x\r\n%sContent-Length: 0\r\nConnection: close\r\n\r\n"
+               % (method, path, h)).encode())
     out = b""
     try:
         while True:
@@ -100,22 +105,8 @@ http {
         st, _ = get(s.port, "/hello.txt", host="127.0.0.1")
         assert st == 200
         # from 127.0.0.2 (the loopback /8 answers on every address)
-        c = socket.socket()
-        c.bind(("127.0.0.2", 0))
-        c.settimeout(5)
-        c.connect(("127.0.0.1", s.port))
-        c.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        out = c.recv(1000)
-        c.close()
-        assert out.startswith(b"HTTP/1.1 403")
-        c = socket.socket()
-        c.bind(("127.0.0.2", 0))
-        c.settimeout(5)
-        c.connect(("127.0.0.1", s.port))
-        c.sendall(b"GET /x/hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        out = c.recv(1000)
-        c.close()
-        assert out.startswith(b"HTTP/1.1 200")
+        assert get(s.port, "/hello.txt", src="127.0.0.2")[0] == 403
+        assert get(s.port, "/x/hello.txt", src="127.0.0.2")[0] == 200
     finally:
         stop_ok(s)
 
@@ -147,13 +138,7 @@ server { listen 127.0.0.1:0; root %s; deny 127.0.0.3; deny 127.0.0.0/29; allow a
         for i in range(40):
             assert refused_at_accept(s.port, "127.0.0.%d" % (1 + i % 7))
         assert get(s.port, "/hello.txt", host="127.0.0.1")[0] == 0
-        c = socket.socket()
-        c.bind(("127.0.0.9", 0))  # outside 127.0.0.0/29: served
-        c.settimeout(5)
-        c.connect(("127.0.0.1", s.port))
-        c.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        assert c.recv(1000).startswith(b"HTTP/1.1 200")
-        c.close()
+        assert get(s.port, src="127.0.0.9")[0] == 200  # outside 127.0.0.0/29: served
     finally:
         err = stop_ok(s)
     per_worker = [int(x) for x in re.findall(r"spate: stats worker=\d .* denied=(\d+)", err)]
@@ -234,13 +219,7 @@ def test_ten_thousand_rules(tmp_path, docroot):
 """ % (rules, docroot))
     try:
         assert get(s.port, "/many/hello.txt")[0] == 200
-        c = socket.socket()
-        c.bind(("127.0.0.7", 0))
-        c.settimeout(5)
-        c.connect(("127.0.0.1", s.port))
-        c.sendall(b"GET /many/hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        assert c.recv(1000).startswith(b"HTTP/1.1 403")
-        c.close()
+        assert get(s.port, "/many/hello.txt", src="127.0.0.7")[0] == 403
     finally:
         stop_ok(s)
 
@@ -306,17 +285,7 @@ def basic(user, pw):
 
 
 def req(port, path, auth=None):
-    c = socket.create_connection(("127.0.0.1", port), timeout=10)
-    h = "Authorization: %s\r\n" % auth if auth else ""
-    c.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n" % (path, h)).encode())
-    out = b""
-    while True:
-        d = c.recv(65536)
-        if not d:
-            break
-        out += d
-    c.close()
-    return int(out.split()[1]), out
+    return get(port, path, auth=auth)
 
 
 def test_satisfy(tmp_path, docroot):
@@ -363,20 +332,7 @@ def test_satisfy(tmp_path, docroot):
 
 
 def from_addr(port, src, method, path):
-    c = socket.socket()
-    c.bind((src, 0))
-    c.settimeout(10)
-    c.connect(("127.0.0.1", port))
-    c.sendall(("%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-               % (method, path)).encode())
-    out = b""
-    while True:
-        d = c.recv(65536)
-        if not d:
-            break
-        out += d
-    c.close()
-    return int(out.split()[1])
+    return get(port, path, method=method, src=src)[0]
 
 
 def test_limit_except(tmp_path, docroot):

@@ -1,10 +1,9 @@
 """allow host / deny host (issue 12): rules by the client's name, from reverse DNS confirmed
 by a forward lookup, against the DNS server test_hostname_lookups runs on loopback."""
-import socket
-
 import pytest
 
 from conftest import spate_conf
+from test_access import get
 
 pytest.importorskip("dnslib")
 from test_hostname_lookups import Dns  # noqa: E402
@@ -23,16 +22,7 @@ def start(tmp_path, docroot, dns, server):
 
 
 def status(s, path):
-    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-    c.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path).encode())
-    out = b""
-    while True:
-        d = c.recv(65536)
-        if not d:
-            break
-        out += d
-    c.close()
-    return int(out.split()[1])
+    return get(s.port, path)[0]
 
 
 def stop(s):
