@@ -20,7 +20,8 @@
  * A step that counts a request sets its ACCESS_PASSED_* bit in r->wait->passed (when
  * r->wait is set) so that the next dispatch of the same request does not count it again.
  *
- * A location where none of these directives applies pays one load and a test.
+ * A location where none of these directives applies pays a load and a test per step (each
+ * step's settings for the location): no lookup, no system call.
  */
 #pragma once
 
