@@ -30,6 +30,16 @@ bool http_chunked_done(const struct http_chunked *d)
     return d->state == S_DONE;
 }
 
+void http_chunked_unread(struct http_chunked *d, size_t n)
+{
+    if (n == 0) {
+        return;
+    }
+    d->chunk_left += n;
+    d->total -= n;
+    d->state = S_DATA; /* S_DATA_CR if the chunk had ended: it has not, now */
+}
+
 static int hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9') {

@@ -54,5 +54,12 @@ void http_chunked_init(struct http_chunked *d, uint64_t max_total);
 int http_chunked_decode(struct http_chunked *d, const char *buf, size_t len, size_t *used,
                         struct slice *data) MUST_CHECK;
 
+/*
+ * Gives back the last n payload bytes of the HTTP_CHUNKED_DATA just returned (a consumer
+ * that took fewer): the next call must start at those bytes (its input *used - n further
+ * back). n is at most that data's length.
+ */
+void http_chunked_unread(struct http_chunked *d, size_t n);
+
 /* True once HTTP_CHUNKED_DONE was returned. */
 bool http_chunked_done(const struct http_chunked *d);

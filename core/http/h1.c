@@ -20,6 +20,7 @@
 
 #include "core/base/alloc.h"
 #include "core/http/dispatch.h"
+#include "core/http/h1_body.h"
 #include "core/http/handler.h"
 #include "core/http/h1_track.h"
 #include "core/http/h1_write.h"
@@ -43,16 +44,21 @@ static void update_timer(struct h1_conn *h)
     if (c->flags & (CONN_DEAD | CONN_LINGER)) {
         return;
     }
-    if (!outq_empty(c->tr.out) || (c->tr.flags & TR_SENDING) || h->stream ||
-        (h->flags & H1_WAITING)) {
+    if (!outq_empty(c->tr.out) || (c->tr.flags & TR_SENDING) || (h->flags & H1_WAITING) ||
+        (h->stream && h->stream_waits)) {
         /* a wait for the disk is bounded like a send: send_timeout */
         if (conn_timer_kind(c) != CONN_T_SEND) {
             conn_timer(c, CONN_T_SEND);
         }
         return;
     }
-    if (h->body_kind != H1_BODY_NONE) {
-        conn_timer(c, CONN_T_BODY);
+    if (h->body_kind != H1_BODY_NONE && !h->body_full) {
+        conn_timer(c, CONN_T_BODY); /* client_body_timeout: between two reads of the body */
+        return;
+    }
+    if (h->stream) {
+        /* its producer (a script, an upstream) bounds its own wait: no timer of ours */
+        conn_timer_cancel(c);
         return;
     }
     if (h->in_len) {
@@ -75,47 +81,6 @@ static void update_timer(struct h1_conn *h)
 }
 
 /* ---------------------------------------------------------------- bodies */
-
-/*
- * Consumes request-body bytes (the handlers here take no bodies: they are read and dropped,
- * so the next request on the connection is found). Returns the bytes that belonged to the
- * body; what follows is the next request.
- */
-static size_t body_bytes(struct h1_conn *h, const char *buf, size_t len)
-{
-    if (h->body_kind == H1_BODY_LENGTH) {
-        size_t take = (size_t)MIN((uint64_t)len, h->body_left);
-        h->body_left -= take;
-        if (h->body_left == 0) {
-            h->body_kind = H1_BODY_NONE;
-        }
-        return take;
-    }
-    size_t off = 0;
-    while (off < len) {
-        size_t used;
-        struct slice data;
-        int rc = http_chunked_decode(&h->chunk, buf + off, len - off, &used, &data);
-        off += used;
-        if (rc < 0) {
-            /* the response is already queued: framing is lost, so close after it */
-            errlog(ERRLOG_INFO,
-                   "conn %llu: malformed chunked body after the response (%d): closing",
-                   (unsigned long long)h->c.id, -rc);
-            h->body_kind = H1_BODY_NONE;
-            h->flags |= H1_STOP_READ | H1_CLOSE_AFTER | H1_UNREAD;
-            return len;
-        }
-        if (rc == HTTP_CHUNKED_DONE) {
-            h->body_kind = H1_BODY_NONE;
-            break;
-        }
-        if (rc == HTTP_CHUNKED_MORE) {
-            break;
-        }
-    }
-    return off;
-}
 
 /* Checks the chunked body bytes already received: 0, or -400/-413 for an error among them. */
 static int chunked_prescan(uint64_t max_body, const char *p, size_t n)
@@ -178,15 +143,22 @@ static int serve(struct h1_conn *h, const struct http_request *msg)
     r->proto = &h1_proto;
     r->proto_data = h;
     r->wait = &h->wait;
+    r->body_kind = (uint8_t)msg->body;
+    r->body_length = msg->content_length;
     resp_begin(r, 200);
     r->resp.close = !msg->keep_alive || e->http.draining || set->keepalive_timeout_ms == 0 ||
                     h->nreq + 1 >= set->keepalive_requests;
     if (msg->expect_continue && msg->body != HTTP_BODY_NONE) {
-        /* answered without reading the body (RFC 9110 10.1.1): the client may not send it */
+        /* answered without reading the body (RFC 9110 10.1.1): the client may not send it,
+         * unless the handler reads it (req_body_read sends the 100 and undoes this) */
+        h->expect_ka = !r->resp.close;
+        h->flags |= H1_EXPECT;
         r->resp.close = true;
     }
     int rc = http_dispatch(r);
-    r->msg = NULL; /* it points into the receive buffer: a stream going on must not use it */
+    if (r->msg == msg) {
+        r->msg = NULL; /* it points into the receive buffer: a stream going on must not use it */
+    }
     if (rc == HANDLER_LATER) {
         if (!h->wait_since_us) {
             h->wait_since_us = e->http.loop->now_us ? e->http.loop->now_us : 1;
@@ -196,7 +168,7 @@ static int serve(struct h1_conn *h, const struct http_request *msg)
     h->wait.rounds = 0;
     h->wait.passed = 0;
     h->wait_since_us = 0;
-    if (rc == 0 && !r->resp.sent) {
+    if (rc == 0 && !r->resp.sent && !(h->deferred && h->stream == r)) {
         errlog(ERRLOG_ERROR, "a %s handler returned without answering", r->loc->handler->name);
         rc = resp_error(r, 500);
     }
@@ -245,7 +217,11 @@ static size_t process(struct h1_conn *h, const char *buf, size_t len)
             return len;            /* discarding until close */
         }
         if (h->body_kind != H1_BODY_NONE) {
-            off += body_bytes(h, buf + off, len - off);
+            off += h1_body_bytes(h, buf + off, len - off);
+            if (h->body_full) {
+                h->flags |= H1_BLOCKED; /* the handler takes the rest later (req_body_more) */
+                break;
+            }
             continue;
         }
         if (held_back(h)) {
@@ -390,9 +366,24 @@ static void h1_data(struct conn *c, const char *p, size_t n)
     conn_schedule(c);
 }
 
+/* The client shut down its side mid-body, and what it sent is all consumed: tell the handler. */
+static void body_cut(struct h1_conn *h)
+{
+    if (h->body_ops && (h->c.flags & CONN_EOF) && h->in_len == 0 &&
+        h->body_kind != H1_BODY_NONE) {
+        h->body_kind = H1_BODY_NONE;
+        h->flags |= H1_STOP_READ | H1_CLOSE_AFTER;
+        h1_body_done(h, -ECONNABORTED);
+    }
+}
+
 static void h1_eof(struct conn *c)
 {
     struct h1_conn *h = h1_of(c);
+    body_cut(h);
+    if (conn_dead(c)) {
+        return;
+    }
     if (outq_empty(c->tr.out) && !(c->tr.flags & TR_SENDING) && !(h->flags & H1_BLOCKED) &&
         !h->stream) {
         conn_abort(c); /* an incomplete request is dropped with the connection */
@@ -500,6 +491,23 @@ static void h1_wake(struct req_wait *w)
 static void h1_resume(struct conn *c)
 {
     struct h1_conn *h = h1_of(c);
+    if ((h->flags & H1_BLOCKED) && !(h->flags & H1_WAITING) && !h->body_full &&
+        h->body_kind != H1_BODY_NONE && h->body_ops) {
+        /* the body's consumer has room again (req_body_more): give it what is kept */
+        h->flags &= ~H1_BLOCKED;
+        process_stash(h);
+        if (conn_dead(c)) {
+            return;
+        }
+        body_cut(h);
+        if (conn_dead(c)) {
+            return;
+        }
+        if ((h->flags & H1_PAUSED) && !(h->flags & H1_BLOCKED) && !(h->flags & H1_STOP_READ)) {
+            h->flags &= ~H1_PAUSED;
+            c->tr.ops->read_start(&c->tr);
+        }
+    }
     if (h->stream && h->stream_waits) {
         const struct outq *q = c->tr.out;
         if (!q || outq_room(q) >= q->cap / 2) {
@@ -554,10 +562,19 @@ static void h1_shutdown(struct conn *c)
 static void h1_close(struct conn *c)
 {
     struct h1_conn *h = h1_of(c);
+    h->body_ops = NULL; /* the handler hears of it through abort() */
+    h->body_req = NULL;
     if (h->stream) {
         struct req *r = h->stream;
         h->stream = NULL;
-        if (r->resp.stream->abort) {
+        if (h->deferred) {
+            /* answered later: the handler set r->resp.stream_arg as it liked since */
+            h->deferred = false;
+            r->resp.stream_arg = h->defer_arg;
+            if (h->defer_ops && h->defer_ops->abort) {
+                h->defer_ops->abort(r);
+            }
+        } else if (r->resp.stream && r->resp.stream->abort) {
             r->resp.stream->abort(r); /* the producer lets go; its arena goes with the conn */
         }
     }

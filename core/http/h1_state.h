@@ -67,6 +67,7 @@ enum h1_flag {
     H1_HEAD_TIMER = 1u << 4,  /* the header timer runs for the current request */
     H1_UNREAD = 1u << 5,      /* closing, but the client may still be sending: linger */
     H1_WAITING = 1u << 6,     /* the first request in `in` waits for its handler (req_wait) */
+    H1_EXPECT = 1u << 7,      /* Expect: 100-continue not answered yet (the response closes) */
 };
 
 enum h1_body { H1_BODY_NONE, H1_BODY_LENGTH, H1_BODY_CHUNKED };
@@ -74,7 +75,8 @@ enum h1_body { H1_BODY_NONE, H1_BODY_LENGTH, H1_BODY_CHUNKED };
 struct h1_conn {
     struct conn c; /* first (session_ops.size) */
     uint16_t flags;
-    uint8_t body_kind; /* enum h1_body: the request body still arriving (discarded) */
+    uint8_t body_kind; /* enum h1_body: the request body still arriving (to body_ops, or
+                        * discarded) */
     uint32_t nreq;     /* requests answered */
     /* input that did not form a complete request yet */
     char *in;
@@ -87,6 +89,18 @@ struct h1_conn {
     struct h1_track *trk;
     struct req *stream; /* the request whose body is being streamed, or NULL */
     bool stream_waits;  /* its producer waits for room (writable) */
+    bool stream_chunked; /* its body goes out in chunked framing */
+    uint64_t stream_left; /* a stream of known length: bytes still to come; else UINT64_MAX */
+    /* a request answered later (resp_defer): it is h->stream, its head not queued yet */
+    bool deferred;
+    bool expect_ka; /* the connection may stay open once the 100-continue is sent */
+    const struct resp_stream_ops *defer_ops;
+    void *defer_arg;
+    uint64_t defer_since_us; /* when the deferred request was parsed (its $request_time) */
+    /* the request body's consumer (req_body_read); NULL: the body is read and dropped */
+    const struct req_body_ops *body_ops;
+    struct req *body_req;
+    bool body_full; /* the consumer took less than it was given: wait for req_body_more */
     struct req_wait wait; /* a request waiting for its handler (H1_WAITING) */
     struct req_end *ends; /* what the request being served asked to run at its end (req_on_end):
                            * moves to its record when its response is queued */

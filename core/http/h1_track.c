@@ -125,6 +125,8 @@ struct h1_rec *h1_record(struct h1_conn *h, const struct req *r, struct slice ra
     rec->server = -1;
     rec->ends = h->ends;
     h->ends = NULL;
+    uint64_t since = h->defer_since_us; /* answered later: counts from when it was parsed */
+    h->defer_since_us = 0;
     struct h1_env *e = h1_env_of(h);
     start_lookups(h, r);
     unsigned server = r->server ? r->server->index : r->group->def->index;
@@ -151,7 +153,9 @@ struct h1_rec *h1_record(struct h1_conn *h, const struct req *r, struct slice ra
     rec->cap_len = (uint32_t)n;
     rec->server = (int16_t)server;
     /* a request that waited for its file counts from when it was first parsed */
-    rec->t_start_us = h->wait_since_us > 1 ? h->wait_since_us : e->http.loop->now_us;
+    rec->t_start_us = since                 ? since
+                      : h->wait_since_us > 1 ? h->wait_since_us
+                                             : e->http.loop->now_us;
     return rec;
 }
 

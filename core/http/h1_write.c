@@ -16,6 +16,7 @@
 
 #include "core/base/alloc.h"
 #include "core/base/numfmt.h"
+#include "core/http/h1_body.h"
 #include "core/http/h1_pace.h"
 #include "core/http/h1_track.h"
 #include "core/http/limit_rate.h"
@@ -461,10 +462,24 @@ static void after_close(struct h1_conn *h, bool close)
     }
 }
 
+/* The response is complete: what is left of its request's body is read and dropped. */
+static void body_let_go(struct h1_conn *h, const struct req *r)
+{
+    if (UNLIKELY(h->body_req == r)) {
+        h->body_ops = NULL;
+        h->body_req = NULL;
+        h->body_full = false;
+    }
+}
+
 static int h1_send(struct req *r)
 {
     struct h1_conn *h = r->proto_data;
     const struct resp *s = &r->resp;
+    if (UNLIKELY(h->stream == r || (h->flags & H1_EXPECT))) {
+        h1_undefer(h, r);
+    }
+    body_let_go(h, r);
     bool close = wants_close(h, r);
     uint64_t length = s->body == RESP_BODY_PAGE     ? http_error_body_len(s->status)
                       : s->body == RESP_BODY_PIECES ? s->length
@@ -542,19 +557,18 @@ int h1_bad_request(struct h1_conn *h, int status, const char *buf, size_t len)
 
 /* ---------------------------------------------------------------- streams */
 
-static bool chunked(const struct req *r)
-{
-    return r->version_minor == 1;
-}
-
 static int h1_stream_begin(struct req *r)
 {
     struct h1_conn *h = r->proto_data;
-    /* HTTP/1.0 has no chunked coding: the body ends when the connection does */
-    bool close = wants_close(h, r) || !chunked(r);
+    h1_undefer(h, r);
+    uint64_t known = r->resp.length; /* resp_stream_length, or UINT64_MAX */
+    bool empty = bodiless(r->resp.status);
+    /* HTTP/1.0 has no chunked coding: without a length the body ends when the connection does */
+    bool chunk = r->version_minor == 1 && known == UINT64_MAX && !empty;
+    bool close = wants_close(h, r) || (r->version_minor == 0 && known == UINT64_MAX);
     struct head hd;
     struct head_bufs bufs;
-    build_head(h, r, &hd, &bufs, UINT64_MAX, chunked(r) && !bodiless(r->resp.status), close);
+    build_head(h, r, &hd, &bufs, empty ? UINT64_MAX : known, chunk, close);
     if (hd.full) {
         return -ENOMEM;
     }
@@ -571,6 +585,8 @@ static int h1_stream_begin(struct req *r)
     after_close(h, close);
     h->stream = r;
     h->stream_waits = false;
+    h->stream_chunked = chunk;
+    h->stream_left = empty || r->head_only ? 0 : known;
     return rc;
 }
 
@@ -583,8 +599,16 @@ static size_t h1_stream_write(struct req *r, const void *p, size_t len)
     if (r->head_only || bodiless(r->resp.status) || len == 0) {
         return len; /* HEAD: the same head, no body */
     }
+    size_t all = len;
+    if (h->stream_left != UINT64_MAX) {
+        /* a known length: what goes past it is cut (the head promised no more) */
+        if (h->stream_left == 0) {
+            return all;
+        }
+        len = (size_t)MIN((uint64_t)len, h->stream_left);
+    }
     struct outq *q = conn_outq(&h->c);
-    size_t over = chunked(r) ? CHUNK_OVERHEAD : 0;
+    size_t over = h->stream_chunked ? CHUNK_OVERHEAD : 0;
     if (!q || outq_room(q) <= over + 64 || outq_free_segs(q) < 2) {
         h->stream_waits = true; /* sent() schedules writable() once there is room */
         return 0;
@@ -595,20 +619,26 @@ static size_t h1_stream_write(struct req *r, const void *p, size_t len)
     }
     char *dst = outq_reserve(q, n + over);
     size_t w = 0;
-    if (chunked(r)) {
+    if (h->stream_chunked) {
         w = num_u64_to_hex(dst, n);
         memcpy(dst + w, "\r\n", 2);
         w += 2;
     }
     memcpy(dst + w, p, n);
     w += n;
-    if (chunked(r)) {
+    if (h->stream_chunked) {
         memcpy(dst + w, "\r\n", 2);
         w += 2;
     }
     outq_commit(q, w);
     h->queued += w;
     conn_schedule(&h->c);
+    if (h->stream_left != UINT64_MAX) {
+        h->stream_left -= n;
+        if (n == len) {
+            return all; /* with what was cut */
+        }
+    }
     return n;
 }
 
@@ -620,6 +650,12 @@ static int h1_stream_end(struct req *r)
     }
     h->stream = NULL;
     h->stream_waits = false;
+    body_let_go(h, r);
+    if (h->stream_left != UINT64_MAX && h->stream_left) {
+        /* shorter than its Content-Length: the client must see it cut, so the connection
+         * ends after what is queued (nothing may follow on it as if the body were whole) */
+        h->flags |= H1_CLOSE_AFTER | H1_STOP_READ | H1_UNREAD;
+    }
     struct h1_rec *rec = NULL;
     for (uint32_t i = 0; h->trk && i < h->trk->count; i++) {
         struct h1_rec *x = &h->trk->recs[(h->trk->head + i) % H1_RECS];
@@ -628,7 +664,7 @@ static int h1_stream_end(struct req *r)
         }
     }
     int rc = 0;
-    if (chunked(r) && !r->head_only && !bodiless(r->resp.status)) {
+    if (h->stream_chunked && !r->head_only && !bodiless(r->resp.status)) {
         struct outq *q = conn_outq(&h->c);
         if (!q) {
             rc = -ENOMEM;
@@ -704,4 +740,7 @@ const struct req_proto h1_proto = {
     .peer = h1_peer,
     .local_port = h1_local_port,
     .on_end = h1_on_end,
+    .defer = h1_defer,
+    .body_read = h1_body_read,
+    .body_more = h1_body_more,
 };

@@ -36,7 +36,8 @@ struct sockaddr_storage;
 
 /* ---- the response a handler describes (written by respond.h's functions) ---- */
 
-#define RESP_FIELDS_MAX 8
+#define RESP_FIELDS_INLINE 8 /* more come from the request's arena */
+#define RESP_FIELDS_MAX 128   /* an upstream's or a script's fields passed on */
 #define RESP_PIECES_MAX 40   /* multipart/byteranges: 16 parts, a head before each, a tail */
 #define RESP_PIECES_INLINE 3 /* more come from the request's arena */
 
@@ -77,10 +78,13 @@ struct resp {
     bool sent;  /* the head is queued: nothing may change any more */
     uint8_t body;
     uint8_t entity_parts;
-    uint8_t nfields, npieces, pieces_cap;
+    uint8_t npieces, pieces_cap;
+    uint8_t nfields, fields_cap;
     const struct fs_entry *entity;
-    uint64_t length; /* RESP_BODY_PIECES: bytes of all pieces */
-    struct resp_field fields[RESP_FIELDS_MAX];
+    uint64_t length; /* RESP_BODY_PIECES: bytes of all pieces; RESP_BODY_STREAM: the length
+                      * announced by resp_stream_length, or UINT64_MAX (unknown) */
+    struct resp_field *fields; /* inline_fields, or a larger copy in the arena */
+    struct resp_field inline_fields[RESP_FIELDS_INLINE];
     struct resp_piece *pieces; /* inline_pieces, or a larger copy in the arena */
     struct resp_piece inline_pieces[RESP_PIECES_INLINE];
     const struct resp_stream_ops *stream;
@@ -165,6 +169,21 @@ struct req_end {
     struct req_end *next;
 };
 
+/*
+ * A request body streamed to the handler (a CGI script's stdin, an upstream), decoded (no
+ * chunked framing), with backpressure. See req_body_read().
+ */
+struct req_body_ops {
+    /* n body bytes at p (valid during the call). Returns how many it took; less than n: the
+     * rest is kept, reading from the client stops, and nothing more comes until the handler
+     * calls req_body_more(). Never called again after end(). */
+    size_t (*data)(struct req *r, const char *p, size_t n);
+    /* the body ended: err 0, all of it arrived; 400 or 413, it broke with that status (bad
+     * chunked framing, over client_max_body_size); -ECONNABORTED, the client stopped sending
+     * (it shut down its side mid-body). The connection closes after the response then. */
+    void (*end)(struct req *r, int err);
+};
+
 /* How the session under a request writes its response (http/h1_write.c for HTTP/1). */
 struct req_proto {
     int (*send)(struct req *r);
@@ -182,6 +201,11 @@ struct req_proto {
     unsigned (*local_port)(struct req *r);
     /* e->fn runs when this request ends (see struct req_end), across its waits */
     void (*on_end)(struct req *r, struct req_end *e);
+    /* the handler answers later, from a callback (resp_defer in respond.h) */
+    int (*defer)(struct req *r, const struct resp_stream_ops *ops, void *arg);
+    /* the request body goes to ops (req_body_read), and more of it (req_body_more) */
+    int (*body_read)(struct req *r, const struct req_body_ops *ops, void *arg);
+    void (*body_more)(struct req *r);
 };
 
 struct req {
@@ -197,6 +221,9 @@ struct req {
     bool in_error_page; /* answering through an error_page: no second one */
     int16_t error_status; /* nonzero: the status a successful answer is sent with (error_page) */
     struct slice args;    /* the query without '?' (a rewrite may replace it) */
+    uint8_t body_kind;    /* enum http_body_kind: the request's body (see req_body_read) */
+    uint64_t body_length; /* its length for HTTP_BODY_LENGTH */
+    void *body_arg;       /* what req_body_read was given */
     const struct http_captures *caps; /* of the last regex that matched, or NULL */
     struct slice set_cookie; /* a Set-Cookie a redirect carries (a cookie-affinity pool) */
     const char *request_id;  /* $request_id, made when first used */
@@ -255,6 +282,25 @@ static inline void req_hold_end(struct req_hold_ref h)
 static inline void req_on_end(struct req *r, struct req_end *e)
 {
     r->proto->on_end(r, e);
+}
+
+/*
+ * Streams the request body to ops (r->body_arg = arg). Only for a handler that answers later
+ * or streams (resp_defer, resp_stream): the body comes after handle() returns, as it arrives.
+ * Expect: 100-continue is answered now (if the response head is not sent yet). Returns 0; 1
+ * when the request has no body (nothing will be called); -ENOMEM. The body stops going to ops
+ * when the response is complete (what is left is read and dropped).
+ */
+static inline int req_body_read(struct req *r, const struct req_body_ops *ops, void *arg)
+{
+    return r->proto->body_read(r, ops, arg);
+}
+
+/* The handler takes body bytes again, after data() took less than it was given. Not from
+ * inside data(). */
+static inline void req_body_more(struct req *r)
+{
+    r->proto->body_more(r);
 }
 
 /* True once the request's connection is closing (a step resuming later stops). */

@@ -15,6 +15,8 @@ void resp_begin(struct req *r, int status)
     s->entity = NULL;
     s->entity_parts = 0;
     s->nfields = 0;
+    s->fields = s->inline_fields;
+    s->fields_cap = RESP_FIELDS_INLINE;
     s->npieces = 0;
     s->pieces = s->inline_pieces;
     s->pieces_cap = RESP_PIECES_INLINE;
@@ -26,8 +28,19 @@ void resp_begin(struct req *r, int status)
 int resp_field(struct req *r, struct slice name, struct slice value)
 {
     struct resp *s = &r->resp;
-    if (s->nfields == RESP_FIELDS_MAX) {
-        return -ENOSPC;
+    if (s->nfields == s->fields_cap) {
+        if (s->fields_cap >= RESP_FIELDS_MAX) {
+            return -ENOSPC;
+        }
+        /* past the inline few (a script's or an upstream's fields): double, in the arena */
+        unsigned ncap = MIN(2u * s->fields_cap, (unsigned)RESP_FIELDS_MAX);
+        struct resp_field *nf = arena_alloc(r->arena, ncap * sizeof(*nf));
+        if (!nf) {
+            return -ENOMEM;
+        }
+        memcpy(nf, s->fields, s->nfields * sizeof(*nf));
+        s->fields = nf;
+        s->fields_cap = (uint8_t)ncap;
     }
     s->fields[s->nfields++] = (struct resp_field){name, value};
     return 0;
@@ -125,12 +138,27 @@ int resp_stream(struct req *r, const struct resp_stream_ops *ops, void *arg)
     ASSERT(!r->resp.sent);
     struct resp *s = &r->resp;
     error_status(r);
+    if (s->body != RESP_BODY_STREAM) {
+        s->length = UINT64_MAX; /* no resp_stream_length: unknown */
+    }
     s->body = RESP_BODY_STREAM;
     s->stream = ops;
     s->stream_arg = arg;
     int rc = r->proto->stream_begin(r);
     s->sent = true;
     return rc;
+}
+
+void resp_stream_length(struct req *r, uint64_t len)
+{
+    r->resp.body = RESP_BODY_STREAM;
+    r->resp.length = len;
+}
+
+int resp_defer(struct req *r, const struct resp_stream_ops *ops, void *arg)
+{
+    ASSERT(!r->resp.sent);
+    return r->proto->defer(r, ops, arg);
 }
 
 size_t resp_stream_write(struct req *r, const void *p, size_t len)

@@ -46,7 +46,7 @@
 /* Starts (or restarts) the response: status, no fields, no body. */
 void resp_begin(struct req *r, int status);
 
-/* Adds a field (the writer copies it at send). -ENOSPC past RESP_FIELDS_MAX. */
+/* Adds a field (the writer copies it at send). -ENOSPC past RESP_FIELDS_MAX, -ENOMEM. */
 int resp_field(struct req *r, struct slice name, struct slice value) MUST_CHECK;
 
 /* Takes the given facts of e (which the caller keeps referenced until resp_send). */
@@ -63,6 +63,24 @@ int resp_send(struct req *r) MUST_CHECK;
 
 /* The status with its small HTML page (fields added so far are kept, the body replaced). */
 int resp_error(struct req *r, int status) MUST_CHECK;
+
+/*
+ * The handler answers later, from a callback (a CGI script's head, an upstream's response):
+ * handle() returns 0 with nothing sent, and later calls resp_send, resp_error, resp_stream,
+ * or http_redirect (dispatch.h). Until then the connection waits (requests pipelined after
+ * it too); no timer of the connection runs while nothing is being sent, so the handler bounds
+ * its own wait. ops->abort(r) is called if the connection goes first (r->resp.stream_arg is
+ * arg then); ops->writable is not used. r->msg stays valid (the head is copied into the
+ * request's arena), so a later answer sees the request's fields. 0 or -ENOMEM.
+ */
+int resp_defer(struct req *r, const struct resp_stream_ops *ops, void *arg) MUST_CHECK;
+
+/*
+ * A streamed body of known length (an upstream's Content-Length): sent with Content-Length
+ * instead of chunked framing. Call before resp_stream. Writes past len are cut; a stream
+ * ended short of len closes the connection (the client sees the body cut short).
+ */
+void resp_stream_length(struct req *r, uint64_t len);
 
 /* Sends the head of a streamed body; ops->writable will be called when there is room. */
 int resp_stream(struct req *r, const struct resp_stream_ops *ops, void *arg) MUST_CHECK;

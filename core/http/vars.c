@@ -43,7 +43,32 @@ enum var_id {
     V_CAPTURE,
     V_POOL,   /* $redirect_pool_NAME */
     V_REQUEST_ID,
+    V_MODULE, /* a module's (http_vars_provide) */
 };
+
+/* The variables modules provide: a few sets, registered at start, read-only afterwards. */
+#define VAR_SETS_MAX 16
+static struct {
+    const struct http_var_def *defs;
+    unsigned n;
+} var_sets[VAR_SETS_MAX];
+static unsigned nvar_sets;
+
+int http_vars_provide(const struct http_var_def *defs, unsigned n)
+{
+    for (unsigned i = 0; i < nvar_sets; i++) {
+        if (var_sets[i].defs == defs) {
+            return 0; /* already known (a second start in one process: the tests) */
+        }
+    }
+    if (nvar_sets == VAR_SETS_MAX) {
+        return -ENOSPC;
+    }
+    var_sets[nvar_sets].defs = defs;
+    var_sets[nvar_sets].n = n;
+    nvar_sets++;
+    return 0;
+}
 
 static const struct {
     const char *name;
@@ -73,6 +98,7 @@ struct var_ref {
     enum var_id id;
     struct slice arg; /* the NAME of $arg_/$http_/$cookie_ (http: '_' read as '-'), owned */
     unsigned capture;
+    const struct http_var_def *def; /* V_MODULE */
 };
 
 static bool lookup(struct slice name, struct var_ref *v)
@@ -102,6 +128,18 @@ static bool lookup(struct slice name, struct var_ref *v)
             v->id = pre[i].id;
             v->arg = slice_make(name.ptr + p.len, name.len - p.len);
             return true;
+        }
+    }
+    for (unsigned k = 0; k < nvar_sets; k++) {
+        for (unsigned i = 0; i < var_sets[k].n; i++) {
+            const struct http_var_def *d = &var_sets[k].defs[i];
+            struct slice p = slice_cstr(d->name);
+            if (d->prefix ? name.len > p.len && slice_starts_with(name, p) : slice_eq(name, p)) {
+                v->id = V_MODULE;
+                v->def = d;
+                v->arg = slice_make(name.ptr + p.len, name.len - p.len);
+                return true;
+            }
         }
     }
     return false;
@@ -215,6 +253,8 @@ static struct slice ref_value(struct req *r, const struct var_ref *v)
 {
     const struct http_request *m = r->msg;
     switch (v->id) {
+    case V_MODULE:
+        return v->def->get(r, v->arg);
     case V_SCHEME:
         return SLICE_LIT("http");
     case V_HOST:

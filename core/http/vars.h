@@ -64,5 +64,22 @@ bool http_var_get(struct req *r, struct slice name, struct slice *out);
 /* The port r arrived on. */
 unsigned http_local_port(struct req *r);
 
+/*
+ * A variable a module provides ($fastcgi_script_name, $upstream_addr, $ssi_...): get() gives
+ * its value for r, in r's arena or pointing at memory that lives as long. With `prefix`, the
+ * name is a prefix ("upstream_http_") and arg is the rest of the name as written.
+ */
+struct http_var_def {
+    const char *name;
+    bool prefix;
+    struct slice (*get)(struct req *r, struct slice arg);
+};
+
+/*
+ * Makes defs known to scripts. Called once per module at start (core/app/modules.c), before
+ * any configuration is read; defs stay alive for the process. 0, or -ENOSPC past 16 sets.
+ */
+int http_vars_provide(const struct http_var_def *defs, unsigned n) MUST_CHECK;
+
 /* True when name (without '$') is a variable this module knows. */
 bool http_var_known(struct slice name);
