@@ -24,6 +24,11 @@ int conf_init(struct conf *c, const struct conf_module *const *modules, unsigned
     }
     c->modules = modules;
     c->nmodules = n;
+    for (unsigned i = 0; i < n; i++) {
+        if (modules[i]->start && modules[i]->start() < 0) {
+            return -ENOSPC;
+        }
+    }
     c->main = conf_block_new(c, CONF_MAIN, NULL);
     if (!c->main) {
         return -ENOMEM;

@@ -121,6 +121,9 @@ struct conf_module {
     const void *content;
     /* this module's content answers locations whose directives name no other */
     bool default_content;
+    /* run by conf_init before anything is parsed (a module's variables: http_vars_provide);
+     * 0, or -1 (out of room) */
+    int (*start)(void);
 };
 
 /* One module's state in one block. */
