@@ -171,6 +171,39 @@ static void test_large(void **state)
     free(out);
 }
 
+/* A consumer that takes part of each data slice: the rest is given back and decoded again. */
+static void test_unread(void **state)
+{
+    (void)state;
+    const char *in = "5\r\nhello\r\n3;x=y\r\nabc\r\n0\r\n\r\n";
+    size_t n = strlen(in);
+    for (size_t take = 1; take <= 5; take++) {
+        struct http_chunked d;
+        http_chunked_init(&d, 1000);
+        char out[16];
+        size_t o = 0, off = 0;
+        int rc;
+        do {
+            size_t used;
+            struct slice data;
+            rc = http_chunked_decode(&d, in + off, n - off, &used, &data);
+            assert_true(rc >= 0);
+            off += used;
+            if (rc == HTTP_CHUNKED_DATA && data.len > take) {
+                http_chunked_unread(&d, data.len - take);
+                off -= data.len - take;
+                data.len = take;
+            }
+            memcpy(out + o, data.ptr ? data.ptr : "", data.len);
+            o += data.len;
+        } while (rc != HTTP_CHUNKED_DONE);
+        assert_int_equal(off, n);
+        assert_int_equal(o, 8);
+        assert_memory_equal(out, "helloabc", 8);
+        assert_int_equal(d.total, 8);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +211,7 @@ int main(void)
         cmocka_unit_test(test_stops_at_end),
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_large),
+        cmocka_unit_test(test_unread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
