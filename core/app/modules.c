@@ -28,6 +28,7 @@
 #include "core/http/userdir.h"
 #include "core/net/settings.h"
 #if SPATE_TEST_HANDLERS
+#include "core/handlers/test_echo.h"
 #include "core/handlers/test_stream.h"
 #endif
 
@@ -42,7 +43,7 @@ const struct conf_module *const spate_modules[] = {
     &limit_req_module,   &limit_conn_module,  &limit_rate_module,
     &ident_module,       &hostname_module,
 #if SPATE_TEST_HANDLERS
-    &test_stream_module,
+    &test_stream_module, &test_echo_module,
 #endif
 };
 

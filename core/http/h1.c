@@ -374,6 +374,8 @@ static void body_cut(struct h1_conn *h)
         h->body_kind = H1_BODY_NONE;
         h->flags |= H1_STOP_READ | H1_CLOSE_AFTER;
         h1_body_done(h, -ECONNABORTED);
+        /* the request can never be whole: no answer can be meant for it (abort() follows) */
+        conn_abort(&h->c);
     }
 }
 

@@ -185,6 +185,33 @@ static void test_configured_fields_replace(void **state)
     fake_close(&world, g.c);
 }
 
+/* Past the inline few, fields grow into the arena up to RESP_FIELDS_MAX, and go out in order. */
+static void test_fields_grow(void **state)
+{
+    (void)state;
+    struct rig g;
+    rig_init(&g, "GET /x HTTP/1.1\r\nHost: h\r\n\r\n");
+    static char names[RESP_FIELDS_MAX][16];
+    for (int i = 0; i < RESP_FIELDS_MAX; i++) {
+        int n = snprintf(names[i], sizeof(names[i]), "X-F%03d", i);
+        assert_int_equal(resp_field(&g.r, slice_make(names[i], (size_t)n), SLICE_LIT("v")), 0);
+    }
+    assert_int_equal(resp_field(&g.r, SLICE_LIT("X-Too-Many"), SLICE_LIT("no")), -ENOSPC);
+    assert_int_equal(resp_send(&g.r), 0);
+    const char *out = wire(&g);
+    const char *prev = out;
+    for (int i = 0; i < RESP_FIELDS_MAX; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "\r\n%s: v\r\n", names[i]);
+        const char *at = strstr(out, want);
+        assert_non_null(at);
+        assert_true(at >= prev);
+        prev = at;
+    }
+    assert_null(strstr(out, "X-Too-Many"));
+    fake_close(&world, g.c);
+}
+
 /* A head larger than the connection's output block still goes out whole and in order. */
 static void test_head_larger_than_block(void **state)
 {
@@ -197,7 +224,6 @@ static void test_head_larger_than_block(void **state)
         assert_int_equal(resp_field(&g.r, SLICE_LIT("X-Big"), slice_make(big[i], sizeof(big[i]))),
                          0);
     }
-    assert_int_equal(resp_field(&g.r, SLICE_LIT("X-Too-Many"), SLICE_LIT("no")), -ENOSPC);
     assert_int_equal(resp_body_mem(&g.r, "end", 3, NULL), 0);
     assert_int_equal(resp_send(&g.r), 0);
     const char *out = wire(&g);
@@ -349,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_head_and_bodiless),
         cmocka_unit_test(test_configured_fields_replace),
         cmocka_unit_test(test_head_larger_than_block),
+        cmocka_unit_test(test_fields_grow),
         cmocka_unit_test(test_stream_chunked_backpressure),
         cmocka_unit_test(test_stream_http10_and_abort),
     };
