@@ -6,6 +6,7 @@
 #include "core/app/settings.h"
 #include "core/handlers/autoindex.h"
 #include "core/handlers/multiviews_conf.h"
+#include "core/handlers/ssi_conf.h"
 #include "core/handlers/static.h"
 #include "core/http/access.h"
 #include "core/http/accesslog.h"
@@ -42,6 +43,7 @@ const struct conf_module *const spate_modules[] = {
     &auth_basic_module,
     &limit_req_module,   &limit_conn_module,  &limit_rate_module,
     &ident_module,       &hostname_module,
+    &ssi_module,
 #if SPATE_TEST_HANDLERS
     &test_stream_module, &test_echo_module,
 #endif

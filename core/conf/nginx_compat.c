@@ -135,7 +135,7 @@ static const struct ngx_entry table[] = {
     {"geo", false, NGX_REFUSE, NOT},
     {"geoip_", true, NGX_REFUSE, NOT},
     {"split_clients", false, NGX_REFUSE, NOT},
-    {"ssi", true, NGX_REFUSE, NOT_YET},
+    {"ssi_min_file_chunk", false, NGX_NOOP, "spate sends included files as they are read"},
     {"sub_filter", true, NGX_REFUSE, NOT},
     {"add_before_body", false, NGX_REFUSE, NOT},
     {"add_after_body", false, NGX_REFUSE, NOT},

@@ -8,6 +8,8 @@
 #include "core/handlers/autoindex.h"
 #include "core/handlers/multiviews.h"
 #include "core/handlers/precompressed.h"
+#include "core/handlers/ssi.h"
+#include "core/handlers/ssi_conf.h"
 #include "core/http/cache_fill.h"
 #include "core/http/dispatch.h"
 #include "core/http/files.h"
@@ -460,6 +462,8 @@ static int handle(struct req *r, const void *conf)
         }
     } else if (e->kind == FS_DIR) {
         st = sc->directory_slash ? redirect_slash(r) : 404;
+    } else if (e->kind == FS_FILE && ssi_wants(r, e)) {
+        st = ssi_serve(r, e, root, fpath); /* `ssi on`: processed, not sent as it is */
     } else if (e->kind == FS_FILE) {
         st = static_serve(r, e, NULL);
     } else {

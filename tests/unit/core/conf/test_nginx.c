@@ -193,6 +193,21 @@ static void test_noops(void **state)
     /* `user` is a row of core/app/privilege.c now (tests/integration/test_privilege.py) */
 }
 
+/* ssi and its like are the SSI module's rows (test_roundtrip has them); nginx's
+ * ssi_min_file_chunk is accepted with no effect. */
+static void test_ssi_noop(void **state)
+{
+    (void)state;
+    struct conf c;
+    load_ok(&c, "http {\n"
+                "    ssi_min_file_chunk 1k;\n"
+                "    server { location / { return ok; } }\n"
+                "}\n");
+    assert_int_equal(c.nnotices, 1);
+    assert_non_null(strstr(c.notices[0], "t.conf:2: \"ssi_min_file_chunk\" has no effect: "));
+    conf_free(&c);
+}
+
 /* Each is refused in one line that names file:line and the directive, never "unknown". */
 static const char *const refused[] = {
     "gzip on;",
@@ -416,6 +431,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_http_events), cmocka_unit_test(test_http_errors),
         cmocka_unit_test(test_noops),       cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_ssi_noop),
         cmocka_unit_test(test_include),     cmocka_unit_test(test_include_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
