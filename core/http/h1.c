@@ -536,6 +536,16 @@ static void h1_timeout(struct conn *c, unsigned kind)
      * RFC 9110 15.5.9: 408 when a request head is still incomplete. A discarded body belongs to
      * a request already answered: just close.
      */
+    if (kind == CONN_T_BODY && h->body_ops && h->deferred) {
+        /* client_body_timeout under a handler still answering: it answers 408, then close */
+        h->body_kind = H1_BODY_NONE;
+        h->flags |= H1_STOP_READ | H1_CLOSE_AFTER | H1_UNREAD;
+        h1_body_done(h, 408);
+        if (!conn_dead(c)) {
+            conn_schedule(c);
+        }
+        return;
+    }
     bool unanswered = kind == CONN_T_HEADER && h->in_len;
     if (unanswered && outq_empty(c->tr.out) && !(c->tr.flags & TR_SENDING) && !h->stream) {
         h->body_kind = H1_BODY_NONE;

@@ -178,10 +178,11 @@ struct req_body_ops {
      * rest is kept, reading from the client stops, and nothing more comes until the handler
      * calls req_body_more(). Never called again after end(). */
     size_t (*data)(struct req *r, const char *p, size_t n);
-    /* the body ended: err 0, all of it arrived; 400 or 413, it broke with that status (bad
-     * chunked framing, over client_max_body_size), answer it if nothing was sent (the
-     * connection closes after the response); -ECONNABORTED, the client stopped sending (it
-     * shut down its side mid-body): the connection is aborted right after (abort() comes). */
+    /* the body ended: err 0, all of it arrived; 400, 408 or 413, it broke with that status
+     * (bad chunked framing, client_body_timeout, over client_max_body_size): answer it if
+     * nothing was sent (the connection closes after the response); -ECONNABORTED, the client
+     * stopped sending (it shut down its side mid-body): the connection is aborted right
+     * after (abort() comes). */
     void (*end)(struct req *r, int err);
 };
 

@@ -199,3 +199,18 @@ def test_http10_and_head(srv):
     assert r.status == 200 and r.getheader("Content-Length") == str(len(digest(b"")))
     assert r.read() == b""
     c.close()
+
+
+def test_body_timeout_gets_408(tmp_path, docroot):
+    srv = spate_conf(tmp_path, docroot, main="http { client_body_timeout 1s; }",
+                     server="location /echo { test_echo; }")
+    try:
+        s = srv.connect(timeout=10)
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b"z" * 10)
+        out = read_until_close(s)  # nothing more is sent: client_body_timeout runs out
+        assert out.startswith(b"HTTP/1.1 408 "), out[:100]
+        assert b"Connection: close" in out
+        s.close()
+    finally:
+        rc, err = srv.stop()
+    assert rc == 0, err
