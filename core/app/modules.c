@@ -6,6 +6,7 @@
 #include "core/app/settings.h"
 #include "core/handlers/autoindex.h"
 #include "core/handlers/multiviews_conf.h"
+#include "core/handlers/proxy.h"
 #include "core/handlers/ssi_conf.h"
 #include "core/handlers/static.h"
 #include "core/http/access.h"
@@ -26,6 +27,7 @@
 #include "core/http/route.h"
 #include "core/http/settings.h"
 #include "core/http/typing.h"
+#include "core/http/upstream_conf.h"
 #include "core/http/userdir.h"
 #include "core/net/settings.h"
 #if SPATE_TEST_HANDLERS
@@ -43,6 +45,7 @@ const struct conf_module *const spate_modules[] = {
     &auth_basic_module,
     &limit_req_module,   &limit_conn_module,  &limit_rate_module,
     &ident_module,       &hostname_module,
+    &upstream_module,    &proxy_module,
     &ssi_module,
 #if SPATE_TEST_HANDLERS
     &test_stream_module, &test_echo_module,

@@ -103,8 +103,10 @@ static const struct ngx_entry table[] = {
     {"quic_", true, NGX_REFUSE, NOT_YET ": spate speaks HTTP/1.1"},
     {"gzip", true, NGX_REFUSE, NOT_YET ": spate does not compress responses"},
     {"gunzip", true, NGX_REFUSE, NOT_YET ": spate does not compress responses"},
-    {"upstream", false, NGX_REFUSE, PROXY},
-    {"proxy_", true, NGX_REFUSE, PROXY},
+    {"proxy_", true, NGX_REFUSE,
+     NOT_YET ": spate's proxy has proxy_pass, proxy_set_header, proxy_http_version, the three "
+             "timeouts, proxy_next_upstream, proxy_buffer_size, proxy_pass_header, "
+             "proxy_hide_header, proxy_redirect, proxy_buffering (docs/config.md)"},
     {"fastcgi_", true, NGX_REFUSE, PROXY},
     {"uwsgi_", true, NGX_REFUSE, PROXY},
     {"scgi_", true, NGX_REFUSE, PROXY},

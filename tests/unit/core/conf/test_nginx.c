@@ -216,8 +216,8 @@ static const char *const refused[] = {
     "ssl on;",
     "ssl_protocols TLSv1.2 TLSv1.3;",
     "http2 on;",
-    "proxy_pass http://127.0.0.1:9000;",
-    "proxy_set_header Host $host;",
+    "proxy_cache one;", /* proxy_pass and its like are the proxy module's rows */
+    "proxy_cache_path /tmp/c keys_zone=one:10m;",
     "fastcgi_pass unix:/run/php.sock;",
     "uwsgi_pass 127.0.0.1:3031;",
     "scgi_pass 127.0.0.1:4000;",
@@ -228,7 +228,6 @@ static const char *const refused[] = {
     "worker_cpu_affinity auto;",
     "master_process on;",
     "daemon on;",
-    "upstream app { server 127.0.0.1:9000; }",
     "if ($request_method = POST) { return 405; }",
     "map $uri $x { default 1; }",
     "large_client_header_buffers 4 8k;",
