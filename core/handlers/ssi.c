@@ -5,10 +5,12 @@
 #include "core/handlers/ssi_cache.h"
 #include "core/handlers/ssi_conf.h"
 #include "core/handlers/ssi_expr.h"
+#include "core/handlers/ssi_values.h"
 #include "core/http/respond.h"
 #include "core/http/subreq.h"
 #include "core/http/vars.h"
 #include "core/io/loop.h"
+#include "core/io/offload.h"
 #include "log/errlog.h"
 #include "proto/uri.h"
 
@@ -16,10 +18,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-#define OUT_BUF 8192      /* text and values gathered into one chunk */
-#define CAPTURE_MAX 65536 /* include set=: the most kept of the output */
-#define TIME_MAX 256      /* a formatted time */
+#define OUT_BUF 8192         /* text and values gathered into one chunk */
+#define CAPTURE_MAX 65536    /* include set=: the most kept of the output */
+#define TIME_MAX 256         /* a formatted time */
+#define LOAD_MAX (16u << 20) /* the largest document processed */
 #define ERRMSG_DEFAULT "[an error occurred while processing the directive]"
 #define ECHOMSG_DEFAULT "(none)"
 #define TIMEFMT_DEFAULT "%A, %d-%b-%Y %H:%M:%S %Z"
@@ -56,6 +60,11 @@ struct state {
     char *cap; /* CH_CAPTURE */
     size_t cap_len;
     bool aborted, ended;
+    bool loading; /* the document is (was) read on the offload pool */
+    struct offload_job job;
+    struct fs_entry *load_e;
+    char *load_buf;
+    size_t load_len;
 };
 
 static const struct resp_stream_ops stream_ops;
@@ -141,76 +150,6 @@ static struct slice fmt_time(struct state *st, time_t t, bool gmt)
     return slice_make(out, len);
 }
 
-/* Apache's sizes: "bytes" with thousands separated by commas, "abbrev" as apr_strfsize. */
-static struct slice fmt_size(struct state *st, uint64_t size)
-{
-    char *out = arena_alloc(st->r->arena, 40);
-    if (!out) {
-        return SLICE_NULL;
-    }
-    if (st->sizefmt == SSI_SIZEFMT_BYTES) {
-        char d[24];
-        int n = snprintf(d, sizeof(d), "%llu", (unsigned long long)size), k = 0;
-        for (int i = 0; i < n; i++) {
-            if (i && (n - i) % 3 == 0) {
-                out[k++] = ',';
-            }
-            out[k++] = d[i];
-        }
-        return slice_make(out, (size_t)k);
-    }
-    static const char ord[] = "KMGTPE";
-    const char *o = ord;
-    if (size < 973) {
-        return slice_make(out, (size_t)snprintf(out, 40, "%3d ", (int)size));
-    }
-    for (;;) {
-        int remain = (int)(size & 1023);
-        size >>= 10;
-        if (size >= 973) {
-            ++o;
-            continue;
-        }
-        if (size < 9 || (size == 9 && remain < 973)) {
-            if ((remain = ((remain * 5) + 256) / 512) >= 10) {
-                ++size;
-                remain = 0;
-            }
-            return slice_make(out, (size_t)snprintf(out, 40, "%d.%d%c", (int)size, remain, *o));
-        }
-        if (remain >= 512) {
-            ++size;
-        }
-        return slice_make(out, (size_t)snprintf(out, 40, "%3d%c", (int)size, *o));
-    }
-}
-
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9'                 ? c - '0'
-           : (c | 32) >= 'a' && (c | 32) <= 'f' ? (c | 32) - 'a' + 10
-                                                : -1;
-}
-
-static struct slice unescape(struct arena *a, struct slice s)
-{
-    char *o = arena_alloc(a, s.len + 1);
-    if (!o) {
-        return SLICE_NULL;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < s.len; i++) {
-        if (s.ptr[i] == '%' && i + 2 < s.len && hexval(s.ptr[i + 1]) >= 0 &&
-            hexval(s.ptr[i + 2]) >= 0) {
-            o[k++] = (char)(hexval(s.ptr[i + 1]) * 16 + hexval(s.ptr[i + 2]));
-            i += 2;
-        } else {
-            o[k++] = s.ptr[i] == '+' ? ' ' : s.ptr[i];
-        }
-    }
-    return slice_make(o, k);
-}
-
 static bool named(struct slice s, const char *w)
 {
     size_t n = strlen(w);
@@ -247,7 +186,7 @@ static bool lookup(void *arg, struct slice name, struct slice *out)
         return true;
     }
     if (named(name, "QUERY_STRING_UNESCAPED")) {
-        *out = unescape(r->arena, r->args);
+        *out = ssi_unescape(r->arena, r->args);
         return true;
     }
     return r->msg && http_var_get(r, name, out);
@@ -257,37 +196,6 @@ static const struct ssi_vars *vars_of(struct state *st)
 {
     st->vars_ops = (struct ssi_vars){lookup, st};
     return &st->vars_ops;
-}
-
-/* echo's encodings: entity (HTML), url (a URI component), none. */
-static struct slice encode(struct arena *a, struct slice v, uint8_t enc)
-{
-    if (enc == SSI_ENC_NONE || !v.len) {
-        return v;
-    }
-    char *o = arena_alloc(a, 6 * v.len);
-    if (!o) {
-        return SLICE_NULL;
-    }
-    if (enc == SSI_ENC_URL) {
-        return slice_make(o, uri_escape(o, v, URI_ESC_COMPONENT));
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < v.len; i++) {
-        const char *e = v.ptr[i] == '&'    ? "&amp;"
-                        : v.ptr[i] == '<'  ? "&lt;"
-                        : v.ptr[i] == '>'  ? "&gt;"
-                        : v.ptr[i] == '"'  ? "&quot;"
-                        : v.ptr[i] == '\'' ? "&#39;"
-                                           : NULL;
-        if (e) {
-            memcpy(o + k, e, strlen(e));
-            k += strlen(e);
-        } else {
-            o[k++] = v.ptr[i];
-        }
-    }
-    return slice_make(o, k);
 }
 
 /* A parameter value longer than ssi_value_length. */
@@ -333,8 +241,8 @@ static void child_result(struct state *st)
         if (!res->has_entity) {
             error(st, "not a file: its size and time are unknown");
         } else {
-            st->pend =
-                nd->op == SSI_FSIZE ? fmt_size(st, res->size) : fmt_time(st, res->mtime, false);
+            st->pend = nd->op == SSI_FSIZE ? ssi_fmt_size(st->r->arena, st->sizefmt, res->size)
+                                           : fmt_time(st, res->mtime, false);
         }
     }
 }
@@ -481,7 +389,7 @@ static void echo(struct state *st, const struct ssi_node *nd)
             return;
         }
     }
-    st->pend = encode(st->r->arena, v, nd->enc);
+    st->pend = ssi_encode(st->r->arena, v, nd->enc);
 }
 
 static void set(struct state *st, const struct ssi_node *nd)
@@ -650,16 +558,118 @@ static bool is_loop(const struct req *r, uint32_t root_id, struct slice fpath)
     return false;
 }
 
+/* The page's head, then its body as far as it goes now. */
+static int begin(struct state *st, struct fs_entry *e)
+{
+    struct req *r = st->r;
+    /* a client's request: its head is copied (resp_defer does) so variables read it later */
+    if (!st->loading && !subreq_parent(r) && r->msg && resp_defer(r, &stream_ops, st) < 0) {
+        ssi_cache_put(st->tp);
+        return 500;
+    }
+    resp_begin(r, 200);
+    resp_entity(r, e, RESP_ENT_TYPE);
+    if ((st->conf->last_modified && e->last_modified.len &&
+         resp_field(r, SLICE_LIT("Last-Modified"), e->last_modified) < 0) ||
+        resp_stream(r, &stream_ops, st) < 0) {
+        ssi_cache_put(st->tp);
+        st->tp = NULL;
+        return -ENOMEM;
+    }
+    if (r->head_only) {
+        end(st); /* HEAD: the head a GET gets, no include runs */
+        return 0;
+    }
+    render(st);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- a document not in memory */
+
+static int load_run(struct offload_job *j)
+{
+    struct state *st = container_of(j, struct state, job);
+    size_t got = 0;
+    while (got < st->load_len) {
+        ssize_t n = pread(st->load_e->fd, st->load_buf + got, st->load_len - got, (off_t)got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return n < 0 ? -errno : -EIO; /* shorter than its size: changed under us */
+        }
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+static void load_done(struct offload_job *j, int res)
+{
+    struct state *st = container_of(j, struct state, job);
+    struct req *r = st->r;
+    struct fs_entry *e = st->load_e;
+    if (!st->aborted && res == 0) {
+        st->tp = ssi_cache_add(e, st->load_buf, st->load_len);
+    }
+    sp_free(st->load_buf);
+    st->load_buf = NULL;
+    if (!st->aborted) {
+        int rc = st->tp ? begin(st, e) : 500;
+        if (rc > 0) {
+            errlog(ERRLOG_ERROR, "ssi: \"%.*s\" could not be read (%d)", (int)st->uri.len,
+                   st->uri.ptr, res);
+            st->ended = true;
+            if (resp_error(r, rc) < 0) {
+                errlog(ERRLOG_ERROR, "ssi: out of memory answering");
+            }
+        }
+    }
+    fs_entry_release(e);
+    req_unhold(r); /* may free the connection, and st with its arena: the last thing here */
+}
+
+static void load_abort(struct req *r)
+{
+    struct state *st = r->resp.stream_arg;
+    st->aborted = true; /* load_done cleans up */
+    offload_cancel(&st->job);
+}
+
+static const struct resp_stream_ops load_ops = {NULL, load_abort};
+
+/* A document larger than the cache keeps in memory: read on the offload pool, then kept
+ * parsed like the others (so this happens once per change of the file). */
+static int load(struct state *st, struct fs_entry *e)
+{
+    struct req *r = st->r;
+    if (e->fd < 0 || e->size > LOAD_MAX) {
+        errlog(ERRLOG_ERROR, "ssi: \"%.*s\" is larger than %u bytes: not processed",
+               (int)st->uri.len, st->uri.ptr, LOAD_MAX);
+        return 500;
+    }
+    st->load_len = (size_t)e->size;
+    st->load_buf = sp_malloc(st->load_len ? st->load_len : 1);
+    if (!st->load_buf || resp_defer(r, &load_ops, st) < 0) {
+        sp_free(st->load_buf);
+        return 500;
+    }
+    offload_job_init(&st->job, load_run, load_done);
+    if (offload_submit(r->env->loop, &st->job) < 0) {
+        sp_free(st->load_buf);
+        return 503;
+    }
+    st->loading = true;
+    st->load_e = e;
+    fs_entry_ref(e);
+    req_hold(r);
+    return 0;
+}
+
 int ssi_serve(struct req *r, struct fs_entry *e, const struct http_root *root, struct slice fpath)
 {
     const struct ssi_conf *c = ssi_conf_of(r);
     if (is_loop(r, root->id, fpath)) {
         errlog(ERRLOG_ERROR, "ssi: \"%.*s\" includes itself", (int)r->path.len, r->path.ptr);
-        return 500;
-    }
-    if (!e->body) {
-        errlog(ERRLOG_ERROR, "ssi: \"%.*s\" is larger than open_file_cache_small: not processed",
-               (int)r->path.len, r->path.ptr);
         return 500;
     }
     struct state *st = arena_alloc(r->arena, sizeof(*st));
@@ -680,27 +690,12 @@ int ssi_serve(struct req *r, struct fs_entry *e, const struct http_root *root, s
     st->fpath = slice_make(fp, fpath.len);
     st->root_id = root->id;
     st->mtime = e->mtime;
-    st->tp = ssi_cache_get(e);
-    if (!st->tp) {
+    st->tp = ssi_cache_find(e);
+    if (!st->tp && !e->body) {
+        return load(st, e);
+    }
+    if (!st->tp && !(st->tp = ssi_cache_add(e, e->body, (size_t)e->size))) {
         return 500;
     }
-    /* a client's request: its head is copied (resp_defer does) so variables read it later */
-    if (!subreq_parent(r) && r->msg && resp_defer(r, &stream_ops, st) < 0) {
-        ssi_cache_put(st->tp);
-        return 500;
-    }
-    resp_begin(r, 200);
-    resp_entity(r, e, RESP_ENT_TYPE);
-    if ((c->last_modified && e->last_modified.len &&
-         resp_field(r, SLICE_LIT("Last-Modified"), e->last_modified) < 0) ||
-        resp_stream(r, &stream_ops, st) < 0) {
-        ssi_cache_put(st->tp);
-        return -ENOMEM;
-    }
-    if (r->head_only) {
-        end(st); /* HEAD: the head a GET gets, no include runs */
-        return 0;
-    }
-    render(st);
-    return 0;
+    return begin(st, e);
 }

@@ -64,7 +64,7 @@ static struct table *table_of_thread(void)
     return table;
 }
 
-struct ssi_tmpl *ssi_cache_parse(const char *p, size_t len)
+static struct ssi_tmpl *parse(const char *p, size_t len)
 {
     struct ssi_tmpl *tp = sp_calloc(1, sizeof(*tp));
     if (!tp || ssi_parse(p, len, &tp->t) < 0) {
@@ -76,27 +76,43 @@ struct ssi_tmpl *ssi_cache_parse(const char *p, size_t len)
     return tp;
 }
 
-struct ssi_tmpl *ssi_cache_get(const struct fs_entry *e)
+/* e's slot in this thread's table (NULL: no table), and whether e's template is there. */
+static struct slot *slot_of(const struct fs_entry *e, bool *hit)
 {
     struct table *tb = table_of_thread();
     bool by_etag = e->etag.len && e->etag.len <= ETAG_MAX;
     uint64_t h = by_etag ? hash_bytes(e->etag.ptr, e->etag.len) : (uint64_t)(uintptr_t)e;
     h = hash_mix(h, e->size ^ (uint64_t)e->mtime_ns);
     struct slot *s = tb ? &tb->slots[h & (SLOTS - 1)] : NULL;
-    if (s && s->tp && s->size == e->size && s->mtime_ns == e->mtime_ns &&
-        (by_etag ? s->etag_len == e->etag.len && !memcmp(s->etag, e->etag.ptr, e->etag.len)
-                 : !s->etag_len && s->e == e)) {
-        s->tp->refs++;
-        return s->tp;
+    *hit = s && s->tp && s->size == e->size && s->mtime_ns == e->mtime_ns &&
+           (by_etag ? s->etag_len == e->etag.len && !memcmp(s->etag, e->etag.ptr, e->etag.len)
+                    : !s->etag_len && s->e == e);
+    return s;
+}
+
+struct ssi_tmpl *ssi_cache_find(const struct fs_entry *e)
+{
+    bool hit;
+    struct slot *s = slot_of(e, &hit);
+    if (!hit) {
+        return NULL;
     }
-    struct ssi_tmpl *tp = ssi_cache_parse(e->body, (size_t)e->size);
+    s->tp->refs++;
+    return s->tp;
+}
+
+struct ssi_tmpl *ssi_cache_add(const struct fs_entry *e, const char *p, size_t len)
+{
+    bool hit;
+    struct slot *s = slot_of(e, &hit);
+    struct ssi_tmpl *tp = parse(p, len);
     if (!tp || !s) {
         return tp;
     }
     ssi_cache_put(s->tp); /* the file changed, or another took the slot */
     tp->refs++;           /* the table's */
     *s = (struct slot){tp, e->size, e->mtime_ns, e, 0, {0}};
-    if (by_etag) {
+    if (e->etag.len && e->etag.len <= ETAG_MAX) {
         s->etag_len = (uint8_t)e->etag.len;
         memcpy(s->etag, e->etag.ptr, e->etag.len);
     }

@@ -20,13 +20,12 @@ struct ssi_tmpl {
     uint32_t refs;
 };
 
-/* The template of e's bytes (e->body, size bytes), parsed now or found; referenced. NULL when
- * out of memory. */
-struct ssi_tmpl *ssi_cache_get(const struct fs_entry *e);
+/* The template kept for e (its file unchanged), referenced; NULL when there is none. */
+struct ssi_tmpl *ssi_cache_find(const struct fs_entry *e);
 
-/* Parses len bytes at p without keeping the template in the table (a large file read from
- * disk); referenced. NULL when out of memory. */
-struct ssi_tmpl *ssi_cache_parse(const char *p, size_t len);
+/* Parses len bytes at p (e's content: its body, or read from its file) and keeps the result
+ * for e, replacing what its slot held; referenced. NULL when out of memory. */
+struct ssi_tmpl *ssi_cache_add(const struct fs_entry *e, const char *p, size_t len);
 
 void ssi_cache_put(struct ssi_tmpl *tp);
 

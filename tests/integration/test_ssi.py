@@ -331,3 +331,28 @@ def test_stream_slow_client_and_abort(server, site):
         out += rest[:n]
         rest = rest[n + 2:]
     assert out == bytes(i % 251 for i in range(100 * 1024)) * 20
+
+
+def test_large_documents_and_includes(tmp_path, docroot, site):
+    # past open_file_cache_small: the document is read on the helpers (then kept parsed), and
+    # an included file's bytes are read there too, never on the worker
+    s = spate_conf(tmp_path, docroot, server="  ssi on;", main="open_file_cache_small 1k;")
+    try:
+        big = bytes(range(256)) * 800  # 200 KiB, every byte value
+        site("inc/big.bin", big)
+        text = "x" * 50000
+        site("large.html", text + '<!--#include virtual="/inc/big.bin" -->' + text +
+             '<!--#include file="inc/big.bin" --><!--#echo var="ssi_parses" -->')
+        r, body = get(s, "/large.html")
+        assert r.status == 200
+        head = text.encode() + big + text.encode() + big
+        assert body[:len(head)] == head
+        n = int(body[len(head):])
+        r, body = get(s, "/large.html")
+        assert body[:len(head)] == head and int(body[len(head):]) == n  # a hit: no parse
+        r, body = get(s, "/large.html", method="HEAD")
+        assert r.status == 200 and body == b""
+    finally:
+        rc, err = s.stop()
+    assert rc == 0, err
+    assert "AddressSanitizer" not in err and "runtime error" not in err, err
