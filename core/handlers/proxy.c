@@ -635,7 +635,7 @@ static int start_peer(struct px *px, int peer)
     c->env = px->env;
     c->g = px->g;
     px->refs++;
-    int rc = upstream_take(px->env, px->g, (unsigned)peer, &c->uc);
+    int rc = upstream_take(px->env, px->g, (unsigned)peer, px->has_body, &c->uc);
     px->cur = c;
     size_t al = strlen(px->addr);
     snprintf(px->addr + al, sizeof(px->addr) - al, "%s%s", al ? ", " : "",
@@ -688,10 +688,11 @@ static int handle(struct req *r, const void *conf)
     }
     bool body = r->body_kind != HTTP_BODY_NONE;
     uint32_t rcap = MAX(pc->buffer_size, RBUF_MIN);
-    struct px *px = sp_calloc(1, sizeof(*px) + rcap + (body ? SBUF : 0));
+    struct px *px = sp_malloc(sizeof(*px) + rcap + (body ? SBUF : 0));
     if (!px) {
         return 500;
     }
+    memset(px, 0, sizeof(*px)); /* not the buffers: what they hold is always counted */
     px->r = r;
     px->pc = pc;
     px->g = pc->pass.group;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #define RING_POINTS 160 /* per unit of weight, as nginx's consistent hash */
+#define UPSTREAM_CHECK_IDLE_MS 1000
 
 struct upstream_point {
     uint32_t hash;
@@ -302,7 +303,7 @@ static bool still_open(int fd)
 }
 
 int upstream_take(struct http_env *env, const struct upstream_group *g, unsigned peer,
-                  struct upstream_conn *uc)
+                  bool with_body, struct upstream_conn *uc)
 {
     struct upstream_worker *w = worker_of(env, g);
     struct io_loop *l = env->loop;
@@ -321,7 +322,10 @@ int upstream_take(struct http_env *env, const struct upstream_group *g, unsigned
         uint32_t requests = ic->requests;
         memmove(ic, ic + 1, (w->nidle - k - 1) * sizeof(*ic));
         w->nidle--;
-        if (expired || !still_open(fd)) {
+        /* a connection idle for a moment is taken as it is (a close found later is retried
+         * once on a new one, for a request without a body); a longer idle one is checked */
+        bool check = l->now_ms - ic->since_ms >= UPSTREAM_CHECK_IDLE_MS || with_body;
+        if (expired || (check && !still_open(fd))) {
             io_close(l, fd);
             continue;
         }

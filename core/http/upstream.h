@@ -105,10 +105,14 @@ int upstream_pick(struct req *r, const struct upstream_group *g, struct upstream
 
 /*
  * A connection to peer: an idle one from the worker's pool (uc->reused), else a new
- * non-blocking socket the caller connects (io_connect to the peer's addr). 0 or -errno.
+ * non-blocking socket the caller connects (io_connect to the peer's addr). An idle one is
+ * checked (a non-blocking peek: no EOF, nothing unread) when it was idle for a second or
+ * more, or with_body (a request whose body cannot be sent again); one idle for less is
+ * taken as it is, and a close the caller finds on it before any byte came back is worth
+ * one more try on a new connection. 0 or -errno.
  */
 int upstream_take(struct http_env *env, const struct upstream_group *g, unsigned peer,
-                  struct upstream_conn *uc) MUST_CHECK;
+                  bool with_body, struct upstream_conn *uc) MUST_CHECK;
 
 /*
  * Done with uc (uc->fd is -1 after): kept idle when reuse and the pool has room (and it

@@ -69,15 +69,21 @@ def read_body(conn, fields, rest):
 class Server:
     """A TCP server on 127.0.0.1 that runs serve(conn, server) for each connection."""
 
-    def __init__(self, serve, name="b"):
+    def __init__(self, serve, name="b", unix_path=None):
         self.serve = serve
         self.name = name
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        if unix_path:
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.bind(unix_path)
+            self.port = 0
+            self.addr = "unix:" + unix_path
+        else:
+            self.sock = socket.socket()
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind(("127.0.0.1", 0))
+            self.port = self.sock.getsockname()[1]
+            self.addr = "127.0.0.1:%d" % self.port
         self.sock.listen(128)
-        self.port = self.sock.getsockname()[1]
-        self.addr = "127.0.0.1:%d" % self.port
         self.connections = 0
         self.requests = []
         self.sent = 0

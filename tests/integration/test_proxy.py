@@ -26,8 +26,8 @@ MAIN = "user root;\n"
 def backends():
     made = []
 
-    def make(serve=pb.echo, name="b"):
-        s = pb.Server(serve, name)
+    def make(serve=pb.echo, name="b", unix_path=None):
+        s = pb.Server(serve, name, unix_path)
         made.append(s)
         return s
     yield make
@@ -397,6 +397,30 @@ def test_max_fails_and_fail_timeout(run, backends):
     for i in range(4):
         assert echoed(s, "/%d" % i)["backend"] == "good"
     assert bad.connections == 2                            # tried once after fail_timeout
+
+
+def test_backup_and_down(run, backends):
+    dead = backends(pb.reset_at_once, name="dead")
+    off = backends(name="off")
+    spare = backends(name="spare")
+    s = run(server="upstream u { server %s; server %s down; server %s backup; }\n" %
+            (dead.addr, off.addr, spare.addr) + "location / { proxy_pass http://u; }")
+    for i in range(4):
+        assert echoed(s, "/%d" % i)["backend"] == "spare"  # the primaries are out
+    assert off.connections == 0 and dead.connections == 1
+
+
+def test_unix_socket_upstream(run, backends, tmp_path):
+    b = backends(name="ux", unix_path=str(tmp_path / "up.sock"))
+    s = run(server="upstream u { server %s; keepalive 2; }\n" % b.addr +
+                   "location /g/ { proxy_pass http://u/; %s }\n" % KEEPALIVE +
+                   "location /d/ { proxy_pass http://%s:/base/; }" % b.addr)
+    info = echoed(s, "/g/x")
+    assert info["target"] == "/x" and fields_of(info)["host"] == "u"
+    info = echoed(s, "/d/y?z=1")
+    assert info["target"] == "/base/y?z=1" and fields_of(info)["host"] == "localhost"
+    echoed(s, "/g/again")
+    assert b.connections == 2                       # the group's was kept, the other not
 
 
 def test_no_retry_with_next_upstream_off(run, backends):
