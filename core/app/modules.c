@@ -5,6 +5,7 @@
 #include "core/app/privilege.h"
 #include "core/app/settings.h"
 #include "core/handlers/autoindex.h"
+#include "core/handlers/fastcgi.h"
 #include "core/handlers/multiviews_conf.h"
 #include "core/handlers/proxy.h"
 #include "core/handlers/ssi_conf.h"
@@ -45,6 +46,7 @@ const struct conf_module *const spate_modules[] = {
     &auth_basic_module,
     &limit_req_module,   &limit_conn_module,  &limit_rate_module,
     &ident_module,       &hostname_module,
+    &fastcgi_module,
     &upstream_module,    &proxy_module,
     &ssi_module,
 #if SPATE_TEST_HANDLERS

@@ -107,7 +107,10 @@ static const struct ngx_entry table[] = {
      NOT_YET ": spate's proxy has proxy_pass, proxy_set_header, proxy_http_version, the three "
              "timeouts, proxy_next_upstream, proxy_buffer_size, proxy_pass_header, "
              "proxy_hide_header, proxy_redirect, proxy_buffering (docs/config.md)"},
-    {"fastcgi_", true, NGX_REFUSE, PROXY},
+    {"fastcgi_", true, NGX_REFUSE,
+     NOT_YET ": spate's FastCGI has fastcgi_pass, fastcgi_param, fastcgi_index, "
+             "fastcgi_split_path_info, fastcgi_keep_conn, fastcgi_buffer_size and the three "
+             "timeouts (docs/config.md)"},
     {"uwsgi_", true, NGX_REFUSE, PROXY},
     {"scgi_", true, NGX_REFUSE, PROXY},
     {"grpc_", true, NGX_REFUSE, PROXY},

@@ -3,6 +3,8 @@
 
 #include "core/base/alloc.h"
 #include "core/base/numfmt.h"
+#include "core/http/h1_state.h"
+#include "core/http/h1_write.h"
 #include "core/http/hostname.h"
 #include "core/http/redirect_pool.h"
 #include "core/http/route.h"
@@ -43,6 +45,12 @@ enum var_id {
     V_CAPTURE,
     V_POOL,   /* $redirect_pool_NAME */
     V_REQUEST_ID,
+    /* what nginx's fastcgi_params and fastcgi.conf use ($document_root: the fastcgi module) */
+    V_SERVER_ADDR,
+    V_HTTPS,
+    V_REQUEST_SCHEME,
+    V_REMOTE_USER,
+    V_VERSION, /* $nginx_version, $spate_version */
     V_MODULE, /* a module's (http_vars_provide) */
 };
 
@@ -92,6 +100,12 @@ static const struct {
     {"content_type", V_CONTENT_TYPE},
     {"content_length", V_CONTENT_LENGTH},
     {"request_id", V_REQUEST_ID},
+    {"server_addr", V_SERVER_ADDR},
+    {"https", V_HTTPS},
+    {"request_scheme", V_REQUEST_SCHEME},
+    {"remote_user", V_REMOTE_USER},
+    {"nginx_version", V_VERSION},
+    {"spate_version", V_VERSION},
 };
 
 struct var_ref {
@@ -249,6 +263,39 @@ static struct slice request_id(struct req *r)
     return slice_make(r->request_id, 32);
 }
 
+/* $server_addr: the address the request arrived at (the socket's own under a wildcard). */
+static struct slice server_addr(struct req *r)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (r->group) {
+        memcpy(&ss, &r->group->addr.ss, sizeof(ss));
+    } else {
+        memset(&ss, 0, sizeof(ss));
+    }
+    bool wild = ss.ss_family == AF_INET
+                    ? ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY)
+                    : ss.ss_family != AF_INET6 ||
+                          IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+    if (wild && r->proto == &h1_proto &&
+        getsockname(((struct h1_conn *)r->proto_data)->c.tr.fd, (struct sockaddr *)&ss, &len) <
+            0) {
+        return SLICE_NULL;
+    }
+    char *buf = arena_alloc(r->arena, INET6_ADDRSTRLEN);
+    if (!buf) {
+        return SLICE_NULL;
+    }
+    const void *a = ss.ss_family == AF_INET6
+                        ? (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+                        : (const void *)&((struct sockaddr_in *)&ss)->sin_addr;
+    if ((ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
+        !inet_ntop(ss.ss_family, a, buf, INET6_ADDRSTRLEN)) {
+        return SLICE_NULL;
+    }
+    return slice_cstr(buf);
+}
+
 static struct slice ref_value(struct req *r, const struct var_ref *v)
 {
     const struct http_request *m = r->msg;
@@ -314,6 +361,16 @@ static struct slice ref_value(struct req *r, const struct var_ref *v)
         return http_pool_pick(r, v->arg);
     case V_REQUEST_ID:
         return request_id(r);
+    case V_SERVER_ADDR:
+        return server_addr(r);
+    case V_HTTPS:
+        return SLICE_NULL; /* spate has no TLS: "" (nginx's "on" with TLS) */
+    case V_REQUEST_SCHEME:
+        return SLICE_LIT("http");
+    case V_REMOTE_USER:
+        return r->remote_user;
+    case V_VERSION:
+        return SLICE_LIT(SPATE_VERSION);
     case V_CAPTURE: {
         const struct http_captures *c = r->caps;
         if (!c || v->capture >= c->n || c->ov[2 * v->capture] == (size_t)-1) {

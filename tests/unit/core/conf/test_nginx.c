@@ -218,7 +218,7 @@ static const char *const refused[] = {
     "http2 on;",
     "proxy_cache one;", /* proxy_pass and its like are the proxy module's rows */
     "proxy_cache_path /tmp/c keys_zone=one:10m;",
-    "fastcgi_pass unix:/run/php.sock;",
+    "fastcgi_cache php;", /* fastcgi_pass and its like are the fastcgi module's rows */
     "uwsgi_pass 127.0.0.1:3031;",
     "scgi_pass 127.0.0.1:4000;",
     "source_charset koi8-r;",

@@ -1,0 +1,3 @@
+#!/bin/sh
+# A local redirect: spate serves /hello.txt instead.
+printf 'Location: /hello.txt\r\n\r\n'

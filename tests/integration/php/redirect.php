@@ -1,0 +1,3 @@
+<?php
+// A Location redirect (PHP adds "Status: 302").
+header("Location: http://example.com/elsewhere");
