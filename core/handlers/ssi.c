@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define OUT_BUF 8192         /* text and values gathered into one chunk */
-#define CAPTURE_MAX 65536    /* include set=: the most kept of the output */
-#define TIME_MAX 256         /* a formatted time */
+#define OUT_BUF 2048      /* text and values gathered into one chunk (larger writes go straight) */
+#define CAPTURE_MAX 65536 /* include set=: the most kept of the output */
+#define TIME_MAX 256      /* a formatted time */
 #define LOAD_MAX (16u << 20) /* the largest document processed */
 #define ERRMSG_DEFAULT "[an error occurred while processing the directive]"
 #define ECHOMSG_DEFAULT "(none)"

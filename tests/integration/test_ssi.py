@@ -29,7 +29,8 @@ SERVER = """
   location /lm/ { ssi_last_modified on; }
   location /types/ { ssi_types text/plain; }
 %s
-""" % ("  location = /stream { test_stream 100k 4k 1ms; }" if TEST_HANDLERS else "")
+""" % ("  location = /stream { test_stream 100k 4k 1ms; }\n  location = /echo { test_echo; }"
+       if TEST_HANDLERS else "")
 
 
 @pytest.fixture
@@ -297,6 +298,13 @@ def test_include_stream(server, site):
     body = page(server, site, "st.html",
                 '<<!--#include virtual="/stream" -->|<!--#include virtual="/stream" -->>')
     assert body == b"<" + want + b"|" + want + b">"
+
+
+@pytest.mark.skipif(not TEST_HANDLERS, reason="spate built without SPATE_TEST_HANDLERS")
+def test_include_deferred(server, site):
+    # test_echo defers its answer (resp_defer), then streams it with a known length
+    body = page(server, site, "de.html", '[<!--#include virtual="/echo" -->]')
+    assert body == b"[0 cbf29ce484222325\n]"
 
 
 @pytest.mark.skipif(not TEST_HANDLERS, reason="spate built without SPATE_TEST_HANDLERS")
