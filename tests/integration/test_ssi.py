@@ -364,3 +364,61 @@ def test_large_documents_and_includes(tmp_path, docroot, site):
         rc, err = s.stop()
     assert rc == 0, err
     assert "AddressSanitizer" not in err and "runtime error" not in err, err
+
+
+# ---------------------------------------------------------------- includes of dynamic content
+
+def _php_fpm():
+    import shutil
+    return shutil.which("php-fpm8.2") or shutil.which("php-fpm")
+
+
+@pytest.mark.skipif(not _php_fpm(), reason="php-fpm is needed (tools/deps installs it)")
+def test_include_fastcgi_and_proxy(tmp_path, docroot, site):
+    # a PHP page through fastcgi_pass (php-fpm), as include virtual and as exec cgi, and a
+    # proxied location (Python's http.server behind proxy_pass): their answers join the page
+    import http.server
+    import threading
+    from test_fastcgi import Fpm
+
+    class Backend(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            body = ("proxied %s" % self.path).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Backend)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    fpm = Fpm(tmp_path).start()
+    site("hi.php", '<?php echo "hi ", $_GET["n"] ?? "-";')
+    site("bad.php", '<?php http_response_code(503); echo "down";')
+    server = ("  ssi on;\n  ssi_exec on;\n"
+              "  location ~ \\.php$ {\n    fastcgi_pass unix:%s;\n"
+              "    fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;\n"
+              "    fastcgi_param QUERY_STRING $args;\n    fastcgi_param REQUEST_METHOD GET;\n  }\n"
+              "  location /up/ { proxy_pass http://127.0.0.1:%d; }\n"
+              % (fpm.sock, backend.server_address[1]))
+    s = spate_conf(tmp_path, docroot, server=server, main="user root;")
+    try:
+        site("dyn.html", '[<!--#include virtual="/hi.php?n=1" -->]'
+                         '[<!--#exec cgi="/hi.php?n=2" -->]'
+                         '[<!--#include virtual="/up/x?y=1" -->]'
+                         '[<!--#include virtual="/bad.php" -->]'
+                         '[<!--#if expr="$QUERY_STRING_UNESCAPED = /z/" -->z<!--#endif -->]')
+        for _ in range(3):  # the upstream and php-fpm connections are reused
+            r, body = get(s, "/dyn.html?z")
+            assert r.status == 200
+            assert body == b"[hi 1][hi 2][proxied /up/x?y=1][" + ERR + b"][z]"
+    finally:
+        rc, err = s.stop()
+        fpm.stop()
+        backend.shutdown()
+    assert rc == 0, err
+    assert "AddressSanitizer" not in err and "runtime error" not in err, err
