@@ -9,6 +9,7 @@ import http.client
 import http.server
 import json
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -456,6 +457,24 @@ def test_pooled_connection_closed_by_backend(run, backends):
         echoed(s, "/%d" % i)
         time.sleep(0.3)                            # the backend closed the idle connection
     assert b.connections == 5
+
+
+def test_reload_switches_groups_and_pools(run, backends, tmp_path):
+    a, b = backends(name="a"), backends(name="b")
+    s = run(server="upstream u { server %s; keepalive 4; }\n" % a.addr +
+                   "location / { proxy_pass http://u; %s }" % KEEPALIVE)
+    for i in range(3):
+        assert echoed(s, "/%d" % i)["backend"] == "a"
+    conf = tmp_path / "spate.conf"
+    conf.write_text(conf.read_text().replace(a.addr, b.addr))
+    s.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while echoed(s, "/x")["backend"] != "b":
+        assert time.monotonic() < deadline, "the reload did not take"
+        time.sleep(0.1)
+    for i in range(3):
+        assert echoed(s, "/%d" % i)["backend"] == "b"
+    assert a.connections == 1 and b.connections == 1   # each generation its own pool
 
 
 # ---------------------------------------------------------------- backpressure
