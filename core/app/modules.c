@@ -46,7 +46,6 @@ const struct conf_module *const spate_modules[] = {
     &auth_basic_module,
     &limit_req_module,   &limit_conn_module,  &limit_rate_module,
     &ident_module,       &hostname_module,
-    &upstream_module,    &proxy_module,
     &fastcgi_module,
     &upstream_module,    &proxy_module,
     &ssi_module,
