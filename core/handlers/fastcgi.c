@@ -29,6 +29,7 @@ struct fcgi_req {
     struct fcgi_conn *c; /* NULL once the request is through with it */
     const struct fcgi_conf *conf;
     bool has_body, body_ended, body_paused, retried;
+    struct upstream_try tries; /* the group's peers tried */
     uint64_t body_taken;
     bool head_done; /* the answer's head went out (or the request was answered) */
     char *head;
@@ -58,10 +59,11 @@ struct collected {
 static void start_io(struct fcgi_conn *c);
 static void pump(struct fcgi_conn *c);
 static int begin_on(struct fcgi_req *fr, struct fcgi_conn *c);
+static int start_on(struct fcgi_req *fr, unsigned peer);
 
 static void set_deadline(struct fcgi_conn *c, uint32_t ms)
 {
-    c->deadline_ms = ms ? c->loop->now_ms + ms : 0;
+    c->watch.deadline_ms = ms ? c->loop->now_ms + ms : UINT64_MAX;
 }
 
 /* Lets go of the connection: back to the pool, or closed once what is out has come back. */
@@ -71,16 +73,15 @@ static void release(struct fcgi_conn *c, enum fcgi_fate fate)
     if (fr) {
         fr->c = NULL;
     }
-    if (fate == FCGI_CLOSE) {
+    upstream_watch_stop(&c->watch);
+    if (fate == FCGI_CLOSE && (c->w_out || c->r_out)) {
         if (c->w_out) {
             io_cancel(c->loop, &c->wop);
         }
         if (c->r_out) {
             io_cancel(c->loop, &c->rop);
         }
-    }
-    if (c->t_out) {
-        io_cancel(c->loop, &c->timer.op);
+        (void)shutdown(c->uc.fd, SHUT_RDWR); /* what is in flight ends now */
     }
     fcgi_conn_done(c, fate);
 }
@@ -115,66 +116,55 @@ static void fail(struct fcgi_conn *c, int status, const char *why)
     }
 }
 
-/* An operation failed. A reused connection that failed before the server said anything,
- * with nothing of the body taken yet, is retried once on a fresh one. */
+/*
+ * An operation failed before anything came back. A reused connection (closed by the server
+ * while idle) is tried once more on a fresh one; a connection that failed to connect or timed
+ * out marks its peer failed and the next peer of the group is tried (nginx's
+ * fastcgi_next_upstream error timeout), as long as no body byte was taken.
+ */
 static void broken(struct fcgi_conn *c, int status, const char *why)
 {
     struct fcgi_req *fr = c->fr;
-    if (!fr || !c->reused || c->received || fr->retried || fr->body_taken) {
+    if (!fr || c->received || fr->body_taken) {
         fail(c, status, why);
         return;
     }
-    fr->retried = true;
-    release(c, FCGI_CLOSE);
-    struct fcgi_conn *n =
-        fcgi_conn_open(fr->r->env->loop, &fr->conf->pass.addr, fr->conf->pass.addrlen);
-    if (n && begin_on(fr, n) == 0) {
+    bool reused = c->uc.reused;
+    int peer = (int)c->uc.peer;
+    const struct upstream_group *g = c->g;
+    if (!reused) {
+        upstream_failed(c->env, g, c->uc.peer);
+        peer = upstream_pick(fr->r, g, &fr->tries);
+    } else if (fr->retried) {
+        peer = -1;
+    }
+    fr->retried = fr->retried || reused;
+    if (peer < 0) {
+        fail(c, status, why);
         return;
     }
-    if (n) {
-        fcgi_conn_done(n, FCGI_CLOSE);
+    release(c, FCGI_CLOSE);
+    if (start_on(fr, (unsigned)peer) < 0) {
+        answer_failed(fr, status, why);
     }
-    answer_failed(fr, 502, "no fresh connection for a retry");
 }
 
-/* How often the timer looks at the deadline: the shortest of the three timeouts, so a step
- * that moves to a shorter one is never seen late. */
-static uint64_t tick_ms(const struct fcgi_conf *fc)
+/* The step waited for took too long. */
+static void watch_fired(struct upstream_watch *w)
 {
-    uint64_t t = fc->connect_timeout_ms;
-    t = fc->send_timeout_ms < t ? fc->send_timeout_ms : t;
-    return fc->read_timeout_ms < t ? fc->read_timeout_ms : t;
-}
-
-static void on_timer(struct io_op *op, int res, unsigned flags);
-
-static void arm_timer(struct fcgi_conn *c, uint64_t ms)
-{
-    io_op_init(&c->timer.op, on_timer);
-    c->t_out = true;
-    c->out++;
-    io_sleep(c->loop, &c->timer, ms < 10 ? 10 : ms);
-}
-
-static void on_timer(struct io_op *op, int res, unsigned flags)
-{
-    (void)res, (void)flags;
-    struct fcgi_conn *c = container_of(op, struct fcgi_conn, timer.op);
-    c->t_out = false;
-    c->out--;
-    if (c->fr && c->fate == FCGI_BUSY) {
-        uint64_t now = c->loop->now_ms, tick = tick_ms(c->fr->conf);
-        if (c->deadline_ms && now >= c->deadline_ms) {
-            fail(c, 504,
-                 !c->connected ? "connect timed out"
-                 : c->w_out    ? "send timed out"
-                               : "read timed out");
-        } else {
-            uint64_t left = c->deadline_ms ? c->deadline_ms - now : tick;
-            arm_timer(c, left < tick ? left : tick);
-        }
+    struct fcgi_conn *c = container_of(w, struct fcgi_conn, watch);
+    if (!c->fr || c->fate != FCGI_BUSY) {
+        return;
     }
-    fcgi_conn_settle(c);
+    const char *why = !c->connected ? "connect timed out"
+                      : c->w_out    ? "send timed out"
+                                    : "read timed out";
+    if (!c->connected) {
+        broken(c, 504, why); /* no byte went out: the next peer may answer */
+        return;
+    }
+    upstream_failed(c->env, c->g, c->uc.peer);
+    fail(c, 504, why);
 }
 
 static void send_more(struct fcgi_conn *c);
@@ -186,7 +176,11 @@ static void on_sent(struct io_op *op, int res, unsigned flags)
     struct fcgi_conn *c = container_of(op, struct fcgi_conn, wop);
     c->w_out = false;
     c->out--;
-    if (c->fr && c->fate == FCGI_BUSY) {
+    if (c->fate != FCGI_BUSY) {
+        fcgi_conn_settle(c); /* let go meanwhile: this was the last thing out, perhaps */
+        return;
+    }
+    {
         struct fcgi_req *fr = c->fr;
         if (res <= 0) {
             broken(c, 502, res == 0 ? "the connection closed" : strerror(-res));
@@ -204,7 +198,6 @@ static void on_sent(struct io_op *op, int res, unsigned flags)
             }
         }
     }
-    fcgi_conn_settle(c);
 }
 
 static void send_more(struct fcgi_conn *c)
@@ -216,7 +209,7 @@ static void send_more(struct fcgi_conn *c)
     c->w_out = true;
     c->out++;
     set_deadline(c, c->fr->conf->send_timeout_ms);
-    io_send(c->loop, &c->wop, c->fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_NOSIGNAL);
+    io_send(c->loop, &c->wop, c->uc.fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_NOSIGNAL);
 }
 
 static void on_recv(struct io_op *op, int res, unsigned flags)
@@ -225,7 +218,11 @@ static void on_recv(struct io_op *op, int res, unsigned flags)
     struct fcgi_conn *c = container_of(op, struct fcgi_conn, rop);
     c->r_out = false;
     c->out--;
-    if (c->fr && c->fate == FCGI_BUSY) {
+    if (c->fate != FCGI_BUSY) {
+        fcgi_conn_settle(c); /* let go meanwhile: this was the last thing out, perhaps */
+        return;
+    }
+    {
         if (res <= 0) {
             broken(c, 502,
                    res == 0 ? "the server closed the connection before the answer's end"
@@ -238,7 +235,6 @@ static void on_recv(struct io_op *op, int res, unsigned flags)
             pump(c);
         }
     }
-    fcgi_conn_settle(c);
 }
 
 static void recv_more(struct fcgi_conn *c)
@@ -250,7 +246,7 @@ static void recv_more(struct fcgi_conn *c)
     io_op_init(&c->rop, on_recv);
     c->r_out = true;
     c->out++;
-    io_recv(c->loop, &c->rop, c->fd, c->rbuf, FCGI_RBUF);
+    io_recv(c->loop, &c->rop, c->uc.fd, c->rbuf, FCGI_RBUF);
 }
 
 static void on_connected(struct io_op *op, int res, unsigned flags)
@@ -259,15 +255,18 @@ static void on_connected(struct io_op *op, int res, unsigned flags)
     struct fcgi_conn *c = container_of(op, struct fcgi_conn, wop);
     c->w_out = false;
     c->out--;
-    if (c->fr && c->fate == FCGI_BUSY) {
+    if (c->fate != FCGI_BUSY) {
+        fcgi_conn_settle(c); /* let go meanwhile: this was the last thing out, perhaps */
+        return;
+    }
+    {
         if (res < 0) {
-            fail(c, 502, strerror(-res));
+            broken(c, 502, strerror(-res));
         } else {
             c->connected = true;
             start_io(c);
         }
     }
-    fcgi_conn_settle(c);
 }
 
 static void start_io(struct fcgi_conn *c)
@@ -361,6 +360,7 @@ static void on_end(struct fcgi_conn *c)
                  c->rpos == c->rlen && c->wlen == 0 && (!fr->has_body || fr->body_ended);
     struct req *r = fr->r;
     fr->r = NULL;
+    upstream_ok(c->env, c->g, c->uc.peer);
     release(c, clean ? FCGI_KEEP : FCGI_CLOSE);
     if (resp_stream_end(r) < 0) {
         return; /* the connection is closed */
@@ -370,14 +370,15 @@ static void on_end(struct fcgi_conn *c)
 /* Moves the answer along: what waits for room, then records from rbuf, then a receive. */
 static void pump(struct fcgi_conn *c)
 {
-    while (c->fr && c->fate == FCGI_BUSY) {
-        struct fcgi_req *fr = c->fr;
+    /* fr, not c->fr: a request let go of c may see it taken by the next one meanwhile */
+    struct fcgi_req *fr = c->fr;
+    while (fr && c->fr == fr && c->fate == FCGI_BUSY) {
         if (fr->head_done && (!put(fr, &fr->hrest) || !put(fr, &fr->pend))) {
-            c->deadline_ms = 0; /* the client's turn: no read timeout while it takes its time */
+            set_deadline(c, 0); /* the client's turn: no read timeout while it takes its time */
             return;
         }
         if (c->rpos == c->rlen) {
-            if (!c->deadline_ms) {
+            if (c->watch.deadline_ms == UINT64_MAX) {
                 set_deadline(c, fr->conf->read_timeout_ms);
             }
             recv_more(c);
@@ -619,9 +620,9 @@ static int begin_on(struct fcgi_req *fr, struct fcgi_conn *c)
     } else if (!fr->has_body) {
         c->wlen += fcgi_stream_encode(c->wbuf + c->wlen, FCGI_STDIN, c->id, NULL, 0);
     }
-    arm_timer(c, tick_ms(fr->conf));
-    if (c->reused) {
-        c->connected = true;
+    c->watch.fire = watch_fired;
+    upstream_watch_start(c->loop, &c->watch);
+    if (c->connected) {
         start_io(c);
         return 0;
     }
@@ -629,25 +630,21 @@ static int begin_on(struct fcgi_req *fr, struct fcgi_conn *c)
     io_op_init(&c->wop, on_connected);
     c->w_out = true;
     c->out++;
-    io_connect(c->loop, &c->wop, c->fd, (const struct sockaddr *)&c->addr, c->addrlen);
+    const struct upstream_peer *p = &c->g->peers[c->uc.peer];
+    io_connect(c->loop, &c->wop, c->uc.fd, (const struct sockaddr *)&p->addr, p->addrlen);
     return 0;
 }
 
-/* A connection for the request (pooled or new), and its first records. 0, or -1 logged. */
-static int start_request(struct fcgi_req *fr)
+/* A connection to peer for the request (pooled or new), and its first records. 0, or -1
+ * logged. */
+static int start_on(struct fcgi_req *fr, unsigned peer)
 {
-    struct req *r = fr->r;
     const struct fcgi_conf *fc = fr->conf;
-    struct io_loop *l = r->env->loop;
-    struct fcgi_conn *c = NULL;
-    if (fc->keep_conn) {
-        c = fcgi_pool_take(l, &fc->pass.addr, fc->pass.addrlen);
-    }
+    int err = 0;
+    bool with_body = fr->has_body && !fr->buffering;
+    struct fcgi_conn *c = fcgi_conn_get(fr->r->env, fc->pass.group, peer, with_body, &err);
     if (!c) {
-        c = fcgi_conn_open(l, &fc->pass.addr, fc->pass.addrlen);
-    }
-    if (!c) {
-        errlog(ERRLOG_ERROR, "fastcgi %s: no socket: %s", fc->pass.text, strerror(errno));
+        errlog(ERRLOG_ERROR, "fastcgi %s: no socket: %s", fc->pass.text, strerror(-err));
         return -1;
     }
     if (begin_on(fr, c) < 0) {
@@ -658,10 +655,22 @@ static int start_request(struct fcgi_req *fr)
     return 0;
 }
 
+/* The first peer of the group for the request. */
+static int start_request(struct fcgi_req *fr)
+{
+    int peer = upstream_pick(fr->r, fr->conf->pass.group, &fr->tries);
+    if (peer < 0) {
+        errlog(ERRLOG_ERROR, "fastcgi %s: no server is up (script \"%s\")", fr->conf->pass.text,
+               fr->script);
+        return -1;
+    }
+    return start_on(fr, (unsigned)peer);
+}
+
 static int handle(struct req *r, const void *conf)
 {
     const struct fcgi_conf *fc = conf;
-    if (!fc->pass.addrlen) {
+    if (!fc->pass.group) {
         return 500;
     }
     struct fcgi_req *fr = arena_alloc(r->arena, sizeof(*fr));

@@ -6,8 +6,9 @@
 #include "core/conf/types.h"
 #include "core/http/regex.h"
 #include "core/http/route.h"
+#include "core/http/upstream.h"
+#include "core/http/upstream_conf.h"
 #include "core/http/vars.h"
-#include "core/net/addr.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -31,39 +32,23 @@ static int pass_parse(struct conf_parse *p, const struct conf_row *r, void *fiel
     (void)r, (void)n;
     struct fcgi_pass *ps = field;
     const char *s = a[0];
-    memset(&ps->addr, 0, sizeof(ps->addr));
     if (!strncmp(s, "unix:", 5)) {
-        const char *path = s + 5;
-        struct sockaddr_un *un = (struct sockaddr_un *)&ps->addr;
-        if (path[0] != '/' || strlen(path) >= sizeof(un->sun_path)) {
+        if (s[5] != '/' || strlen(s + 5) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
             return conf_error(p,
                               "fastcgi_pass \"%s\": unix: needs an absolute socket path of at "
                               "most %zu bytes",
-                              s, sizeof(un->sun_path) - 1);
+                              s, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
         }
-        un->sun_family = AF_UNIX;
-        memcpy(un->sun_path, path, strlen(path) + 1);
-        ps->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
-    } else if (!strchr(s, ':') || !strncmp(s, "http:", 5) || !strncmp(s, "https:", 6)) {
+    } else if (!strncmp(s, "http:", 5) || !strncmp(s, "https:", 6) || s[0] == '*' || !s[0]) {
         return conf_error(p,
-                          "fastcgi_pass \"%s\": give unix:PATH or HOST:PORT (an upstream "
-                          "group is not supported for FastCGI yet)",
+                          "fastcgi_pass \"%s\": give unix:PATH, HOST:PORT or the name of an "
+                          "upstream",
                           s);
-    } else {
-        struct net_addr na;
-        char why[256];
-        if (net_addr_parse(s, &na, why, sizeof(why)) < 0) {
-            return conf_error(p, "fastcgi_pass \"%s\": %s", s, why);
-        }
-        if (s[0] == '*') {
-            return conf_error(p, "fastcgi_pass \"%s\": name the server's address, not *", s);
-        }
-        memcpy(&ps->addr, &na.ss, sizeof(na.ss));
-        ps->addrlen = na.len;
     }
     if (!(ps->text = conf_strdup(p, s))) {
         return -1;
     }
+    ps->where = (struct conf_where){p->file, p->line};
     return 0;
 }
 
@@ -80,6 +65,9 @@ static void pass_print(struct conf_out *o, const struct conf_row *r, const void 
 static void pass_release(void *field)
 {
     struct fcgi_pass *ps = field;
+    if (ps->owns_group) {
+        upstream_group_free(ps->group);
+    }
     sp_free(ps->text);
     memset(ps, 0, sizeof(*ps));
 }
@@ -264,9 +252,53 @@ const struct conf_row fcgi_conf_rows[FCGI_CONF_NROWS] = {
 
 /* ---------------------------------------------------------------- finishing */
 
+/* Idle connections a worker keeps to an address of fastcgi_pass with fastcgi_keep_conn on
+ * (an upstream group says its own with `keepalive`). */
+#define FCGI_KEEPALIVE 32
+
+/* The group of each fastcgi_pass: the upstream of that name, else one made for the address. */
+static int resolve(struct conf *c, struct conf_block *b, char *err, size_t errlen)
+{
+    struct fcgi_conf *fc = conf_get(b, (unsigned)slot, CONF_STORE_LOC);
+    struct fcgi_pass *ps = &fc->pass;
+    if (ps->text && !ps->group) {
+        ps->group = upstream_find(c, ps->text);
+        if (!ps->group) {
+            const char *t = ps->text;
+            if (strncmp(t, "unix:", 5) != 0 && !strchr(t, ':')) {
+                return conf_fail_at(err, errlen, ps->where,
+                                    "fastcgi_pass \"%s\": no upstream of that name (and not "
+                                    "unix:PATH or HOST:PORT)",
+                                    t);
+            }
+            char why[256];
+            struct upstream_group *g = upstream_group_address(t, 9000, why, sizeof(why));
+            if (g && fc->keep_conn) {
+                g->keepalive = FCGI_KEEPALIVE; /* nginx's upstream defaults for the rest */
+                g->keepalive_timeout_ms = 60000;
+                g->keepalive_requests = 1000;
+            }
+            if (!g || upstream_group_prepare(g) < 0) {
+                if (g) {
+                    upstream_group_free(g);
+                    snprintf(why, sizeof(why), "out of memory");
+                }
+                return conf_fail_at(err, errlen, ps->where, "fastcgi_pass \"%s\": %s", t, why);
+            }
+            ps->group = g;
+            ps->owns_group = true;
+        }
+    }
+    for (struct conf_block *k = b->children; k; k = k->next) {
+        if (resolve(c, k, err, errlen) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int fcgi_conf_finish(struct conf *c, unsigned s, char *err, size_t errlen)
 {
-    (void)c, (void)err, (void)errlen;
     slot = (int)s;
-    return 0;
+    return resolve(c, c->main, err, errlen);
 }

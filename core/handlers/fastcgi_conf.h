@@ -2,7 +2,7 @@
  * fastcgi_conf.h - the FastCGI handler's directives (rows in fastcgi_conf.c, used by
  * fastcgi.c; described in fastcgi.h and docs/config.md), nginx's names and meanings:
  *
- *   fastcgi_pass unix:PATH | HOST:PORT      the location's handler (not inherited)
+ *   fastcgi_pass unix:PATH | HOST:PORT | UPSTREAM   the location's handler (not inherited)
  *   fastcgi_param NAME VALUE [if_not_empty] repeatable; a level that has none inherits all of
  *                                           the enclosing level's
  *   fastcgi_index NAME                      appended to $fastcgi_script_name for a URI in '/'
@@ -19,17 +19,18 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/socket.h>
 
 struct http_script;
 struct http_regex;
+struct upstream_group;
 struct route_loc;
 
-/* The application server of a location. */
+/* The application server(s) of a location. */
 struct fcgi_pass {
-    char *text; /* as written: "unix:/run/php/php-fpm.sock", "127.0.0.1:9000" */
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
+    char *text; /* as written: "unix:/run/php/php-fpm.sock", "127.0.0.1:9000", "php" */
+    struct upstream_group *group; /* set by finish: the upstream named, or one of our own */
+    bool owns_group;
+    struct conf_where where;
 };
 
 struct fcgi_param {
@@ -50,7 +51,7 @@ struct fcgi_split {
 
 /* The location struct (CONF_STORE_LOC). */
 struct fcgi_conf {
-    struct fcgi_pass pass; /* addrlen 0: none here */
+    struct fcgi_pass pass; /* text NULL: none here */
     struct fcgi_params params;
     char *index; /* "" when none */
     struct fcgi_split split;

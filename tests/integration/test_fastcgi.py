@@ -347,6 +347,21 @@ def test_without_keep_conn_each_request_its_own(tmp_path, fpm):
         finish(s)
 
 
+def test_upstream_group_next_server_and_keepalive(tmp_path, fpm):
+    # the first server is not there: its requests go to the next one (fastcgi_next_upstream
+    # error), and the group's keepalive keeps the one connection to php-fpm's TCP pool
+    s, _ = start(tmp_path, php_location("php", "fastcgi_keep_conn on;"),
+                 main="upstream php { server unix:%s/none.sock; server 127.0.0.1:%d; "
+                      "keepalive 4; }\n" % (tmp_path, fpm.port))
+    try:
+        for i in range(10):
+            r, data = get(s, "/hi.php")
+            assert r.status == 200 and data == b"hi", i
+        assert established(fpm.port) == 1
+    finally:
+        finish(s)
+
+
 def test_read_timeout_gives_504(tmp_path, fpm):
     s, _ = start(tmp_path, php_location("unix:" + fpm.sock, "fastcgi_read_timeout 500ms;"))
     try:
@@ -450,14 +465,16 @@ def test_fcgiwrap_shell_cgi(tmp_path, fcgiwrap):
 
 def check(tmp_path, server):
     conf = tmp_path / "bad.conf"
-    conf.write_text("server {\n  listen 127.0.0.1:0;\n%s\n}\n" % server)
+    conf.write_text("server {\n  listen 127.0.0.1:0; root /tmp;\n%s\n}\n" % server)
     r = subprocess.run([BIN, "-t", "-c", str(conf)], capture_output=True, text=True, timeout=60)
     return r.returncode, r.stderr.strip()
 
 
 def test_config_errors(tmp_path):
     rc, err = check(tmp_path, "location / { fastcgi_pass php_backend; }")
-    assert rc != 0 and "bad.conf:3:" in err and "upstream group" in err, err
+    assert rc != 0 and "bad.conf:3:" in err and "no upstream" in err, err
+    rc, err = check(tmp_path, "location / { fastcgi_pass no.such.host.invalid:9000; }")
+    assert rc != 0 and "bad.conf:3:" in err, err
     rc, err = check(tmp_path, "location / { fastcgi_pass unix:relative.sock; }")
     assert rc != 0 and "bad.conf:3:" in err and "absolute" in err, err
     rc, err = check(tmp_path, "location / { fastcgi_pass unix:/x.sock;\n"
@@ -471,9 +488,9 @@ def test_config_errors(tmp_path):
     assert rc != 0 and "bad.conf:4:" in err and "if_not_empty" in err, err
     rc, err = check(tmp_path, "fastcgi_pass unix:/x.sock;")
     assert rc != 0 and "bad.conf:3:" in err, err
-    rc, err = check(tmp_path, "root /tmp;\nlocation / { fastcgi_pass unix:/x.sock; include %s; }"
+    rc, err = check(tmp_path, "location / { fastcgi_pass unix:/x.sock; include %s; }"
                     % FCGI_CONF)
     assert rc == 0, err
-    rc, err = check(tmp_path, "root /tmp;\nlocation / { fastcgi_pass unix:/x.sock;\n"
+    rc, err = check(tmp_path, "location / { fastcgi_pass unix:/x.sock;\n"
                     "include /etc/nginx/fastcgi_params; }")
     assert rc == 0 or not os.path.exists("/etc/nginx/fastcgi_params"), err
