@@ -654,12 +654,13 @@ static int load(struct state *st, struct fs_entry *e)
         return 500;
     }
     offload_job_init(&st->job, load_run, load_done);
+    st->loading = true;
+    st->load_e = e; /* before the submit: a helper may run the job at once */
     if (offload_submit(r->env->loop, &st->job) < 0) {
         sp_free(st->load_buf);
+        st->load_buf = NULL;
         return 503;
     }
-    st->loading = true;
-    st->load_e = e;
     fs_entry_ref(e);
     req_hold(r);
     return 0;

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define READ_BUF 16384
@@ -355,6 +356,51 @@ static void prepare(struct subreq *s)
     resp_begin(r, 200);
 }
 
+/*
+ * The parent's fields a child must not see: its conditions and Range (they were about the page,
+ * not the include: a 304 or a 206 would cut it), Accept-Encoding (a precompressed variant's
+ * bytes would land in the page), and the body's framing (the child has none). nginx's
+ * subrequests skip the same filters. A new table only when the parent has any of them.
+ */
+static int child_fields(struct subreq *s, struct arena *a)
+{
+    static const enum hdr_known drop[] = {
+        HDR_IF_MODIFIED_SINCE, HDR_IF_UNMODIFIED_SINCE,
+        HDR_IF_NONE_MATCH,     HDR_IF_MATCH,
+        HDR_IF_RANGE,          HDR_RANGE,
+        HDR_ACCEPT_ENCODING,   HDR_CONTENT_LENGTH,
+        HDR_TRANSFER_ENCODING, HDR_EXPECT,
+    };
+    const struct hdr_table *in = &s->msg.headers;
+    bool any = false;
+    for (size_t k = 0; k < ARRAY_SIZE(drop) && !any; k++) {
+        any = hdr_get_known(in, drop[k]) != NULL;
+    }
+    if (!any) {
+        return 0;
+    }
+    struct hdr_table t;
+    if (hdr_table_init(&t, a, in->count ? in->count : 1) < 0) {
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < in->count; i++) {
+        const struct http_header *h = &in->entries[i];
+        bool skip = false;
+        for (size_t k = 0; k < ARRAY_SIZE(drop) && !skip; k++) {
+            struct slice n = hdr_known_name(drop[k]);
+            skip = h->name.len == n.len && !strncasecmp(h->name.ptr, n.ptr, n.len);
+        }
+        if (!skip && hdr_table_add(&t, a, h->name, h->value, h->hash) < 0) {
+            return -ENOMEM;
+        }
+    }
+    if (hdr_table_index(&t, a) < 0) {
+        return -ENOMEM;
+    }
+    s->msg.headers = t;
+    return 0;
+}
+
 /* Dispatches the child (again, after a wait). */
 static void run(struct subreq *s)
 {
@@ -414,6 +460,9 @@ int subreq_start(struct req *parent, struct slice target, unsigned flags,
     m->body = HTTP_BODY_NONE;
     m->content_length = 0;
     m->expect_continue = false;
+    if (child_fields(s, parent->arena) < 0) {
+        return -ENOMEM;
+    }
     s->in_start = true;
     run(s);
     s->in_start = false;

@@ -28,6 +28,7 @@ SERVER = """
   location /short/ { ssi_value_length 8; }
   location /lm/ { ssi_last_modified on; }
   location /types/ { ssi_types text/plain; }
+  location /pc/ { precompressed gzip; }
 %s
 """ % ("  location = /stream { test_stream 100k 4k 1ms; }\n  location = /echo { test_echo; }"
        if TEST_HANDLERS else "")
@@ -104,6 +105,21 @@ def test_include_virtual_and_file(server, site):
                 '[<!--#include virtual="/ret" -->]'
                 '[<!--#include virtual="/inc/a.txt?x=1" wait="yes" -->]')
     assert body == b"[AAA][BBB][F][returned][AAA]"
+
+
+def test_page_conditions_not_passed_on(server, site):
+    # the page's If-Modified-Since, Range and Accept-Encoding are about the page: an include
+    # gets none of them (no 304, no 206, no gzip variant inside the page)
+    import gzip
+    site("pc/p.txt", "PLAIN")
+    site("pc/p.txt.gz", gzip.compress(b"PLAIN"))
+    site("cond.html", '[<!--#include virtual="/pc/p.txt" -->]')
+    r, body = get(server, "/cond.html", headers={
+        "If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT", "Range": "bytes=0-1",
+        "Accept-Encoding": "gzip", "If-None-Match": "*"})
+    assert r.status == 200 and body == b"[PLAIN]"
+    r, body = get(server, "/pc/p.txt", headers={"Accept-Encoding": "gzip"})
+    assert r.getheader("Content-Encoding") == "gzip"  # the variant is there
 
 
 def test_include_errors(server, site):
@@ -345,7 +361,7 @@ def test_large_documents_and_includes(tmp_path, docroot, site):
     # past open_file_cache_small: the document is read on the helpers (then kept parsed), and
     # an included file's bytes are read there too, never on the worker
     s = spate_conf(tmp_path, docroot, server="  ssi on;", main="open_file_cache_small 1k;")
-    try:
+    try:  # noqa: SIM105
         big = bytes(range(256)) * 800  # 200 KiB, every byte value
         site("inc/big.bin", big)
         text = "x" * 50000
@@ -360,8 +376,10 @@ def test_large_documents_and_includes(tmp_path, docroot, site):
         assert body[:len(head)] == head and int(body[len(head):]) == n  # a hit: no parse
         r, body = get(s, "/large.html", method="HEAD")
         assert r.status == 200 and body == b""
-    finally:
+    except Exception:
         rc, err = s.stop()
+        raise AssertionError("spate said: rc=%s %s" % (rc, err))
+    rc, err = s.stop()
     assert rc == 0, err
     assert "AddressSanitizer" not in err and "runtime error" not in err, err
 
