@@ -436,7 +436,8 @@ static int handle(struct req *r, const void *conf)
         }
     }
     const struct precomp_conf *pc = &sc->pc;
-    if (pc->n && (e->kind == FS_FILE || (e->kind == FS_ERROR && e->status == 404))) {
+    bool ssi = e->kind == FS_FILE && ssi_wants(r, e); /* processed: no variant of its bytes */
+    if (pc->n && !ssi && (e->kind == FS_FILE || (e->kind == FS_ERROR && e->status == 404))) {
         struct fs_entry *v;
         st = precompressed_pick(r, pc, root, fpath, e, &v);
         if (st == 0 && v != e) {
@@ -462,7 +463,7 @@ static int handle(struct req *r, const void *conf)
         }
     } else if (e->kind == FS_DIR) {
         st = sc->directory_slash ? redirect_slash(r) : 404;
-    } else if (e->kind == FS_FILE && ssi_wants(r, e)) {
+    } else if (ssi) {
         st = ssi_serve(r, e, root, fpath); /* `ssi on`: processed, not sent as it is */
     } else if (e->kind == FS_FILE) {
         st = static_serve(r, e, NULL);

@@ -120,6 +120,11 @@ def test_page_conditions_not_passed_on(server, site):
     assert r.status == 200 and body == b"[PLAIN]"
     r, body = get(server, "/pc/p.txt", headers={"Accept-Encoding": "gzip"})
     assert r.getheader("Content-Encoding") == "gzip"  # the variant is there
+    # a processed document is never sent as its precompressed variant
+    site("pc/d.html", '<!--#echo var="DOCUMENT_NAME" -->')
+    site("pc/d.html.gz", gzip.compress(b"raw"))
+    r, body = get(server, "/pc/d.html", headers={"Accept-Encoding": "gzip"})
+    assert r.getheader("Content-Encoding") is None and body == b"d.html"
 
 
 def test_include_errors(server, site):
