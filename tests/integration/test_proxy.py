@@ -283,6 +283,47 @@ def test_stall_is_504(run, backends):
     assert time.monotonic() - t0 < 4.5
 
 
+def test_send_timeout_is_504(run, backends):
+    b = backends(pb.stall)                         # reads the head, never the body
+    s = run(main="client_max_body_size 64m;",
+            server="location / { proxy_pass http://%s; proxy_send_timeout 1s; }" % b.addr)
+    c = s.connect(timeout=20)
+    c.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (32 << 20))
+    chunk = b"z" * (1 << 20)
+    c.settimeout(0.2)
+    answer = b""
+    for _ in range(32):                            # until spate stops taking it, or answers
+        try:
+            c.sendall(chunk)
+        except socket.timeout:
+            break
+        except OSError:
+            break
+    c.settimeout(15)
+    try:
+        answer = c.recv(65536)
+    except OSError:
+        pass
+    c.close()
+    assert answer.startswith(b"HTTP/1.1 504"), answer[:100]
+
+
+def test_next_upstream_on_status(run, backends):
+    busy = backends(pb.canned(b"HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy"),
+                    name="busy")
+    good = backends(name="good")
+    s = run(server="upstream u { server %s; server %s; }\n" % (busy.addr, good.addr) +
+                   "location /r/ { proxy_pass http://u/; proxy_next_upstream error http_503; }\n"
+                   "location /n/ { proxy_pass http://u/; }")
+    # without http_503 the 503 is the answer (and the server is not marked down for it)
+    got = sorted(get(s, "/n/%d" % i)[0] for i in range(4))
+    assert got == [200, 200, 503, 503]
+    # with it, the next server answers (and the busy one is skipped for fail_timeout)
+    for i in range(4):
+        assert echoed(s, "/r/%d" % i)["backend"] == "good"
+    assert len(busy.requests) == 3
+
+
 def test_connect_refused_is_502(run):
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
