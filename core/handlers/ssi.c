@@ -156,14 +156,28 @@ static bool named(struct slice s, const char *w)
     return s.len == n && !memcmp(s.ptr, w, n);
 }
 
-/* A variable: set by <!--#set -->, SSI's own, or the request's (nginx's names). */
+/* The document that includes st's (through subrequests), or NULL. */
+static const struct state *includer(const struct state *st)
+{
+    for (const struct req *p = subreq_parent(st->r); p; p = subreq_parent(p)) {
+        if (p->resp.stream == &stream_ops) {
+            return p->resp.stream_arg;
+        }
+    }
+    return NULL;
+}
+
+/* A variable: set by <!--#set --> here or in a document including this one, SSI's own, or the
+ * request's (nginx's names). */
 static bool lookup(void *arg, struct slice name, struct slice *out)
 {
     struct state *st = arg;
-    for (const struct var *v = st->vars; v; v = v->next) {
-        if (v->name.len == name.len && !memcmp(v->name.ptr, name.ptr, name.len)) {
-            *out = v->value;
-            return true;
+    for (const struct state *d = st; d; d = includer(d)) {
+        for (const struct var *v = d->vars; v; v = v->next) {
+            if (v->name.len == name.len && !memcmp(v->name.ptr, name.ptr, name.len)) {
+                *out = v->value;
+                return true;
+            }
         }
     }
     struct req *r = st->r;

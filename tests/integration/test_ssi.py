@@ -237,6 +237,16 @@ def test_set_value_length(server, site):
     assert body == b"12345678|" + ERR + b"(none)|" + ERR + b"(none)"
 
 
+def test_variables_seen_by_included_documents(server, site):
+    # the common layout: a page sets its title, the included header echoes it; what the header
+    # sets stays there
+    site("lay/header.html", '<h1><!--#echo var="title" --></h1><!--#set var="inner" value="x" -->')
+    body = page(server, site, "lay/p.html",
+                '<!--#set var="title" value="Home" --><!--#include virtual="header.html" -->'
+                '[<!--#echo var="inner" -->]')
+    assert body == b"<h1>Home</h1>[(none)]"
+
+
 def test_include_set(server, site):
     body = page(server, site, "is.html",
                 '<!--#include virtual="/inc/a.txt" set="got" -->['
