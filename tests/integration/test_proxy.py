@@ -277,10 +277,8 @@ def test_bad_backend_is_502(run, backends, kind):
 def test_stall_is_504(run, backends):
     b = backends(pb.stall)
     s = run(server="location / { proxy_pass http://%s; proxy_read_timeout 1s; }" % b.addr)
-    t0 = time.monotonic()
     st, _, _ = get(s, "/x")
-    assert st == 504
-    assert time.monotonic() - t0 < 4.5
+    assert st == 504                               # the backend would close after 5s: a 502
 
 
 def test_send_timeout_is_504(run, backends):
@@ -516,6 +514,54 @@ def test_reload_switches_groups_and_pools(run, backends, tmp_path):
     for i in range(3):
         assert echoed(s, "/%d" % i)["backend"] == "b"
     assert a.connections == 1 and b.connections == 1   # each generation its own pool
+
+
+def test_concurrent_keepalive_clients(run, backends):
+    a, b = backends(name="a"), backends(name="b")
+    s = run(workers=2,
+            server="upstream u { server %s; server %s; keepalive 8; }\n" % (a.addr, b.addr) +
+                   "location / { proxy_pass http://u; %s }" % KEEPALIVE)
+    errors = []
+
+    def client(k):
+        c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=20)
+        try:
+            for i in range(40):
+                st, _, body = request(s, "GET", "/c%d/%d" % (k, i), conn=c)
+                info = json.loads(body)
+                if st != 200 or info["target"] != "/c%d/%d" % (k, i):
+                    errors.append((st, info["target"]))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+        finally:
+            c.close()
+    ts = [threading.Thread(target=client, args=(k,)) for k in range(16)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors, errors[:5]
+    assert len(a.requests) + len(b.requests) == 16 * 40
+    assert a.connections + b.connections <= 2 * 16  # connections were reused
+
+
+def test_client_goes_away(run, backends):
+    stalled = backends(pb.stall, name="stall")
+    flooding = backends(pb.flood(64 << 20), name="flood")
+    good = backends(name="good")
+    s = run(server="location /s { proxy_pass http://%s; }\n" % stalled.addr +
+                   "location /f { proxy_pass http://%s; }\n" % flooding.addr +
+                   "location /g { proxy_pass http://%s; }" % good.addr)
+    for path in ("/s", "/f"):
+        for _ in range(3):
+            c = s.connect()
+            c.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+            if path == "/f":
+                c.recv(1000)                       # the body is streaming
+            time.sleep(0.3)
+            c.close()                              # while waiting, or mid-body
+    time.sleep(0.5)
+    assert echoed(s, "/g")["backend"] == "good"   # and the fixture checks a clean exit
 
 
 # ---------------------------------------------------------------- backpressure
