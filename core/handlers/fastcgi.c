@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define STDERR_LINES_MAX 8 /* error-log lines one request may write for its STDERR */
 #define NAME_MAX_LOG 200   /* bytes of the script's name in those lines */
@@ -301,7 +302,37 @@ static void start_io(struct fcgi_conn *c)
 
 /* ---------------------------------------------------------------- the answer */
 
-static void log_stderr(struct fcgi_req *fr, struct slice s)
+/* STDERR lines a worker writes to the error log per second, at most (a script that floods
+ * its STDERR must not flood the log, nor stall the worker on it). */
+#define STDERR_PER_SECOND 100
+
+static _Thread_local time_t t_stderr_second;
+static _Thread_local unsigned t_stderr_lines, t_stderr_dropped;
+
+/* Whether one more STDERR line may go to the log now. */
+static bool stderr_room(struct io_loop *l)
+{
+    if (l->now_s != t_stderr_second) {
+        if (t_stderr_dropped) {
+            errlog(ERRLOG_WARN,
+                   "fastcgi stderr: %u line(s) not logged in the last second "
+                   "(more than %u)",
+                   t_stderr_dropped, STDERR_PER_SECOND);
+        }
+        t_stderr_second = l->now_s;
+        t_stderr_lines = t_stderr_dropped = 0;
+    }
+    if (t_stderr_lines >= STDERR_PER_SECOND) {
+        t_stderr_dropped++;
+        return false;
+    }
+    t_stderr_lines++;
+    return true;
+}
+
+/* STDERR to the error log: each line with the script's name, at most STDERR_LINES_MAX of one
+ * request and STDERR_PER_SECOND of the worker's. */
+static void log_stderr(struct fcgi_req *fr, struct io_loop *l, struct slice s)
 {
     while (s.len && fr->stderr_lines < STDERR_LINES_MAX) {
         const char *nl = memchr(s.ptr, '\n', s.len);
@@ -312,9 +343,11 @@ static void log_stderr(struct fcgi_req *fr, struct slice s)
         }
         if (shown) {
             fr->stderr_lines++;
-            errlog(ERRLOG_ERROR, "fastcgi stderr (script \"%s\"): %.*s%s", fr->script,
-                   (int)(shown > 1000 ? 1000 : shown), s.ptr,
-                   fr->stderr_lines == STDERR_LINES_MAX ? " (more of it not logged)" : "");
+            if (stderr_room(l)) {
+                errlog(ERRLOG_ERROR, "fastcgi stderr (script \"%s\"): %.*s%s", fr->script,
+                       (int)(shown > 1000 ? 1000 : shown), s.ptr,
+                       fr->stderr_lines == STDERR_LINES_MAX ? " (more of it not logged)" : "");
+            }
         }
         s.ptr += nl ? n + 1 : n;
         s.len -= nl ? n + 1 : n;
@@ -414,7 +447,7 @@ static void pump(struct fcgi_conn *c)
             return;
         }
         if (rc == FCGI_DEC_STDERR) {
-            log_stderr(fr, d);
+            log_stderr(fr, c->loop, d);
         } else if (rc == FCGI_DEC_STDOUT) {
             if (!fr->head_done) {
                 on_head_bytes(c, d);

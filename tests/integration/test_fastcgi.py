@@ -291,8 +291,14 @@ def test_php_content_length_and_stream(php):
 def test_php_stderr_logged(php):
     r, data = get(php, "/stderr.php")
     assert data == b"ok\n"
+    r, data = get(php, "/flood.php?n=500")
+    assert data == b"flooded\n"
     err = finish(php)
     assert 'fastcgi stderr (script "/stderr.php"): PHP message: message from stderr.php' in err
+    flood = [line for line in err.splitlines() if 'script "/flood.php"' in line]
+    # PHP joins its messages with "; " into few long records: each is cut at 1000 bytes, and
+    # one request writes at most 8 lines
+    assert 0 < len(flood) <= 8 and all(len(line) < 1300 for line in flood), flood
     php.stop = lambda: (0, "")  # stopped already
 
 
