@@ -637,9 +637,9 @@ static int start_peer(struct px *px, int peer)
     px->refs++;
     int rc = upstream_take(px->env, px->g, (unsigned)peer, px->has_body, &c->uc);
     px->cur = c;
-    size_t al = strlen(px->addr);
-    snprintf(px->addr + al, sizeof(px->addr) - al, "%s%s", al ? ", " : "",
-             px->g->peers[peer].name);
+    if (px->ntried < PROXY_TRIED_MAX) {
+        px->tried[px->ntried++] = (uint8_t)peer; /* $upstream_addr, written when asked for */
+    }
     px->rlen = px->roff = 0;
     px->head_off = 0;
     px->head_done = px->got_any = false;

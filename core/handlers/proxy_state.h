@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define PROXY_TRIED_MAX 8
+
 struct px;
 
 /* A connection to a peer; outlives its request while operations on it are in flight. */
@@ -54,7 +56,8 @@ struct px {
     struct http_chunked ch;
     int up_status;
     uint64_t t0_ms;
-    char addr[280]; /* $upstream_addr: every peer tried, ", " between */
+    uint8_t tried[PROXY_TRIED_MAX]; /* the peers tried, in order ($upstream_addr) */
+    uint8_t ntried;
 };
 
 /* This worker's proxied requests, newest first. */

@@ -71,7 +71,17 @@ static struct slice var_upstream_addr(struct req *r, struct slice arg)
 {
     (void)arg;
     struct px *px = px_of(r);
-    return px ? copy(r, px->addr) : SLICE_NULL;
+    if (!px) {
+        return SLICE_NULL;
+    }
+    char buf[PROXY_TRIED_MAX * (sizeof(px->g->peers[0].name) + 2)];
+    size_t n = 0;
+    for (unsigned i = 0; i < px->ntried; i++) {
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", i ? ", " : "",
+                              px->g->peers[px->tried[i]].name);
+    }
+    buf[n] = '\0';
+    return copy(r, buf);
 }
 
 static struct slice var_upstream_status(struct req *r, struct slice arg)
