@@ -182,6 +182,23 @@ def test_headers_both_ways(run, backends):
     assert h["date"] != "Thu, 01 Jan 1970 00:00:00 GMT"
 
 
+def test_set_header_inheritance_and_pass_header(run, backends):
+    b = backends(lambda c, srv: pb.echo(c, srv, extra_fields=b"X-Accel-Buffering: no\r\n"))
+    s = run(server="""
+      proxy_set_header X-Level server;
+      location /inherit/ { proxy_pass http://%s/; proxy_pass_header X-Accel-Buffering; }
+      location /own/ { proxy_pass http://%s/; proxy_set_header X-Other own; }
+    """ % (b.addr, b.addr))
+    st, h, body = get(s, "/inherit/a")
+    f = fields_of(json.loads(body))
+    assert f["x-level"] == "server" and f["connection"] == "close"
+    assert h["x-accel-buffering"] == "no"        # passed, though X-Accel-* are hidden
+    st, h, body = get(s, "/own/a")
+    f = fields_of(json.loads(body))
+    assert "x-level" not in f and f["x-other"] == "own"   # a level with its own: not inherited
+    assert "x-accel-buffering" not in h
+
+
 def test_uri_replacement_and_redirect(run, backends):
     b = backends()
     s = run(server="""
