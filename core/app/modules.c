@@ -5,6 +5,7 @@
 #include "core/app/privilege.h"
 #include "core/app/settings.h"
 #include "core/handlers/autoindex.h"
+#include "core/handlers/cgi.h"
 #include "core/handlers/fastcgi.h"
 #include "core/handlers/multiviews_conf.h"
 #include "core/handlers/proxy.h"
@@ -49,6 +50,7 @@ const struct conf_module *const spate_modules[] = {
     &fastcgi_module,
     &upstream_module,    &proxy_module,
     &ssi_module,
+    &cgi_module,
 #if SPATE_TEST_HANDLERS
     &test_stream_module, &test_echo_module,
 #endif

@@ -1,6 +1,7 @@
 /* sandbox.c - Landlock, the seccomp filter, and turning on io_uring restrictions (sandbox.h). */
 #include "core/app/sandbox.h"
 
+#include "core/app/cgi_spawner.h"
 #include "core/app/pidfile.h"
 #include "core/app/privilege.h"
 #include "core/http/auth_basic.h"
@@ -440,6 +441,10 @@ static int apply_seccomp(char *err, size_t errlen)
 int sandbox_apply(const struct conf *c, char *err, size_t errlen)
 {
     const struct privilege_settings *s = privilege_settings(c);
+    /* the CGI spawner forks and execs: it is started before the filters, and keeps none */
+    if (cgi_spawner_start(c, err, errlen) < 0) {
+        return -1;
+    }
     if (s->sandbox && apply_landlock(c, err, errlen) < 0) {
         return -1;
     }

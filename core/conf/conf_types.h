@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CONF_MODULES_MAX 32
+#define CONF_MODULES_MAX 64
 
 /* Contexts (bit mask). */
 enum conf_ctx {

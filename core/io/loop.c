@@ -112,6 +112,13 @@ void io_read(struct io_loop *l, struct io_op *op, int fd, void *buf, unsigned le
     io_uring_sqe_set_data64(sqe, ud_of(op));
 }
 
+void io_write(struct io_loop *l, struct io_op *op, int fd, const void *buf, unsigned len)
+{
+    struct io_uring_sqe *sqe = sqe_get(l);
+    io_uring_prep_write(sqe, fd, buf, len, (uint64_t)-1);
+    io_uring_sqe_set_data64(sqe, ud_of(op));
+}
+
 void io_openat2(struct io_loop *l, struct io_op *op, int dirfd, const char *path,
                 struct open_how *how)
 {

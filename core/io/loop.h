@@ -239,6 +239,13 @@ void io_poll_out(struct io_loop *l, struct io_op *op, int fd);
 /* pread of a file range into buf (which must stay valid until the completion). */
 void io_read(struct io_loop *l, struct io_op *op, int fd, void *buf, unsigned len, uint64_t off);
 
+/* IO_POS_CURRENT as io_read's offset: a pipe or socket, read where it is (read(2)). */
+#define IO_POS_CURRENT UINT64_MAX
+
+/* write(2) of memory to a pipe (a CGI script's stdin); buf must stay valid until the
+ * completion, which may be short. */
+void io_write(struct io_loop *l, struct io_op *op, int fd, const void *buf, unsigned len);
+
 /*
  * openat2(2): completes with the new fd or -errno. path and how are read when the operation
  * is submitted (the end of the turn): they must stay valid until then. The kernel tries the

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Burns CPU without end, before any output.
+while :; do :; done
