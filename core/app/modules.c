@@ -5,6 +5,7 @@
 #include "core/app/privilege.h"
 #include "core/app/settings.h"
 #include "core/handlers/autoindex.h"
+#include "core/handlers/fastcgi.h"
 #include "core/handlers/cgi.h"
 #include "core/handlers/fastcgi.h"
 #include "core/handlers/multiviews_conf.h"

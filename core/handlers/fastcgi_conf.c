@@ -252,10 +252,6 @@ const struct conf_row fcgi_conf_rows[FCGI_CONF_NROWS] = {
 
 /* ---------------------------------------------------------------- finishing */
 
-/* Idle connections a worker keeps to an address of fastcgi_pass with fastcgi_keep_conn on
- * (an upstream group says its own with `keepalive`). */
-#define FCGI_KEEPALIVE 32
-
 /* The group of each fastcgi_pass: the upstream of that name, else one made for the address. */
 static int resolve(struct conf *c, struct conf_block *b, char *err, size_t errlen)
 {
@@ -273,11 +269,8 @@ static int resolve(struct conf *c, struct conf_block *b, char *err, size_t errle
             }
             char why[256];
             struct upstream_group *g = upstream_group_address(t, 9000, why, sizeof(why));
-            if (g && fc->keep_conn) {
-                g->keepalive = FCGI_KEEPALIVE; /* nginx's upstream defaults for the rest */
-                g->keepalive_timeout_ms = 60000;
-                g->keepalive_requests = 1000;
-            }
+            /* no idle connections (keepalive 0), as nginx: php-fpm serves one connection per
+             * child, and a kept one holds its child; an upstream's keepalive says how many */
             if (!g || upstream_group_prepare(g) < 0) {
                 if (g) {
                     upstream_group_free(g);

@@ -347,7 +347,8 @@ def established(port):
 
 
 def test_keep_conn_reuses_one_connection(tmp_path, fpm):
-    s, _ = start(tmp_path, php_location("127.0.0.1:%d" % fpm.port, "fastcgi_keep_conn on;"))
+    s, _ = start(tmp_path, php_location("php", "fastcgi_keep_conn on;"),
+                 main="upstream php { server 127.0.0.1:%d; keepalive 1; }\n" % fpm.port)
     try:
         assert established(fpm.port) == 0
         for i in range(40):
@@ -359,13 +360,15 @@ def test_keep_conn_reuses_one_connection(tmp_path, fpm):
     assert established(fpm.port) == 0
 
 
-def test_without_keep_conn_each_request_its_own(tmp_path, fpm):
-    s, _ = start(tmp_path, php_location("127.0.0.1:%d" % fpm.port))
+def test_without_keepalive_each_request_its_own(tmp_path, fpm):
+    # an address of its own keeps no idle connection (nginx: only an upstream's keepalive
+    # does), even with fastcgi_keep_conn on
+    s, _ = start(tmp_path, php_location("127.0.0.1:%d" % fpm.port, "fastcgi_keep_conn on;"))
     try:
         for _ in range(5):
             r, data = get(s, "/hi.php")
             assert r.status == 200 and data == b"hi"
-        assert established(fpm.port) == 0  # php-fpm closed each after its answer
+        assert established(fpm.port) == 0  # each closed after its answer
     finally:
         finish(s)
 
