@@ -7,7 +7,6 @@
 #include "core/handlers/autoindex.h"
 #include "core/handlers/fastcgi.h"
 #include "core/handlers/cgi.h"
-#include "core/handlers/fastcgi.h"
 #include "core/handlers/multiviews_conf.h"
 #include "core/handlers/proxy.h"
 #include "core/handlers/ssi_conf.h"
