@@ -138,12 +138,16 @@ static int rule_add(struct conf_parse *p, bool allow, struct access_rules *l, ch
         }
         rule.kind = RULE_ADDR;
     }
-    struct access_rule *nv = sp_realloc(l->v, (l->n + 1) * sizeof(*nv));
-    if (!nv) {
-        sp_free(rule.host);
-        return conf_error(p, "out of memory");
+    if (l->n == 0 || (l->n >= 4 && (l->n & (l->n - 1)) == 0)) {
+        /* room doubles at 4, 8, 16...: 10,000 lines are 12 copies, not 10,000 */
+        size_t cap = l->n < 4 ? 4 : 2 * (size_t)l->n;
+        struct access_rule *nv = sp_realloc(l->v, cap * sizeof(*nv));
+        if (!nv) {
+            sp_free(rule.host);
+            return conf_error(p, "out of memory");
+        }
+        l->v = nv;
     }
-    l->v = nv;
     l->v[l->n++] = rule;
     l->block = p->block;
     return 0;
