@@ -53,8 +53,10 @@ static int local_redirect(struct req *r, struct slice loc)
     if (st >= 300 && !r->resp.sent) {
         return resp_error(r, st) < 0 ? -ENOMEM : CGI_REPLY_DONE;
     }
-    if (!r->resp.sent) {
-        /* a handler that would have to wait (HANDLER_LATER) cannot, here */
+    if (!r->resp.sent && !r->resp.stream) {
+        /* a handler that would have to wait (HANDLER_LATER) cannot, here; one that deferred
+         * its answer (FastCGI, CGI: resp_defer set resp.stream after resp_begin cleared it)
+         * answers later on its own */
         return resp_error(r, 500) < 0 ? -ENOMEM : CGI_REPLY_DONE;
     }
     return CGI_REPLY_DONE;

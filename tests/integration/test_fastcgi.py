@@ -463,16 +463,18 @@ def test_fpm_dies_mid_body_cuts_the_answer(tmp_path):
         finish(s)
 
 
-def test_fcgiwrap_shell_cgi(tmp_path, fcgiwrap):
+def test_fcgiwrap_shell_cgi(tmp_path, fcgiwrap, fpm):
     s, _ = start(tmp_path, "location /cgi/ {\n  fastcgi_pass unix:%s;\n  include %s;\n"
                  "  fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;\n}\n"
-                 % (fcgiwrap, FCGI_PARAMS))
+                 % (fcgiwrap, FCGI_PARAMS) + php_location("unix:" + fpm.sock))
     try:
         r, data = get(s, "/cgi/hello.sh?x=1")
         assert r.status == 200 and r.getheader("Content-Type") == "text/plain"
         assert data == b"hello from sh: GET x=1 /cgi/hello.sh\n"
         r, data = get(s, "/cgi/local.sh")  # a local redirect: the static file
         assert r.status == 200 and data == b"hello, world\n"
+        r, data = get(s, "/cgi/tophp.sh")  # a local redirect to a FastCGI location
+        assert r.status == 200 and data == b"hi"
         body = os.urandom(1 << 20)
         r, data = get(s, "/cgi/echo.sh", method="POST", body=body)
         assert r.status == 200 and data.split()[0] == hashlib.md5(body).hexdigest().encode()
