@@ -455,3 +455,31 @@ def test_include_fastcgi_and_proxy(tmp_path, docroot, site):
         backend.shutdown()
     assert rc == 0, err
     assert "AddressSanitizer" not in err and "runtime error" not in err, err
+
+
+def test_include_cgi(tmp_path, docroot, site):
+    # a CGI script (cgi on) as include virtual and exec cgi: its query, its output in place;
+    # one that fails (exit 1 without a head: 502) gets the error message
+    cgi = tmp_path / "cgi"
+    cgi.mkdir()
+    (cgi / "q.sh").write_text("#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\n"
+                              "printf 'cgi:%s' \"$QUERY_STRING\"\n")
+    (cgi / "fail.sh").write_text("#!/bin/sh\nexit 1\n")
+    for f in ("q.sh", "fail.sh"):
+        os.chmod(cgi / f, 0o755)
+    server = ("  ssi on;\n  ssi_exec on;\n"
+              "  location /cgi-bin/ { alias %s/; cgi on; }\n" % cgi)
+    s = spate_conf(tmp_path, docroot, server=server, main="user root;")
+    try:
+        site("c.html", '[<!--#include virtual="/cgi-bin/q.sh?a=1" -->]'
+                       '[<!--#exec cgi="/cgi-bin/q.sh?b=2" -->]'
+                       '[<!--#include virtual="/cgi-bin/fail.sh" -->]')
+        r, body = get(s, "/c.html")
+        assert r.status == 200
+        assert body == b"[cgi:a=1][cgi:b=2][" + ERR + b"]"
+    except Exception:
+        rc, err = s.stop()
+        raise AssertionError("spate said: rc=%s %s" % (rc, err))
+    rc, err = s.stop()
+    assert rc == 0, err
+    assert "AddressSanitizer" not in err and "runtime error" not in err, err
