@@ -28,6 +28,7 @@ SERVER = """
   location /short/ { ssi_value_length 8; }
   location /lm/ { ssi_last_modified on; }
   location /types/ { ssi_types text/plain; }
+  location /any/ { ssi_types *; }
   location /pc/ { precompressed gzip; }
 %s
 """ % ("  location = /stream { test_stream 100k 4k 1ms; }\n  location = /echo { test_echo; }"
@@ -88,6 +89,8 @@ def test_off_and_types(server, site):
     assert page(server, site, "plain/p.html", doc) == doc.encode()  # ssi off: as it is
     assert page(server, site, "t.txt", doc) == doc.encode()  # text/plain not listed
     assert page(server, site, "types/t.txt", doc) == b"/types/t.txt"
+    assert page(server, site, "types/t.css", doc) == doc.encode()
+    assert page(server, site, "any/t.css", doc) == b"/any/t.css"
 
 
 def test_last_modified(server, site):
