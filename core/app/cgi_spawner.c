@@ -363,6 +363,7 @@ static _Noreturn void spawner_main(int sock)
                 if (t == 0) {
                     break;
                 }
+                reap(); /* a script that already ended is not kept waiting behind new ones */
             }
         }
     }

@@ -214,13 +214,6 @@ static int handle(struct req *r, const void *conf)
         }
         return sc ? sh->handle(r, sc) : 404;
     }
-    if (cgi_run_replying()) {
-        /* a script's local redirect to a script: the redirect is answered when it returns,
-         * and a deferred answer cannot be (http/cgi_reply.c answers 500 then) */
-        errlog(ERRLOG_ERROR, "cgi: a local redirect to \"%.*s\", a CGI script: not supported",
-               (int)r->path.len, r->path.ptr);
-        return 500;
-    }
     if (cgi_run_count() >= c->limit) {
         errlog(ERRLOG_ERROR, "cgi: %u scripts running in this worker (cgi_limit): 503 for \"%.*s\"",
                cgi_run_count(), (int)r->path.len, r->path.ptr);

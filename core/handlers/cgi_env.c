@@ -99,6 +99,8 @@ static void field_var(struct out *o, const struct hdr_table *t, const struct htt
         o->full = true;
         return;
     }
+    /* RFC 6265 5.4: cookies are one list joined with "; " */
+    char sep = slice_eq_nocase(h->name, SLICE_LIT("Cookie")) ? ';' : ',';
     char *p = o->buf + o->len;
     size_t k = 0;
     memcpy(p, n.ptr, n.len);
@@ -109,7 +111,7 @@ static void field_var(struct out *o, const struct hdr_table *t, const struct htt
             return; /* nothing committed: o->len is unchanged */
         }
         if (d != h) {
-            p[k++] = ',';
+            p[k++] = sep;
             p[k++] = ' ';
         }
         memcpy(p + k, d->value.ptr, d->value.len);

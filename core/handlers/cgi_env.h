@@ -11,11 +11,11 @@
  * one is written: QUERY_STRING= when there is no query).
  *
  * Then one HTTP_NAME per field name (uppercased, '-' as '_'; the values of repeated fields
- * joined with ", "), except: Proxy (never HTTP_PROXY: scripts read it as their proxy, the
- * httpoxy class), Content-Type and Content-Length (they are CONTENT_TYPE and CONTENT_LENGTH),
- * Authorization and Proxy-Authorization (4.1.18: credentials stay with the server), and any
- * name with a character other than letters, digits and '-' (X_Forwarded would otherwise pass
- * for X-Forwarded, as nginx's underscores_in_headers off and Apache 2.4 drop them).
+ * joined with ", ", Cookie's with "; "), except: Proxy (never HTTP_PROXY: scripts read it as their
+ * proxy, the httpoxy class), Content-Type and Content-Length (they are CONTENT_TYPE and
+ * CONTENT_LENGTH), Authorization and Proxy-Authorization (4.1.18: credentials stay with the
+ * server), and any name with a character other than letters, digits and '-' (X_Forwarded would
+ * otherwise pass for X-Forwarded, as nginx's underscores_in_headers off and Apache 2.4 drop them).
  *
  * Last the extra variables (cgi_param), each replacing a variable of the same name above.
  * A value holding a NUL is left out (the environment cannot carry it).

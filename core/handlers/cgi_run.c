@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 static _Thread_local unsigned running;
-static _Thread_local bool replying; /* in cgi_reply: a local redirect may come back here */
 static _Thread_local uint64_t err_second;
 static _Thread_local unsigned err_in_second;
 
@@ -32,11 +31,6 @@ static void maybe_done(struct cgi_run *u);
 unsigned cgi_run_count(void)
 {
     return running;
-}
-
-bool cgi_run_replying(void)
-{
-    return replying;
 }
 
 void cgi_run_init(struct cgi_run *u)
@@ -260,9 +254,7 @@ static void push_out(struct cgi_run *u)
 static void got_head(struct cgi_run *u, size_t n)
 {
     u->head_done = true;
-    replying = true;
     int rc = cgi_reply(u->r, u->head, &cgi_stream_ops, u);
-    replying = false;
     if (rc < 0) {
         u->answered = true; /* the writer closes the connection */
         cgi_run_shut(u);

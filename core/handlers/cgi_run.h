@@ -108,9 +108,6 @@ extern const struct req_body_ops cgi_body_ops;
 /* Scripts of this worker with a run (cgi_limit). */
 unsigned cgi_run_count(void);
 
-/* True while a script's head is being answered (a local redirect dispatches from in there). */
-bool cgi_run_replying(void);
-
 /* Sets u's descriptors to -1 and its operations' callbacks; counts it. */
 void cgi_run_init(struct cgi_run *u);
 

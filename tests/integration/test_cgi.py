@@ -543,8 +543,11 @@ def test_spawner_gone(srv):
 
 def test_local_redirect_to_a_script(srv):
     before = snapshot(srv)
-    assert parse(get(srv, "/cgi-bin/redirect_script.sh"))[0] == 500
-    assert wait_log(srv, "a local redirect to \"/cgi-bin/env.sh\", a CGI script: not supported")
+    st, _, body = parse(request(srv, b"POST /cgi-bin/redirect_script.sh HTTP/1.1\r\nHost: t\r\n"
+                                     b"Content-Length: 0\r\nConnection: close\r\n\r\n"))
+    e = env_of(body)
+    assert st == 200 and e["SCRIPT_NAME"] == "/cgi-bin/env.sh" and e["PATH_INFO"] == "/x"
+    assert e["REQUEST_METHOD"] == "GET" and e["QUERY_STRING"] == "q=1"
     settled(srv, before)
 
 
@@ -553,3 +556,16 @@ def test_output_after_a_redirect_is_bounded(srv):
     st, _, body = parse(get(srv, "/cgi-bin/redirect_flood.sh"))
     assert st == 200 and body == b"hello, world\n"
     settled(srv, before)
+
+
+def test_cgi_param_variables_and_replacing(tmp_path, docroot):
+    s = start(tmp_path, docroot, loc="cgi_param SERVER_NAME canonical.example; "
+                                     "cgi_param FROM_URI \"$uri|$arg_x\";")
+    try:
+        st, _, body = parse(get(s, "/cgi-bin/env.sh/more?x=7"))
+        e = env_of(body)
+        assert st == 200 and e["SERVER_NAME"] == "canonical.example"
+        assert e["FROM_URI"] == "/cgi-bin/env.sh/more|7"
+        assert e["TEST_DIR"] == str(tmp_path)
+    finally:
+        stop(s)

@@ -1,3 +1,3 @@
 #!/bin/sh
-# A local redirect to another script (not supported: 500, and said so in the log).
-printf 'Location: /cgi-bin/env.sh\n\n'
+# A local redirect to another script (which answers, as a GET).
+printf 'Location: /cgi-bin/env.sh/x?q=1\n\n'

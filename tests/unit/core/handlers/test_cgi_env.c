@@ -122,6 +122,8 @@ static void test_fields(void **state)
     add(&t, "X_Forwarded_For", "10.0.0.1");
     add(&t, "x-many", "2");
     add(&t, "Accept-Language", "en");
+    add(&t, "Cookie", "a=1");
+    add(&t, "cookie", "b=2");
     assert_int_equal(hdr_table_index(&t, &arena), 0);
     struct cgi_env_in in = {.method = SLICE_LIT("POST"), .content_type = SLICE_LIT("text/plain"),
                             .content_length = SLICE_LIT("3"), .headers = &t};
@@ -134,6 +136,7 @@ static void test_fields(void **state)
     assert_null(get("HTTP_X_FORWARDED_FOR")); /* an underscore would pass for a dash */
     assert_string_equal(get("HTTP_X_MANY"), "1, 2");
     assert_string_equal(get("HTTP_ACCEPT_LANGUAGE"), "en");
+    assert_string_equal(get("HTTP_COOKIE"), "a=1; b=2");
     assert_string_equal(get("CONTENT_TYPE"), "text/plain");
     assert_string_equal(get("CONTENT_LENGTH"), "3");
     arena_release(&arena);
