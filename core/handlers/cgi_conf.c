@@ -58,6 +58,9 @@ static int params_parse(struct conf_parse *p, const struct conf_row *r, void *fi
     if (!ok) {
         return conf_error(p, "cgi_param \"%s\": a name of letters, digits and '_'", nm);
     }
+    if (l->n == CGI_PARAMS_MAX) {
+        return conf_error(p, "cgi_param: at most %d in one place", CGI_PARAMS_MAX);
+    }
     for (unsigned i = 0; i < l->n; i++) {
         if (!strcmp(l->v[i].name, nm)) {
             return conf_error(p, "cgi_param \"%s\" is given twice here", nm);

@@ -30,6 +30,8 @@ struct cgi_param {
     struct http_script *value;
 };
 
+#define CGI_PARAMS_MAX 64 /* cgi_param lines in effect in one location */
+
 struct cgi_params {
     struct cgi_param *v;
     unsigned n;

@@ -45,9 +45,9 @@ long cgi_spawn_build(struct req *r, const struct cgi_spawn_what *w, char *buf)
 {
     const struct cgi_conf *c = w->conf;
     const struct http_request *m = r->msg;
-    struct cgi_env_var extra[64];
+    struct cgi_env_var extra[CGI_PARAMS_MAX];
     unsigned nextra = 0;
-    for (unsigned i = 0; i < c->params.n && nextra < 64; i++) {
+    for (unsigned i = 0; i < c->params.n && nextra < CGI_PARAMS_MAX; i++) {
         struct slice v;
         if (http_script_eval(r, c->params.v[i].value, HTTP_SCRIPT_RAW, &v) < 0) {
             return -ENOMEM;
