@@ -202,22 +202,20 @@ static void on_sent(struct io_op *op, int res, unsigned flags)
         fcgi_conn_settle(c); /* let go meanwhile: this was the last thing out, perhaps */
         return;
     }
-    {
-        struct fcgi_req *fr = c->fr;
-        if (res <= 0) {
-            broken(c, 502, res == 0 ? "the connection closed" : strerror(-res));
-        } else {
-            c->woff += (size_t)res;
-            set_deadline(c, fr->conf->read_timeout_ms);
-            if (c->woff == c->wlen) {
-                c->woff = c->wlen = 0;
-            }
-            feed(c);
-            send_more(c);
-            if (c->fr && c->wlen == 0 && fr->body_paused) {
-                fr->body_paused = false;
-                req_body_more(fr->r);
-            }
+    struct fcgi_req *fr = c->fr;
+    if (res <= 0) {
+        broken(c, 502, res == 0 ? "the connection closed" : strerror(-res));
+    } else {
+        c->woff += (size_t)res;
+        set_deadline(c, fr->conf->read_timeout_ms);
+        if (c->woff == c->wlen) {
+            c->woff = c->wlen = 0;
+        }
+        feed(c);
+        send_more(c);
+        if (c->fr && c->wlen == 0 && fr->body_paused) {
+            fr->body_paused = false;
+            req_body_more(fr->r);
         }
     }
 }
@@ -244,18 +242,16 @@ static void on_recv(struct io_op *op, int res, unsigned flags)
         fcgi_conn_settle(c); /* let go meanwhile: this was the last thing out, perhaps */
         return;
     }
-    {
-        if (res <= 0) {
-            broken(c, 502,
-                   res == 0 ? "the server closed the connection before the answer's end"
-                            : strerror(-res));
-        } else {
-            c->received += (uint64_t)res;
-            c->rpos = 0;
-            c->rlen = (size_t)res;
-            set_deadline(c, c->w_out ? c->fr->conf->send_timeout_ms : c->fr->conf->read_timeout_ms);
-            pump(c);
-        }
+    if (res <= 0) {
+        broken(c, 502,
+               res == 0 ? "the server closed the connection before the answer's end"
+                        : strerror(-res));
+    } else {
+        c->received += (uint64_t)res;
+        c->rpos = 0;
+        c->rlen = (size_t)res;
+        set_deadline(c, c->w_out ? c->fr->conf->send_timeout_ms : c->fr->conf->read_timeout_ms);
+        pump(c);
     }
 }
 
@@ -281,13 +277,11 @@ static void on_connected(struct io_op *op, int res, unsigned flags)
         fcgi_conn_settle(c); /* let go meanwhile: this was the last thing out, perhaps */
         return;
     }
-    {
-        if (res < 0) {
-            broken(c, 502, strerror(-res));
-        } else {
-            c->connected = true;
-            start_io(c);
-        }
+    if (res < 0) {
+        broken(c, 502, strerror(-res));
+    } else {
+        c->connected = true;
+        start_io(c);
     }
 }
 
