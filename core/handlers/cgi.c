@@ -131,7 +131,7 @@ static int walk_run(struct offload_job *j)
         }
         memcpy(path, u->rel + 1, end - 1);
         path[end - 1] = '\0';
-        int fd = fs_open_beneath(u->root, end > 1 ? path : "", O_PATH);
+        int fd = fs_open_beneath(&u->root, end > 1 ? path : "", O_PATH);
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0) {
             u->walk_err = fs_status_for_errno(fd < 0 ? -fd : errno);
@@ -238,7 +238,7 @@ static int handle(struct req *r, const void *conf)
     u->conf = c;
     u->timeout_ms = c->timeout_ms;
     u->max_output = c->max_output;
-    u->root = &root->root;
+    u->root = root->root;
     u->root_path = root->path;
     u->rel = rel;
     u->rel_len = fpath.len;

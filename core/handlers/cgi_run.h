@@ -56,7 +56,8 @@ struct cgi_run {
     uint64_t max_output;
     /* the walk */
     struct offload_job job;
-    const struct fs_root *root;
+    struct fs_root root; /* a copy: the walk reads no configuration memory, which a reload
+                          * may free once the request is gone */
     const char *root_path;
     char *rel; /* the file under the root: "/a/b.cgi/x" */
     size_t rel_len, ext_end, script_len;
