@@ -7,6 +7,7 @@ as many descriptors as before.
 import base64
 import hashlib
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -573,5 +574,27 @@ def test_cgi_param_variables_and_replacing(tmp_path, docroot):
         assert st == 200 and e["SERVER_NAME"] == "canonical.example"
         assert e["FROM_URI"] == "/cgi-bin/env.sh/more|7"
         assert e["TEST_DIR"] == str(tmp_path)
+    finally:
+        stop(s)
+
+
+def test_no_spawner_without_cgi_and_a_reload_adding_one(tmp_path, docroot):
+    conf = tmp_path / "spate.conf"
+    log = tmp_path / "error.log"
+    base = ("workers 1;\nuser root;\nerror_log %s info;\nserver {\n  listen 127.0.0.1:0;\n"
+            "  root %s;\n%s}\n")
+    conf.write_text(base % (log, docroot, ""))
+    s = Spate(["-c", str(conf)]).start()
+    s.log = log
+    try:
+        assert [k for k in children(s.proc.pid) if k[1] == "spate-cgi"] == []
+        # a script beneath the root (the sandbox allows no new directory on a reload)
+        (docroot / "cgi-bin").mkdir()
+        shutil.copy2(os.path.join(CGI_DIR, "env.sh"), str(docroot / "cgi-bin" / "env.sh"))
+        conf.write_text(base % (log, docroot, "  location /cgi-bin/ { cgi on; }\n"))
+        s.proc.send_signal(1)  # SIGHUP: reload
+        assert wait_log(s, "configuration 2 in force"), log_text(s)
+        assert parse(get(s, "/cgi-bin/env.sh"))[0] == 502
+        assert wait_log(s, "no spawner process"), log_text(s)
     finally:
         stop(s)
