@@ -3,7 +3,6 @@
 
 #include "core/base/alloc.h"
 #include "core/http/cgi_reply.h"
-#include "core/http/h1_state.h"
 #include "core/http/h1_write.h"
 #include "core/http/respond.h"
 #include "log/errlog.h"
@@ -132,10 +131,9 @@ void cgi_run_shut(struct cgi_run *u)
 }
 
 /*
- * The response so far is not the whole one: the client must not take it for complete. A
- * stream of known length ended short closes the connection (the writer does it); a chunked
- * one cannot be ended other than whole, so the connection is aborted (what is queued goes,
- * then a reset), as the proxy and FastCGI handlers do. u->r may be gone afterwards.
+ * The response so far is not the whole one: the client must not take it for complete
+ * (resp_stream_abort: what is queued goes, then the connection closes with no end of the
+ * body). u->r may be gone afterwards.
  */
 static void cut(struct cgi_run *u)
 {
@@ -144,13 +142,7 @@ static void cut(struct cgi_run *u)
         return;
     }
     u->streaming = false;
-    if (r->resp.length != UINT64_MAX || r->proto != &h1_proto) {
-        if (resp_stream_end(r) < 0) {
-            /* the connection is closed: nothing more to do here */
-        }
-        return;
-    }
-    conn_abort(&((struct h1_conn *)r->proto_data)->c);
+    resp_stream_abort(r); /* no last chunk, short of a Content-Length: the client sees it cut */
 }
 
 static void answer_error(struct cgi_run *u, int status)

@@ -7,7 +7,6 @@
 #include "core/handlers/proxy_msg.h"
 #include "core/handlers/proxy_state.h"
 #include "core/handlers/proxy_vars.h"
-#include "core/http/h1_state.h"
 #include "core/http/h1_write.h"
 #include "core/http/respond.h"
 #include "core/http/upstream.h"
@@ -114,34 +113,17 @@ static void respond_error(struct px *px, int status)
     }
 }
 
-static void cut_writable(struct req *r)
-{
-    (void)r;
-}
-
-static void cut_abort(struct req *r)
-{
-    (void)r;
-}
-
-/* What a cut stream hears of its connection afterwards: nothing (px may be gone by then). */
-static const struct resp_stream_ops cut_ops = {cut_writable, cut_abort};
-
 /*
- * The response is under way and cannot be completed: the client must see it cut. The
- * connection is aborted (an RST after what is queued), as the writer has no way to end a
- * chunked stream other than whole.
+ * The response is under way and cannot be completed: the client must see it cut
+ * (resp_stream_abort: no last chunk, the connection closes after what is queued).
  */
 static void cut_client(struct px *px)
 {
     struct req *r = px->r;
     conn_let_go(px, false);
-    if (r) {
-        r->resp.stream = &cut_ops;
-    }
     detach(px);
-    if (r && r->proto == &h1_proto) {
-        conn_abort(&((struct h1_conn *)r->proto_data)->c);
+    if (r) {
+        resp_stream_abort(r);
     }
 }
 

@@ -690,6 +690,29 @@ static int h1_stream_end(struct req *r)
     return rc;
 }
 
+/* The body is cut: what is queued goes out, then the connection closes without its end. */
+static void h1_stream_abort(struct req *r)
+{
+    struct h1_conn *h = r->proto_data;
+    if (h->stream != r) {
+        return;
+    }
+    if (h->deferred) {
+        /* nothing was sent: there is no response to cut, only the connection */
+        h1_undefer(h, r);
+        conn_abort(&h->c);
+        return;
+    }
+    h->stream_chunked = false; /* no last chunk: the body must not read as complete */
+    if (h->stream_left == 0) {
+        h->stream_left = 1; /* nor as a whole Content-Length */
+    }
+    if (h1_stream_end(r) < 0) {
+        return;
+    }
+    h->flags |= H1_CLOSE_AFTER | H1_STOP_READ | H1_UNREAD;
+}
+
 static void h1_hold(struct req *r)
 {
     conn_hold(&((struct h1_conn *)r->proto_data)->c);
@@ -743,4 +766,5 @@ const struct req_proto h1_proto = {
     .defer = h1_defer,
     .body_read = h1_body_read,
     .body_more = h1_body_more,
+    .stream_abort = h1_stream_abort,
 };

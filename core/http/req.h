@@ -208,6 +208,8 @@ struct req_proto {
     /* the request body goes to ops (req_body_read), and more of it (req_body_more) */
     int (*body_read)(struct req *r, const struct req_body_ops *ops, void *arg);
     void (*body_more)(struct req *r);
+    /* the streamed body cannot be completed: cut it (resp_stream_abort in respond.h) */
+    void (*stream_abort)(struct req *r);
 };
 
 struct req {

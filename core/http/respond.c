@@ -166,6 +166,15 @@ size_t resp_stream_write(struct req *r, const void *p, size_t len)
     return r->proto->stream_write(r, p, len);
 }
 
+void resp_stream_abort(struct req *r)
+{
+    if (r->proto->stream_abort) {
+        r->proto->stream_abort(r);
+    } else if (r->proto->stream_end(r) < 0) {
+        return; /* a session that cannot cut ends the body: the caller stops either way */
+    }
+}
+
 int resp_stream_end(struct req *r)
 {
     return r->proto->stream_end(r);

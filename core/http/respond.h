@@ -89,5 +89,14 @@ int resp_stream(struct req *r, const struct resp_stream_ops *ops, void *arg) MUS
  * the queue is full, and ops->writable will be called once there is room. */
 size_t resp_stream_write(struct req *r, const void *p, size_t len);
 
+/*
+ * The streamed body cannot be completed (its script or upstream broke off): the client must
+ * see it cut, never a false end. What is queued goes out, then the connection closes with no
+ * end of the body (no last chunk; short of its Content-Length). The request is done when this
+ * returns, as after resp_stream_end; r's own stream ops are not called (their owner is the
+ * caller). Inside a page (a subrequest), the page is cut the same way.
+ */
+void resp_stream_abort(struct req *r);
+
 /* Ends the streamed body; the request is done when this returns. 0 or -ENOMEM. */
 int resp_stream_end(struct req *r) MUST_CHECK;
