@@ -42,6 +42,7 @@ http {{
   access_log off;
   include /etc/nginx/mime.types;
   keepalive_requests 100000;
+{cache}
   client_body_temp_path {root}/nginx;
   proxy_temp_path {root}/nginx;
   fastcgi_temp_path {root}/nginx;
@@ -63,7 +64,7 @@ def expected():
     return out.encode()
 
 
-def setup(port_spate, port_nginx):
+def setup(port_spate, port_nginx, nginx_cache=False):
     shutil.rmtree(ROOT, ignore_errors=True)
     os.makedirs(ROOT + "/www/inc")
     os.makedirs(ROOT + "/nginx")
@@ -76,7 +77,8 @@ def setup(port_spate, port_nginx):
         f.write("workers 1;\naccess_log off;\nuser root;\nserver {\n  listen 127.0.0.1:%d;\n"
                 "  root %s/www;\n  ssi on;\n}\n" % (port_spate, ROOT))
     with open(ROOT + "/nginx.conf", "w") as f:
-        f.write(NGINX_CONF.format(root=ROOT, port=port_nginx))
+        cache = "  open_file_cache max=1000;\n  open_file_cache_valid 1s;" if nginx_cache else ""
+        f.write(NGINX_CONF.format(root=ROOT, port=port_nginx, cache=cache))
 
 
 def group_cpu(pgid):
@@ -137,8 +139,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--conns", type=int, default=64)
+    ap.add_argument("--nginx-open-file-cache", action="store_true",
+                    help="give nginx an open_file_cache too (spate's file cache is on by default)")
     a = ap.parse_args()
-    setup(18180, 18181)
+    setup(18180, 18181, a.nginx_open_file_cache)
     servers = [("spate", [os.path.abspath(a.spate), "-c", ROOT + "/spate.conf"], 18180),
                ("nginx", ["nginx", "-c", ROOT + "/nginx.conf"], 18181)]
     res = {"spate": [], "nginx": []}
