@@ -264,6 +264,15 @@ static void child_result(struct state *st)
 static void child_done(void *arg)
 {
     struct state *st = arg;
+    if (st->res.cut) {
+        /* part of the include went out and the rest never will: the page is cut with it */
+        st->child = NULL;
+        st->aborted = true;
+        ssi_cache_put(st->tp);
+        st->tp = NULL;
+        resp_stream_abort(st->r); /* the request is over once this returns */
+        return;
+    }
     child_result(st);
     render(st);
 }

@@ -258,6 +258,19 @@ static int sub_stream_end(struct req *r)
     return 0;
 }
 
+/* The child's body broke off: what of it went into the page makes the page a cut one too. */
+static void sub_stream_abort(struct req *r)
+{
+    struct subreq *s = r->proto_data;
+    if (s->state == SUB_DONE) {
+        return;
+    }
+    if (s->state == SUB_STREAM && !s->discard) {
+        s->res->cut = true; /* the owner cuts the parent (its done() is told) */
+    }
+    finish(s, 0);
+}
+
 static int sub_defer(struct req *r, const struct resp_stream_ops *ops, void *arg)
 {
     struct subreq *s = r->proto_data;
@@ -330,6 +343,7 @@ static const struct req_proto subreq_proto = {
     .defer = sub_defer,
     .body_read = sub_body_read,
     .body_more = sub_body_more,
+    .stream_abort = sub_stream_abort,
 };
 
 /* ---------------------------------------------------------------- dispatching */

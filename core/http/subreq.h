@@ -40,6 +40,8 @@ struct subreq_result {
     bool has_entity; /* it answered with a file (the static handler): that file's facts */
     uint64_t size;
     time_t mtime;
+    bool cut; /* its body broke off (resp_stream_abort) after some of it went into the
+               * parent's stream: the parent must be cut too, never end as if whole */
 };
 
 struct subreq_ops {

@@ -486,3 +486,31 @@ def test_include_cgi(tmp_path, docroot, site):
     rc, err = s.stop()
     assert rc == 0, err
     assert "AddressSanitizer" not in err and "runtime error" not in err, err
+
+
+def test_include_cut_mid_body_cuts_the_page(tmp_path, docroot, site):
+    # a proxied include whose backend breaks off a chunked answer: the page must not end as if
+    # whole (no last chunk), as the include itself would not
+    import proxy_backends as pb
+    broken = pb.Server(pb.canned(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                 b"5\r\nbegin\r\n", then="reset"))
+    server = ("  ssi on;\n  location /up/ { proxy_pass http://%s; }\n" % broken.addr)
+    s = spate_conf(tmp_path, docroot, server=server)
+    try:
+        site("cut.html", "<p>before</p>" + '<!--#include virtual="/up/x" -->' + "<p>after</p>")
+        c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+        c.request("GET", "/cut.html")
+        r = c.getresponse()
+        assert r.status == 200
+        with pytest.raises(http.client.IncompleteRead) as e:
+            r.read()
+        assert b"after" not in e.value.partial
+        c.close()
+        # the worker goes on serving
+        r, body = get(s, "/hello.txt")
+        assert r.status == 200
+    finally:
+        rc, err = s.stop()
+        broken.close()
+    assert rc == 0, err
+    assert "AddressSanitizer" not in err and "runtime error" not in err, err
