@@ -3,7 +3,6 @@
 
 #include "core/base/alloc.h"
 #include "core/http/cgi_reply.h"
-#include "core/http/h1_write.h"
 #include "core/http/respond.h"
 #include "log/errlog.h"
 

@@ -6,8 +6,6 @@
 #include "core/handlers/fastcgi_params.h"
 #include "core/handlers/fastcgi_pool.h"
 #include "core/http/cgi_reply.h"
-#include "core/http/h1_state.h"
-#include "core/http/h1_write.h"
 #include "core/http/handler.h"
 #include "core/http/regex.h"
 #include "core/http/respond.h"
@@ -89,24 +87,10 @@ static void release(struct fcgi_conn *c, enum fcgi_fate fate)
     fcgi_conn_done(c, fate);
 }
 
-static void cut_writable(struct req *r)
-{
-    (void)r;
-}
-
-static void cut_abort(struct req *r)
-{
-    (void)r;
-}
-
-/* What a cut stream hears of its connection afterwards: nothing (fr may be gone by then). */
-static const struct resp_stream_ops cut_ops = {cut_writable, cut_abort};
-
 /*
  * The request ends badly: its status if nothing was answered yet, else the client must see
- * the response cut. A stream of known length is ended short (the writer closes the
- * connection); a chunked one cannot be ended other than whole, so the connection is aborted
- * (what is queued goes, then a reset), as the proxy does. r may be gone afterwards.
+ * the response cut (resp_stream_abort: no last chunk, short of a Content-Length; the
+ * connection closes after what is queued), as the proxy does. r may be gone afterwards.
  */
 static void answer_failed(struct fcgi_req *fr, int status, const char *why)
 {
@@ -119,14 +103,7 @@ static void answer_failed(struct fcgi_req *fr, int status, const char *why)
         }
         return;
     }
-    if (r->resp.length != UINT64_MAX || r->proto != &h1_proto) {
-        if (resp_stream_end(r) < 0) {
-            return; /* short of its Content-Length: cut; the connection closes either way */
-        }
-        return;
-    }
-    r->resp.stream = &cut_ops;
-    conn_abort(&((struct h1_conn *)r->proto_data)->c);
+    resp_stream_abort(r);
 }
 
 static void fail(struct fcgi_conn *c, int status, const char *why)

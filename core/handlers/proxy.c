@@ -7,7 +7,6 @@
 #include "core/handlers/proxy_msg.h"
 #include "core/handlers/proxy_state.h"
 #include "core/handlers/proxy_vars.h"
-#include "core/http/h1_write.h"
 #include "core/http/respond.h"
 #include "core/http/upstream.h"
 #include "core/http/vars.h"
