@@ -389,6 +389,13 @@ static void h1_eof(struct conn *c)
     if (outq_empty(c->tr.out) && !(c->tr.flags & TR_SENDING) && !(h->flags & H1_BLOCKED) &&
         !h->stream) {
         conn_abort(c); /* an incomplete request is dropped with the connection */
+        return;
+    }
+    if (h->deferred && h->in_len == 0 && h->body_kind == H1_BODY_NONE) {
+        /* the client left while its answer is still being made (a script, an upstream): as
+         * nginx does, the handler is told (abort) and stops; with requests pipelined after
+         * it (in_len), it was a half-close, and they are answered */
+        conn_abort(c);
     }
     /* else: buffered requests are answered, the responses go out, then drained() closes */
 }

@@ -375,8 +375,7 @@ def test_client_goes_away_mid_response(srv):
 
 
 def test_client_goes_away_before_head(srv):
-    """While no response is under way the connection is not read, so a client's close is
-    seen at cgi_timeout at the latest (2s here): the script is killed and reaped then."""
+    """A client that closes before the script's head: the script is killed and reaped."""
     before = snapshot(srv)
     c = srv.connect(timeout=30)
     c.sendall(b"GET /cgi-bin/hang.sh HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -386,6 +385,32 @@ def test_client_goes_away_before_head(srv):
     assert snapshot(srv)[1], "the script never ran"
     c.close()
     settled(srv, before)
+
+
+def test_client_close_seen_before_cgi_timeout(tmp_path, docroot):
+    """The client's close is seen while the answer waits for the script (as nginx sees it),
+    not at cgi_timeout: with 60s of it, the script is gone within seconds."""
+    s = start(tmp_path, docroot, loc="cgi_timeout 60s;")
+    try:
+        before = snapshot(s)
+        c = s.connect(timeout=30)
+        c.sendall(b"GET /cgi-bin/hang.sh HTTP/1.1\r\nHost: t\r\n\r\n")
+        deadline = time.monotonic() + 10
+        while not snapshot(s)[1] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert snapshot(s)[1], "the script never ran"
+        c.close()
+        settled(s, before, wait=8.0)  # SIGTERM at once, SIGKILL 2s later at the most
+        # a client that half-closes after a complete request is still answered
+        c = s.connect(timeout=30)
+        c.sendall(b"GET /cgi-bin/length.sh HTTP/1.1\r\nHost: t\r\n\r\n"
+                  b"GET /cgi-bin/length.sh HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        c.shutdown(socket.SHUT_WR)
+        out = read_until_close(c)
+        c.close()
+        assert out.count(b"HTTP/1.1 200 ") == 2, out[:300]
+    finally:
+        stop(s)
 
 
 def test_straggler_killed(srv):
