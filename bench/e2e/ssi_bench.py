@@ -10,15 +10,12 @@ the measured run) divided by the requests wrk completed. Prints each run and the
 """
 import argparse
 import os
-import re
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import time
-import urllib.request
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import serverrun  # noqa: E402  (beside this file)
+
 
 ROOT = "/tmp/ssibench"
 PAGE = ("<!DOCTYPE html>\n<html><head><title>ssi</title></head><body>\n"
@@ -81,58 +78,6 @@ def setup(port_spate, port_nginx, nginx_cache=False):
         f.write(NGINX_CONF.format(root=ROOT, port=port_nginx, cache=cache))
 
 
-def group_cpu(pgid):
-    """utime+stime (seconds) of every process in the group, threads included."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % pid) as f:
-                st = f.read()
-        except OSError:
-            continue
-        fields = st[st.rindex(")") + 2:].split()
-        if int(fields[2]) == pgid:
-            total += int(fields[11]) + int(fields[12])
-    return total / tick
-
-
-def wait_port(port, timeout=10):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("nothing listens on %d" % port)
-
-
-def run_one(name, cmd, port, seconds, conns):
-    p = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        wait_port(port)
-        url = "http://127.0.0.1:%d/page.html" % port
-        body = urllib.request.urlopen(url).read()
-        ok = body == expected()
-        wrk = ["taskset", "-c", "1", "wrk", "-t1", "-c%d" % conns]
-        subprocess.run(wrk + ["-d1s", url], capture_output=True)  # warm-up
-        c0 = group_cpu(p.pid)
-        out = subprocess.run(wrk + ["-d%ds" % seconds, url], capture_output=True,
-                             text=True).stdout
-        c1 = group_cpu(p.pid)
-        n = int(re.search(r"(\d+) requests in", out).group(1))
-        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-        bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-        return dict(name=name, rps=rps, us=(c1 - c0) * 1e6 / n, ok=ok and not bad)
-    finally:
-        os.killpg(p.pid, signal.SIGTERM)
-        p.wait(timeout=20)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--spate", required=True)
@@ -149,7 +94,7 @@ def main():
     for rnd in range(a.rounds):
         order = servers if rnd % 2 == 0 else servers[::-1]
         for name, cmd, port in order:
-            r = run_one(name, cmd, port, a.seconds, a.conns)
+            r = serverrun.run_one(name, cmd, port, "/page.html", expected(), a.seconds, a.conns)
             res[name].append(r)
             print("round %d %-5s %9.0f req/s %7.2f us/req%s" %
                   (rnd + 1, name, r["rps"], r["us"], "" if r["ok"] else "  BAD BODY/STATUS"))
