@@ -67,8 +67,9 @@ static const struct transport_ops null_ops = {"null",     t_nop, t_nop,  t_flush
                                               t_shutdown, t_nop, t_peer, t_close};
 
 static void t_init(struct transport *t, int fd, struct transport_env *env,
-                   const struct transport_events *ev)
+                   const struct transport_events *ev, void *arg)
 {
+    (void)arg;
     memset(t, 0, sizeof(*t));
     t->ops = &null_ops;
     t->ev = ev;
@@ -120,10 +121,10 @@ int h1_rig_init(const char *conf_extra)
     h1.http.worker = 1;
     h1.http.max_body = set->max_body;
     struct conn_pool_params cp = {8, {60000, 60000, 75000, 60000, 2000}, 1u << 20, 32768};
-    if (conn_pool_init(&pool, &loop, &tenv, t_init, &h1_session, &h1, &ctr, &cp) < 0) {
+    if (conn_pool_init(&pool, &loop, &tenv, &h1_session, &h1, &ctr, &cp) < 0) {
         return -1;
     }
-    conn = conn_open(&pool, open("/dev/null", O_RDONLY), 0);
+    conn = conn_open(&pool, open("/dev/null", O_RDONLY), 0, t_init, NULL);
     return conn ? 0 : -1;
 }
 

@@ -132,6 +132,19 @@ static void ev_release(struct transport *t)
     maybe_free(of(t));
 }
 
+/* The TLS handshake is done: ALPN may have chosen HTTP/2 (offered only where it is on). */
+static void ev_secured(struct transport *t)
+{
+    struct conn *c = of(t);
+    if (c->flags & CONN_DEAD) {
+        return;
+    }
+    struct slice proto = t->ops->alpn ? t->ops->alpn(t) : SLICE_NULL;
+    if (c->pool->h2 && slice_eq(proto, SLICE_LIT("h2"))) {
+        conn_switch(c, c->pool->h2, NULL, 0);
+    }
+}
+
 static const struct transport_events conn_events = {
     .data = ev_data,
     .eof = ev_eof,
@@ -139,6 +152,7 @@ static const struct transport_events conn_events = {
     .sent = ev_sent,
     .drained = ev_drained,
     .release = ev_release,
+    .secured = ev_secured,
 };
 
 /* ---------------------------------------------------------------- deferred work, timers */
@@ -217,6 +231,13 @@ const struct sockaddr_storage *conn_peer(struct conn *c)
     return c->peer.ss_family == AF_UNSPEC ? NULL : &c->peer;
 }
 
+/* Bytes of a slot: the connection and the larger session's state after it. */
+static size_t slot_size(const struct conn_pool *p)
+{
+    size_t n = p->sess->size;
+    return p->h2 && p->h2->size > n ? p->h2->size : n;
+}
+
 /* A free slot (reused, or a new one); NULL when memory ran out. */
 static struct conn *take_slot(struct conn_pool *p)
 {
@@ -234,7 +255,7 @@ static struct conn *take_slot(struct conn_pool *p)
         p->slots = ns;
         p->cap = ncap;
     }
-    struct conn *c = sp_calloc(1, p->sess->size);
+    struct conn *c = sp_calloc(1, slot_size(p));
     if (!c) {
         return NULL;
     }
@@ -243,7 +264,8 @@ static struct conn *take_slot(struct conn_pool *p)
     return c;
 }
 
-struct conn *conn_open(struct conn_pool *p, int fd, unsigned listener)
+struct conn *conn_open(struct conn_pool *p, int fd, unsigned listener, transport_init_fn init,
+                       void *arg)
 {
     struct conn *c = NULL;
     if (p->nconns >= p->max_conns || p->draining || !(c = take_slot(p))) {
@@ -254,7 +276,7 @@ struct conn *conn_open(struct conn_pool *p, int fd, unsigned listener)
     /* the io_ops keep their generations across uses (the transport's init retires them) */
     struct transport keep = c->tr;
     uint32_t idx = c->idx;
-    memset(c, 0, p->sess->size);
+    memset(c, 0, slot_size(p));
     c->tr = keep;
     c->idx = idx;
     c->pool = p;
@@ -262,13 +284,23 @@ struct conn *conn_open(struct conn_pool *p, int fd, unsigned listener)
     c->listener = (uint16_t)listener;
     c->id = ++p->next_id;
     c->ready.fn = on_ready;
-    p->tr_init(&c->tr, fd, p->tenv, &conn_events);
+    init(&c->tr, fd, p->tenv, &conn_events, arg);
     c->tr.id = c->id;
     arena_init(&c->arena, &p->arena_pool, p->arena_cap);
     p->nconns++;
     ctr_set(&p->ctr->conns_open, p->nconns);
     c->sess->open(c);
     return c;
+}
+
+void conn_switch(struct conn *c, const struct session_ops *s, const char *p, size_t n)
+{
+    memset((char *)c + sizeof(struct conn), 0, slot_size(c->pool) - sizeof(struct conn));
+    c->sess = s;
+    s->open(c);
+    if (n && !(c->flags & CONN_DEAD)) {
+        s->data(c, p, n);
+    }
 }
 
 void conn_pool_each(struct conn_pool *p, void (*fn)(struct conn *c))
@@ -306,13 +338,12 @@ bool conn_pool_in_flight(const struct conn_pool *p)
 }
 
 int conn_pool_init(struct conn_pool *p, struct io_loop *l, struct transport_env *tenv,
-                   transport_init_fn tr_init, const struct session_ops *sess, void *env,
+                   const struct session_ops *sess, void *env,
                    struct worker_counters *ctr, const struct conn_pool_params *params)
 {
     memset(p, 0, sizeof(*p));
     p->loop = l;
     p->tenv = tenv;
-    p->tr_init = tr_init;
     p->sess = sess;
     p->env = env;
     p->ctr = ctr;

@@ -55,8 +55,10 @@ enum conn_flag {
 struct conn_pool {
     struct io_loop *loop;
     struct transport_env *tenv;
-    transport_init_fn tr_init;      /* what moves new connections' bytes (the plain socket) */
-    const struct session_ops *sess; /* what runs on new connections */
+    const struct session_ops *sess; /* what runs on new connections (HTTP/1) */
+    /* what a connection switches to when it speaks HTTP/2 (ALPN h2, or the h2c preface);
+     * NULL: none. Slots are sized for the larger of the two. */
+    const struct session_ops *h2;
     void *env;                      /* the session's per-worker environment */
     struct worker_counters *ctr;
     struct conn **slots;
@@ -97,15 +99,34 @@ struct conn_pool_params {
 
 /* Sets the pool up on its worker's loop. 0 or -ENOMEM. */
 int conn_pool_init(struct conn_pool *p, struct io_loop *l, struct transport_env *tenv,
-                   transport_init_fn tr_init, const struct session_ops *sess, void *env,
+                   const struct session_ops *sess, void *env,
                    struct worker_counters *ctr, const struct conn_pool_params *params) MUST_CHECK;
 
 /* Frees every connection and the pools. stuck: the kernel may still hold operations of some
  * connections (the loop gave up waiting): their memory is left to the process exit. */
 void conn_pool_fini(struct conn_pool *p, bool stuck);
 
-/* A new connection on fd from listener `listener`; NULL if refused (limit, draining, memory). */
-struct conn *conn_open(struct conn_pool *p, int fd, unsigned listener);
+/*
+ * A new connection on fd from listener `listener`, its bytes moved by the transport init sets
+ * up with the listener's arg (transport_plain_init, NULL; the TLS transport, its SSL_CTX);
+ * NULL if refused (limit, draining, memory).
+ */
+struct conn *conn_open(struct conn_pool *p, int fd, unsigned listener, transport_init_fn init,
+                       void *arg);
+
+/*
+ * The connection speaks another protocol from now on (HTTP/2 after ALPN h2 or its preface): the
+ * session area after struct conn is cleared, s->open runs, then s->data with the n bytes at p
+ * already received (none: n 0). The old session must hold nothing (no request yet) and its
+ * caller must return at once without touching its state.
+ */
+void conn_switch(struct conn *c, const struct session_ops *s, const char *p, size_t n);
+
+/* The connection's SSL object (SSL *), or NULL on a plain socket. */
+static inline void *conn_ssl(struct conn *c)
+{
+    return c->tr.ops->ssl ? c->tr.ops->ssl(&c->tr) : NULL;
+}
 
 /* Runs fn on every live connection (drain, resume after log backpressure). */
 void conn_pool_each(struct conn_pool *p, void (*fn)(struct conn *c));

@@ -331,9 +331,58 @@ static void h1_open(struct conn *c)
     h->flags |= H1_HEAD_TIMER;
 }
 
+/* The HTTP/2 client preface (RFC 9113 3.4), which no HTTP/1 request line can be. */
+static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+#define H2_PREFACE_LEN (sizeof(h2_preface) - 1)
+
+/*
+ * h2c by prior knowledge (nginx 1.25's `http2 on` on a plain listener): a connection whose first
+ * bytes are the preface goes over to the HTTP/2 session with them. True when it did (h is gone)
+ * or when the bytes so far are the start of the preface (kept until the rest comes).
+ */
+static bool h2_prior_knowledge(struct h1_conn *h, const char *p, size_t n)
+{
+    struct conn *c = &h->c;
+    const struct route_group *g = &h1_env_of(h)->routes->groups[c->listener];
+    if (!c->pool->h2 || !g->http2 || g->ssl || h->nreq || h->queued || h->stream ||
+        h->body_kind != H1_BODY_NONE || (h->flags & H1_WAITING)) {
+        return false; /* over TLS, ALPN decides; after a request, it is HTTP/1 */
+    }
+    size_t have = h->in_len, total = have + n;
+    size_t cmp = total < H2_PREFACE_LEN ? total : H2_PREFACE_LEN;
+    size_t first = have < cmp ? have : cmp;
+    if (memcmp(h->in, h2_preface, first) != 0 || memcmp(p, h2_preface + first, cmp - first) != 0) {
+        return false;
+    }
+    if (total < H2_PREFACE_LEN) {
+        if (!stash(h, p, n)) {
+            conn_abort(c);
+        }
+        return true;
+    }
+    conn_timer_cancel(c);
+    if (!have) {
+        conn_switch(c, c->pool->h2, p, n);
+        return true;
+    }
+    if (!stash(h, p, n)) {
+        conn_abort(c);
+        return true;
+    }
+    char *in = h->in; /* the switch clears h: the bytes are handed over, then freed */
+    size_t len = h->in_len;
+    h->in = NULL;
+    conn_switch(c, c->pool->h2, in, len);
+    sp_free(in);
+    return true;
+}
+
 static void h1_data(struct conn *c, const char *p, size_t n)
 {
     struct h1_conn *h = h1_of(c);
+    if (UNLIKELY(n && (h->in_len ? h->in[0] : p[0]) == 'P') && h2_prior_knowledge(h, p, n)) {
+        return;
+    }
     if (h->flags & H1_STOP_READ) {
         h->flags |= H1_UNREAD;
         return;

@@ -33,6 +33,7 @@ enum listen_given {
 struct listen_entry {
     struct net_addr addr;
     bool default_server;
+    bool ssl, http2; /* as nginx: either on one listen of an address holds for all of it */
     unsigned given; /* enum listen_given */
     struct listen_opts opts;
     struct conf_where where;
@@ -158,12 +159,15 @@ static int listen_param(struct conf_parse *p, struct listen_entry *e, const char
         }
         e->given |= LG_IPV6ONLY;
         o->ipv6only = v[1] == 'n';
-    } else if (strcmp(a, "ssl") == 0 || strcmp(a, "http2") == 0 || strcmp(a, "quic") == 0 ||
-               strcmp(a, "proxy_protocol") == 0) {
+    } else if (strcmp(a, "ssl") == 0) {
+        e->ssl = true;
+    } else if (strcmp(a, "http2") == 0) {
+        e->http2 = true; /* nginx before 1.25.1; `http2 on;` is the directive now */
+    } else if (strcmp(a, "quic") == 0 || strcmp(a, "proxy_protocol") == 0) {
         return conf_error(p, "listen parameter \"%s\" is not supported yet", a);
     } else {
         return conf_error(p,
-                          "unknown listen parameter \"%s\" (default_server, backlog=, rcvbuf=, "
+                          "unknown listen parameter \"%s\" (default_server, ssl, http2, backlog=, rcvbuf=, "
                           "sndbuf=, notsent_lowat=, tcp_congestion=, deferred, fastopen=, so_keepalive=, "
                           "ipv6only=, reuseport)",
                           a);
@@ -211,6 +215,12 @@ static void listen_print(struct conf_out *o, const struct conf_row *r, const voi
         conf_out_arg(o, e->addr.text);
         if (e->default_server) {
             conf_out_arg(o, "default_server");
+        }
+        if (e->ssl) {
+            conf_out_arg(o, "ssl");
+        }
+        if (e->http2) {
+            conf_out_arg(o, "http2");
         }
         if (e->given & LG_BACKLOG) {
             conf_out_argf(o, "backlog=%u", op->backlog);
@@ -278,6 +288,7 @@ struct route_srv {
     struct listen_list listen;
     struct conf_words names;
     bool allow_encoded_slash;
+    bool http2;
 };
 
 /* Main block: the table built by finish. */
@@ -290,7 +301,7 @@ struct route_main {
 static const struct conf_row rows[] = {
     {"listen", CONF_SERVER, CONF_STORE_SRV, 1, 16, CONF_MULTI, &listen_type, SRV_OFF(listen),
      "127.0.0.1:8080", 0, 0,
-     "127.0.0.1:0 default_server backlog=511 rcvbuf=128k sndbuf=1m notsent_lowat=128k "
+     "127.0.0.1:0 default_server ssl http2 backlog=511 rcvbuf=128k sndbuf=1m notsent_lowat=128k "
      "tcp_congestion=reno "
      "deferred fastopen=16 so_keepalive=30m::10",
      NULL},
@@ -298,6 +309,8 @@ static const struct conf_row rows[] = {
      NULL, 0, 0, "example.com *.example.com .example.org", NULL},
     {"allow_encoded_slashes", CONF_MAIN | CONF_SERVER, CONF_STORE_SRV, 1, 1, 0, &conf_flag,
      SRV_OFF(allow_encoded_slash), "off", 0, 0, "on", NULL},
+    {"http2", CONF_MAIN | CONF_SERVER, CONF_STORE_SRV, 1, 1, 0, &conf_flag, SRV_OFF(http2), "off",
+     0, 0, "on", NULL},
 };
 
 static int build_server(unsigned slot, struct route_server *s, const struct conf_block *b,
@@ -306,6 +319,7 @@ static int build_server(unsigned slot, struct route_server *s, const struct conf
     const struct route_srv *sc = conf_get(b, slot, CONF_STORE_SRV);
     s->block = b;
     s->allow_encoded_slash = sc->allow_encoded_slash;
+    s->http2 = sc->http2;
     if (sc->names.n) {
         s->names = sp_calloc(sc->names.n, sizeof(char *));
         if (!s->names) {
@@ -467,6 +481,8 @@ static int build_groups(const struct conf *c, unsigned slot, struct route_table 
             }
             g->servers = ns;
             ns[g->nservers++] = s;
+            g->ssl |= e->ssl;
+            g->http2_listen |= e->http2;
             if (e->given) {
                 /* as nginx: the socket options of an address are given once */
                 if (g->opts_at.file) {
@@ -505,6 +521,8 @@ static int build_groups(const struct conf *c, unsigned slot, struct route_table 
         if (!g->opts.congestion[0] && net) {
             memcpy(g->opts.congestion, net->congestion, sizeof(g->opts.congestion));
         }
+        /* h2c by prior knowledge, and ALPN h2 where TLS cannot ask the server (no SNI) */
+        g->http2 = g->http2_listen || g->def->http2;
         warn_duplicate_names(g);
         if (build_names(g) < 0) {
             return conf_fail_at(err, errlen, (struct conf_where){c->source, 0}, "out of memory");

@@ -57,6 +57,7 @@ struct route_server {
     unsigned nnames;
     unsigned index; /* 0..n-1 in file order: keys per-server state (the access log) */
     bool allow_encoded_slash;
+    bool http2;             /* `http2 on`: HTTP/2 is offered (ALPN h2, the h2c preface) */
     struct route_loc self;  /* for paths no location matches */
     struct route_loc *locs; /* every location, nested ones included, in file order */
     unsigned nlocs;
@@ -84,6 +85,10 @@ struct route_group {
     struct route_name *exact, *wild;
     uint32_t exact_mask, wild_mask;
     bool has_wild;
+    bool ssl;          /* a listen of this address says ssl: its connections speak TLS */
+    bool http2_listen; /* a listen says http2 (the older syntax) */
+    bool http2;        /* HTTP/2 here: http2_listen, or `http2 on` in the default server */
+    void *tls;         /* the default server's SSL_CTX (http/tls_conf.c), NULL: plain */
 };
 
 struct route_table {

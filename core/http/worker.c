@@ -130,6 +130,15 @@ static void on_conn(void *arg, int fd, unsigned listener)
 {
     struct worker *w = arg;
     const struct route_group *g = &w->h1.routes->groups[listener];
+    transport_init_fn init = transport_plain_init;
+    void *tr_arg = NULL;
+    if (UNLIKELY(g->ssl)) {
+        /* never plain text on an ssl address: the TLS transport (net/tls.c) takes g->tls here
+         * (init, tr_arg); until it exists, nothing is served */
+        close(fd);
+        ctr_add(&w->ctr.refused, 1);
+        return;
+    }
     if (UNLIKELY(http_access_at_accept(g))) {
         /* every server here has rules: a client they all refuse is closed unread */
         struct sockaddr_storage ss;
@@ -143,14 +152,14 @@ static void on_conn(void *arg, int fd, unsigned listener)
             http_access_log_refusal(&ss, w->loop.now_s);
             return;
         }
-        struct conn *c = conn_open(&w->conns, fd, listener);
+        struct conn *c = conn_open(&w->conns, fd, listener, init, tr_arg);
         if (c && ss.ss_family != AF_UNSPEC) {
             c->peer = ss; /* the session's own lookup is done */
             c->peer_known = true;
         }
         return;
     }
-    conn_open(&w->conns, fd, listener);
+    conn_open(&w->conns, fd, listener, init, tr_arg);
 }
 
 /* ---------------------------------------------------------------- counters */
@@ -554,8 +563,7 @@ int worker_init(struct worker *w)
     struct conn_pool_params cp;
     conn_params(set, &cp);
     accept_set_init(&w->accept, &w->loop, on_conn, w);
-    if (conn_pool_init(&w->conns, &w->loop, &w->tenv, transport_plain_init, &h1_session, &w->h1,
-                       &w->ctr, &cp) < 0) {
+    if (conn_pool_init(&w->conns, &w->loop, &w->tenv, &h1_session, &w->h1, &w->ctr, &cp) < 0) {
         snprintf(w->init_err, sizeof(w->init_err), "out of memory");
         return -ENOMEM;
     }

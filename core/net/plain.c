@@ -487,8 +487,9 @@ const struct transport_ops transport_plain = {
 };
 
 void transport_plain_init(struct transport *t, int fd, struct transport_env *env,
-                          const struct transport_events *ev)
+                          const struct transport_events *ev, void *arg)
 {
+    (void)arg;
     t->ops = &transport_plain;
     t->ev = ev;
     t->env = env;
@@ -498,6 +499,7 @@ void transport_plain_init(struct transport *t, int fd, struct transport_env *env
     t->flags = 0;
     t->bounce = NULL;
     t->warm_ref = NULL;
+    t->priv = NULL;
     /* the same memory serves many connections: completions of earlier ones must not match */
     io_op_retire(&t->recv_op);
     io_op_retire(&t->send_op);

@@ -7,8 +7,9 @@
  * transport reports progress (sent) and an empty queue (drained). Today there
  * is one transport, the plain socket (net/plain.c: multishot receive into the
  * loop's provided buffers, send/sendmsg of memory, sendfile of file ranges
- * with cold reads through io_uring); TLS is another table over the same
- * socket state.
+ * with cold reads through io_uring); TLS (net/tls.c) is another table over the
+ * same socket state, with its own state behind `priv`. Which kind a connection
+ * gets is the listener's choice (conn_open's init and arg).
  *
  * Lifetime: `pending` counts the transport's operations in flight plus the
  * guards the connection holds while it runs a callback. The owner frees the
@@ -26,6 +27,7 @@
 
 #include "core/base/atomic.h"
 #include "core/base/compiler.h"
+#include "core/base/slice.h"
 #include "core/io/loop.h"
 #include "core/net/outq.h"
 
@@ -49,6 +51,8 @@ struct transport_events {
     void (*drained)(struct transport *t);
     /* the transport was aborted and its last operation ended: the owner may free it */
     void (*release)(struct transport *t);
+    /* TLS: the handshake completed (once, before the first data event); alpn() is known */
+    void (*secured)(struct transport *t);
 };
 
 struct transport_ops {
@@ -71,6 +75,10 @@ struct transport_ops {
     int (*peer)(struct transport *t, struct sockaddr_storage *ss);
     /* releases what the transport holds once nothing is in flight (closes the socket) */
     void (*close)(struct transport *t);
+    /* optional (NULL on plain sockets): the protocol ALPN chose (SLICE_NULL: none), and the
+     * connection's SSL object (for $ssl_* variables and client certificates) */
+    struct slice (*alpn)(struct transport *t);
+    void *(*ssl)(struct transport *t);
 };
 
 /* Per-worker transport settings and state (shared by every connection of the worker). */
@@ -105,6 +113,7 @@ struct transport {
     uint16_t pending; /* operations in flight + guards */
     uint16_t flags;   /* enum transport_flag */
     uint64_t id;      /* the owner's connection number, for log messages */
+    void *priv;       /* the kind's own state (TLS), or NULL */
     struct io_op recv_op, send_op, poll_op, read_op, shut_op;
     struct io_defer rearm;  /* re-arm the receive at the end of the turn */
     struct io_defer resume; /* go on sending next turn (sendfile_max_chunk spent) */
@@ -131,6 +140,9 @@ static inline void transport_unhold(struct transport *t)
     t->pending--;
 }
 
-/* Sets up t over the connected socket fd (the owner then calls read_start): one per kind. */
+/*
+ * Sets up t over the connected socket fd (the owner then calls read_start): one per kind. arg
+ * is the listener's (NULL for plain sockets, its default SSL_CTX for TLS).
+ */
 typedef void (*transport_init_fn)(struct transport *t, int fd, struct transport_env *env,
-                                  const struct transport_events *ev);
+                                  const struct transport_events *ev, void *arg);

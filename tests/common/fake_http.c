@@ -149,8 +149,9 @@ static const struct transport_ops fake_ops = {
 };
 
 static void fake_init(struct transport *t, int fd, struct transport_env *env,
-                      const struct transport_events *ev)
+                      const struct transport_events *ev, void *arg)
 {
+    (void)arg;
     memset(t, 0, sizeof(*t));
     t->ops = &fake_ops;
     t->ev = ev;
@@ -227,7 +228,7 @@ void fake_world_init(struct fake_world *w, const char *conf_text)
         .out_block = 32768,
     };
     assert_int_equal(
-        conn_pool_init(&w->pool, &w->loop, &w->tenv, fake_init, &h1_session, &w->h1, &w->ctr, &cp),
+        conn_pool_init(&w->pool, &w->loop, &w->tenv, &h1_session, &w->h1, &w->ctr, &cp),
         0);
 }
 
@@ -253,7 +254,7 @@ struct conn *fake_connect(struct fake_world *w)
 {
     int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     assert_true(fd >= 0);
-    struct conn *c = conn_open(&w->pool, fd, 0);
+    struct conn *c = conn_open(&w->pool, fd, 0, fake_init, NULL);
     assert_non_null(c);
     fake_settle(w);
     return c;

@@ -128,7 +128,7 @@ def test_other_parameters_are_accepted_and_printed(tmp_path, docroot):
     ("", ["127.0.0.1:0 backlog=0"], ":4: invalid value in \"backlog=0\""),
     ("", ["127.0.0.1:0 so_keepalive=maybe"], ":4: invalid value in \"so_keepalive=maybe\""),
     ("", ["127.0.0.1:0 ipv6only=on"], ":4: ipv6only= applies to IPv6 addresses only"),
-    ("", ["127.0.0.1:0 ssl"], ":4: listen parameter \"ssl\" is not supported yet"),
+    ("", ["127.0.0.1:0 quic"], ":4: listen parameter \"quic\" is not supported yet"),
     ("", ["127.0.0.1:0 sndbuf=64k", "127.0.0.1:0 rcvbuf=64k"],
      ":8: duplicate listen options for 127.0.0.1:0 (the first are at "),
 ])
