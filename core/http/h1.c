@@ -134,6 +134,7 @@ static int serve(struct h1_conn *h, const struct http_request *msg)
     memset(r, 0, sizeof(*r));
     r->msg = msg;
     r->version_minor = msg->version_minor;
+    r->secure = h->c.tr.ops->ssl != NULL;
     r->method = msg->method;
     r->head_only = msg->method == HTTP_HEAD;
     r->args = msg->query;

@@ -90,22 +90,23 @@ int http_location(struct req *r, struct slice target, struct slice *out)
         }
         if (!rc || rc->port) {
             port = http_local_port(r);
-            if (port == 80) {
+            if (port == (r->secure ? 443u : 80u)) {
                 port = 0;
             }
         }
     } else {
         absolute = false;
     }
-    size_t cap = (absolute ? 8 + 3 * host.len + 6 : 0) + 3 * target.len + 1;
+    size_t cap = (absolute ? 9 + 3 * host.len + 6 : 0) + 3 * target.len + 1;
     char *p = arena_alloc(r->arena, cap);
     if (!p) {
         return -ENOMEM;
     }
     size_t n = 0;
     if (absolute) {
-        memcpy(p, "http://", 7);
-        n = 7 + uri_escape(p + 7, host, URI_ESC_HOST);
+        struct slice scheme = r->secure ? SLICE_LIT("https://") : SLICE_LIT("http://");
+        memcpy(p, scheme.ptr, scheme.len);
+        n = scheme.len + uri_escape(p + scheme.len, host, URI_ESC_HOST);
         if (port) {
             p[n++] = ':';
             n += num_u64_to_dec(p + n, port);

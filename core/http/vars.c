@@ -303,7 +303,7 @@ static struct slice ref_value(struct req *r, const struct var_ref *v)
     case V_MODULE:
         return v->def->get(r, v->arg);
     case V_SCHEME:
-        return SLICE_LIT("http");
+        return r->secure ? SLICE_LIT("https") : SLICE_LIT("http");
     case V_HOST:
         return host_value(r);
     case V_SERVER_NAME:
@@ -364,9 +364,9 @@ static struct slice ref_value(struct req *r, const struct var_ref *v)
     case V_SERVER_ADDR:
         return server_addr(r);
     case V_HTTPS:
-        return SLICE_NULL; /* spate has no TLS: "" (nginx's "on" with TLS) */
+        return r->secure ? SLICE_LIT("on") : SLICE_NULL; /* nginx's: "on" or "" */
     case V_REQUEST_SCHEME:
-        return SLICE_LIT("http");
+        return r->secure ? SLICE_LIT("https") : SLICE_LIT("http");
     case V_REMOTE_USER:
         return r->remote_user;
     case V_VERSION:
