@@ -22,8 +22,10 @@
 #include "core/base/hash.h"
 #include "core/conf/conf.h"
 #include "core/conf/print.h"
+#include "core/http/route.h"
 #include "core/http/settings.h"
 #include "core/io/loop.h"
+#include "core/net/tls_ktls.h"
 #include "log/errlog.h"
 #include "proto/hdr_table.h"
 
@@ -216,6 +218,20 @@ static void fit_fd_limit(struct http_settings *s, unsigned workers)
     }
 }
 
+/* Where TLS is served, whether the kernel can take the keys (probed once; net/tls_ktls.c). */
+static void log_ktls(const struct conf *c)
+{
+    const struct route_table *rt = route_table(c);
+    for (unsigned i = 0; rt && i < rt->ngroups; i++) {
+        if (rt->groups[i].ssl) {
+            char why[200];
+            tls_ktls_probe(why, sizeof(why));
+            errlog(ERRLOG_NOTICE, "kernel TLS: %s", why);
+            return;
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- counters */
 
 static void add_stats(struct worker_stats *t, const struct worker_stats *s)
@@ -237,7 +253,8 @@ static void print_stats(const char *who, const struct worker_stats *s)
             "accept_errors=%llu timeouts=%llu fcache_hits=%llu fcache_misses=%llu "
             "fcache_evictions=%llu fcache_entries=%llu fcache_bytes=%llu log_lines=%llu "
             "log_stalls=%llu log_dropped=%llu enobufs=%llu cold_reads=%llu fcache_rechecks=%llu "
-            "fcache_rejected=%llu\n",
+            "fcache_rejected=%llu tls_handshakes=%llu tls_failed=%llu tls_resumed=%llu tls_ktls=%llu "
+            "tls_user=%llu\n",
             who, (unsigned long long)s->requests, (unsigned long long)s->responses[1],
             (unsigned long long)s->responses[2], (unsigned long long)s->responses[3],
             (unsigned long long)s->responses[4], (unsigned long long)s->responses[5],
@@ -251,7 +268,10 @@ static void print_stats(const char *who, const struct worker_stats *s)
             (unsigned long long)s->fcache_bytes, (unsigned long long)s->log_lines,
             (unsigned long long)s->log_stalls, (unsigned long long)s->log_dropped,
             (unsigned long long)s->enobufs, (unsigned long long)s->cold_reads,
-            (unsigned long long)s->fcache_rechecks, (unsigned long long)s->fcache_rejected);
+            (unsigned long long)s->fcache_rechecks, (unsigned long long)s->fcache_rejected,
+            (unsigned long long)s->tls_handshakes, (unsigned long long)s->tls_failed,
+            (unsigned long long)s->tls_resumed, (unsigned long long)s->tls_ktls,
+            (unsigned long long)s->tls_user);
 }
 
 static void dump_stats(const struct runtime *rt)
@@ -581,6 +601,7 @@ int main(int argc, char **argv)
         conf_free(&conf);
         return fatal(err);
     }
+    log_ktls(&conf);
 
     sigset_t sigs;
     sigemptyset(&sigs);

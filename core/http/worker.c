@@ -10,6 +10,7 @@
 #include "core/http/route.h"
 #include "core/http/settings.h"
 #include "core/net/plain.h"
+#include "core/net/tls.h"
 #include "core/net/settings.h"
 #include "log/errlog.h"
 
@@ -133,11 +134,15 @@ static void on_conn(void *arg, int fd, unsigned listener)
     transport_init_fn init = transport_plain_init;
     void *tr_arg = NULL;
     if (UNLIKELY(g->ssl)) {
-        /* never plain text on an ssl address: the TLS transport (net/tls.c) takes g->tls here
-         * (init, tr_arg); until it exists, nothing is served */
-        close(fd);
-        ctr_add(&w->ctr.refused, 1);
-        return;
+        if (!g->tls) {
+            /* never plain text on an ssl address: with no context (no certificate) to speak
+             * TLS with, nothing is served */
+            close(fd);
+            ctr_add(&w->ctr.refused, 1);
+            return;
+        }
+        init = transport_tls_init;
+        tr_arg = g->tls;
     }
     if (UNLIKELY(http_access_at_accept(g))) {
         /* every server here has rules: a client they all refuse is closed unread */
@@ -228,6 +233,11 @@ void worker_stats(const struct worker *w, struct worker_stats *o)
     o->log_dropped = ctr_get(&c->log_dropped);
     o->enobufs = ctr_get(&w->tenv.enobufs);
     o->cold_reads = ctr_get(&w->tenv.reads);
+    o->tls_handshakes = ctr_get(&w->tenv.tls_handshakes);
+    o->tls_failed = ctr_get(&w->tenv.tls_failed);
+    o->tls_resumed = ctr_get(&w->tenv.tls_resumed);
+    o->tls_ktls = ctr_get(&w->tenv.tls_ktls);
+    o->tls_user = ctr_get(&w->tenv.tls_user);
     o->fcache_rechecks = ctr_get(&c->fcache_rechecks);
     o->fcache_rejected = ctr_get(&c->fcache_rejected);
 }
@@ -640,6 +650,7 @@ void worker_fini(struct worker *w)
     }
     io_loop_fini(&w->loop);
     conn_pool_fini(&w->conns, stuck);
+    tls_env_fini(&w->tenv);
     accept_set_fini(&w->accept);
     ident_worker_exit(stuck); /* lines still waiting for ident go out before the log stops */
     hostname_worker_exit(stuck);

@@ -516,3 +516,33 @@ void transport_plain_init(struct transport *t, int fd, struct transport_env *env
     t->resume.fn = on_resume;
     t->resume.queued = false;
 }
+
+/* ---------------------------------------------------------------- shared (plain.h) */
+
+void transport_sock_enter(struct transport *t)
+{
+    enter(t);
+}
+
+void transport_sock_leave(struct transport *t)
+{
+    leave(t);
+}
+
+void transport_sock_fin(struct transport *t, bool linked)
+{
+    send_fin(t, linked);
+}
+
+bool transport_sock_cached(struct transport *t, const struct outq_seg *s, size_t want)
+{
+    return known_cached(t, s, want);
+}
+
+void transport_plain_adopt(struct transport *t)
+{
+    io_op_init(&t->send_op, on_send);
+    io_op_init(&t->poll_op, on_poll);
+    io_op_init(&t->read_op, on_read);
+    t->resume.fn = on_resume;
+}

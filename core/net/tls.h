@@ -36,3 +36,6 @@ void tls_transport_prepare_ctx(SSL_CTX *ctx);
 /* A transport_init_fn: t over the connected socket fd, a TLS server over arg (an SSL_CTX *). */
 void transport_tls_init(struct transport *t, int fd, struct transport_env *env,
                         const struct transport_events *ev, void *arg);
+
+/* Frees the worker's TLS buffers (env->tls) once its connections are gone. */
+void tls_env_fini(struct transport_env *env);

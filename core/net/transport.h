@@ -92,6 +92,12 @@ struct transport_env {
     /* counters, written by the worker only, read by anyone (relaxed atomics) */
     SP_ATOMIC(uint64_t) enobufs; /* receives that found the buffer ring empty */
     SP_ATOMIC(uint64_t) reads;   /* file ranges read and sent (not cached, or sendfile off) */
+    /* TLS (net/tls.c): the worker's buffers, made on its first TLS connection (tls_env_fini
+     * frees them); handshakes completed, failed, resumed; connections whose keys went to the
+     * kernel (kernel TLS), and those encrypted in user space */
+    struct tls_worker *tls;
+    SP_ATOMIC(uint64_t) tls_handshakes, tls_failed, tls_resumed;
+    SP_ATOMIC(uint64_t) tls_ktls, tls_user;
 };
 
 enum transport_flag {

@@ -1,0 +1,81 @@
+/*
+ * tls_conn.h - the TLS transport's own state, shared by its parts (tls.c: the data path in user
+ * space; tls_ktls.c: the hand-over to kernel TLS). Nothing outside core/net/tls*.c includes it.
+ *
+ * Memory: a struct tls_conn per connection (t->priv, made at init, freed at close) holds the
+ * SSL object and the bookkeeping; the buffers that carry bytes come from the worker's pools
+ * (struct tls_worker) only while a connection has something to send, so an idle keep-alive
+ * connection holds the SSL object and nothing else of ours.
+ *
+ * Single-threaded: the owning worker only.
+ */
+#pragma once
+
+#include "core/base/pool.h"
+#include "core/net/transport.h"
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Plaintext bytes per record (TLS's maximum, what SSL_write puts in one record). */
+#define TLS_REC_PLAIN 16384u
+/* Room one record needs in the send buffer: its plaintext and the most any cipher adds. */
+#define TLS_REC_ROOM (TLS_REC_PLAIN + 512u)
+/* Records per send: one io_uring send carries up to this many. */
+#define TLS_BATCH 8u
+/* The send buffer: a batch, and room for what OpenSSL writes on its own (alerts, tickets). */
+#define TLS_OUT_CAP (TLS_BATCH * TLS_REC_ROOM + 4096u)
+/* File bytes read per read (one batch of records). */
+#define TLS_FILE_CHUNK (TLS_BATCH * TLS_REC_PLAIN)
+
+/* Per-worker state of the TLS transport (transport_env.tls), made on the first connection. */
+struct tls_worker {
+    struct block_pool out_pool;  /* send buffers, TLS_OUT_CAP bytes */
+    struct block_pool file_pool; /* file read buffers, TLS_FILE_CHUNK bytes */
+    char plain[TLS_REC_PLAIN];   /* SSL_read's plaintext, valid during a data event */
+    char stage[TLS_REC_PLAIN];   /* small queued segments gathered into one record */
+};
+
+enum tls_flag {
+    TLS_DONE = 1u << 0,     /* the handshake completed */
+    TLS_FAILED = 1u << 1,   /* the handshake failed: an alert goes out, then the error */
+    TLS_NOTIFIED = 1u << 2, /* our close_notify is written */
+    TLS_SEND = 1u << 3,     /* a send of the out buffer is in flight */
+    TLS_READ = 1u << 4,     /* a file read into the file buffer is in flight */
+    TLS_KTLS = 1u << 5,     /* the kernel encrypts and decrypts: the socket is plain to us */
+    TLS_SENT_ANY = 1u << 6, /* some ciphertext went out (a ServerHello at least) */
+    TLS_BROKEN = 1u << 7,   /* no SSL object (out of memory at init): the error is raised */
+    TLS_KEYS = 1u << 8,     /* kernel TLS may be tried: the secrets are being collected */
+};
+
+struct tls_conn {
+    SSL *ssl;
+    const struct transport_events *ev; /* the owner's events (t->ev is the transport's own) */
+    struct tls_worker *w;
+    uint32_t flags; /* enum tls_flag */
+
+    /* ciphertext received and not yet read by OpenSSL (during a data event only) */
+    const char *in;
+    size_t in_len;
+
+    /* the send buffer: ciphertext [0, out_len), of which [0, out_busy) is being sent */
+    char *out;
+    uint32_t out_len, out_busy;
+    uint64_t out_plain;  /* plaintext bytes in [out_busy, out_len) (reported as sent) */
+    uint64_t busy_plain; /* plaintext bytes in [0, out_busy) */
+
+    /* file bytes read for the file segment at the head: [file_pos, file_len) not encrypted */
+    char *file;
+    uint32_t file_len, file_pos;
+
+    /* kernel TLS: records since the current keys (message callback), the traffic secrets */
+    uint64_t tx_records, rx_records;
+    uint8_t secret_len;
+    uint8_t tx_secret[48], rx_secret[48]; /* TLS 1.3: SERVER_ / CLIENT_TRAFFIC_SECRET_0 */
+};
+
+static inline struct tls_conn *tls_of(const struct transport *t)
+{
+    return (struct tls_conn *)t->priv;
+}
