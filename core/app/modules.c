@@ -28,6 +28,7 @@
 #include "core/http/rewrite.h"
 #include "core/http/route.h"
 #include "core/http/settings.h"
+#include "core/http/tls_conf.h"
 #include "core/http/typing.h"
 #include "core/http/upstream_conf.h"
 #include "core/http/userdir.h"
@@ -39,7 +40,7 @@
 
 const struct conf_module *const spate_modules[] = {
     &process_module,     &pidfile_module, &http_module,   &net_module,     &accesslog_module,
-    &route_module,       &location_module, &rewrite_module, &redirect_module, &files_module,
+    &route_module,       &tls_conf_module,    &location_module, &rewrite_module, &redirect_module, &files_module,
     &userdir_module,
     &privilege_module,
     &error_page_module,  &redirect_pool_module, &static_module,   &autoindex_module,

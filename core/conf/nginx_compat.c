@@ -96,8 +96,19 @@ static const struct ngx_entry table[] = {
     {"open_log_file_cache", false, NGX_NOOP, "spate keeps its log files open"},
     {"log_not_found", false, NGX_NOOP, "spate does not log missing files in the error log"},
     /* features of other nginx modules */
-    {"ssl", false, NGX_REFUSE, NOT_YET ": spate has no TLS; terminate TLS in front of it"},
-    {"ssl_", true, NGX_REFUSE, NOT_YET ": spate has no TLS; terminate TLS in front of it"},
+    /* TLS: what the tls module (core/http/tls_conf.c) does not have */
+    {"ssl", false, NGX_REFUSE,
+     NOT ": put the ssl parameter on listen (nginx removed `ssl on` in 1.25.1)"},
+    {"ssl_buffer_size", false, NGX_NOOP, "spate's TLS transport sizes its records itself"},
+    {"ssl_stapling_verify", false, NGX_NOOP,
+     "spate checks the ssl_stapling_file response (signature, certificate, dates) at load"},
+    {"ssl_stapling_responder", false, NGX_REFUSE,
+     NOT ": spate does not ask OCSP responders; fetch the response and name it with "
+         "ssl_stapling_file"},
+    {"ssl_early_data", false, NGX_REFUSE, NOT ": spate refuses TLS 1.3 early data (0-RTT)"},
+    {"ssl_password_file", false, NGX_REFUSE, NOT ": decrypt the key (openssl pkey -in K -out K2)"},
+    {"ssl_", true, NGX_REFUSE,
+     NOT_YET ": docs/config.md (TLS) lists the ssl_ directives spate has"},
     {"http2", true, NGX_REFUSE, NOT_YET ": spate speaks HTTP/1.1"},
     {"http3", true, NGX_REFUSE, NOT_YET ": spate speaks HTTP/1.1"},
     {"quic_", true, NGX_REFUSE, NOT_YET ": spate speaks HTTP/1.1"},

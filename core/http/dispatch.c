@@ -9,6 +9,7 @@
 #include "core/http/respond.h"
 #include "core/http/rewrite.h"
 #include "core/http/route.h"
+#include "core/http/tls_vars.h"
 #include "core/http/vars.h"
 #include "log/errlog.h"
 #include "proto/path.h"
@@ -224,6 +225,10 @@ int http_dispatch(struct req *r)
 {
     const struct http_request *m = r->msg;
     r->server = route_server_for(r->group, m->host);
+    int verdict = tls_client_check(r, req_ssl(r));
+    if (verdict) {
+        return verdict < 0 ? verdict : 0; /* a client certificate was wanted and is not good */
+    }
     if (m->body == HTTP_BODY_LENGTH && m->content_length > r->env->max_body) {
         r->resp.close = true; /* the body is not read: framing is lost */
         return answer(r, 413);

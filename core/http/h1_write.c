@@ -752,6 +752,12 @@ static unsigned h1_local_port(struct req *r)
                                     : ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
+static void *h1_ssl(struct req *r)
+{
+    struct h1_conn *h = r->proto_data;
+    return conn_ssl(&h->c);
+}
+
 const struct req_proto h1_proto = {
     .send = h1_send,
     .stream_begin = h1_stream_begin,
@@ -761,6 +767,7 @@ const struct req_proto h1_proto = {
     .unhold = h1_unhold,
     .dead = h1_dead,
     .peer = h1_peer,
+    .ssl = h1_ssl,
     .local_port = h1_local_port,
     .on_end = h1_on_end,
     .defer = h1_defer,

@@ -210,6 +210,9 @@ struct req_proto {
     void (*body_more)(struct req *r);
     /* the streamed body cannot be completed: cut it (resp_stream_abort in respond.h) */
     void (*stream_abort)(struct req *r);
+    /* the connection's SSL * (http/tls_vars.c, ssl_verify_client); NULL (the op or its
+     * result): not TLS */
+    void *(*ssl)(struct req *r);
 };
 
 struct req {
@@ -245,6 +248,12 @@ struct req {
     const struct req_proto *proto;
     void *proto_data;
 };
+
+/* The SSL * of r's connection, NULL on a plain one. */
+static inline void *req_ssl(struct req *r)
+{
+    return r->proto->ssl ? r->proto->ssl(r) : NULL;
+}
 
 /* Keeps the request (and its connection) alive across an asynchronous step. */
 static inline void req_hold(struct req *r)

@@ -304,6 +304,12 @@ static const struct sockaddr_storage *sub_peer(struct req *r)
     return s->parent->proto->peer(s->parent);
 }
 
+static void *sub_ssl(struct req *r)
+{
+    struct subreq *s = r->proto_data;
+    return req_ssl(s->parent);
+}
+
 static unsigned sub_local_port(struct req *r)
 {
     struct subreq *s = r->proto_data;
@@ -338,6 +344,7 @@ static const struct req_proto subreq_proto = {
     .unhold = sub_unhold,
     .dead = sub_dead,
     .peer = sub_peer,
+    .ssl = sub_ssl,
     .local_port = sub_local_port,
     .on_end = sub_on_end,
     .defer = sub_defer,

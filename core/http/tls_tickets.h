@@ -1,0 +1,60 @@
+/*
+ * tls_tickets.h - session ticket keys: nginx's key files, or keys that derive themselves.
+ *
+ * Without ssl_session_ticket_key, the key for each period of ssl_session_timeout (an "epoch"
+ * of the wall clock) is derived from a secret the process draws once and keeps across reloads:
+ * every worker computes the same keys on its own, with no lock and nothing shared that
+ * changes, and the keys rotate by themselves. A ticket is made with the current epoch's key
+ * and accepted under it or the previous one (then renewed), so it lives one to two periods;
+ * the session inside expires at ssl_session_timeout anyway. A restart draws a new secret:
+ * tickets from before it make full handshakes.
+ *
+ * With key files (48 or 80 bytes, as nginx: name, then the AES-128 and HMAC keys, or the
+ * HMAC and AES-256 keys), the first file's key makes tickets and all of them are accepted.
+ * Rotating them is the operator's: replace the files and reload.
+ *
+ * The keys hang off the SSL_CTX (ex_data, freed with it); the callback reads them.
+ */
+#pragma once
+
+#include "core/base/compiler.h"
+#include "core/http/tls_srv.h"
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TLS_TICKET_SECRET_LEN 32
+
+struct tls_ticket_key {
+    unsigned char name[16];
+    unsigned char hmac[32];    /* hmac_len bytes used */
+    unsigned char aes[32];     /* aes_len bytes used */
+    uint8_t hmac_len, aes_len; /* 16 and 16 (a 48-byte file), or 32 and 32 */
+};
+
+/* The key of a file's n bytes (48 or 80). 0, or -EINVAL for another size. */
+int tls_ticket_key_parse(const unsigned char *buf, size_t n, struct tls_ticket_key *out) MUST_CHECK;
+
+/* The derived key of epoch `epoch` (AES-256, 32-byte HMAC key) from the secret. */
+void tls_ticket_key_derive(const unsigned char secret[TLS_TICKET_SECRET_LEN], uint64_t epoch,
+                           struct tls_ticket_key *out);
+
+/* The epoch of unix time `now_s` for keys rotating every period_s seconds (>= 1). */
+static inline uint64_t tls_ticket_epoch(uint64_t now_s, uint32_t period_s)
+{
+    return now_s / period_s;
+}
+
+struct tls_tickets;
+
+/* The keys for p (its ssl_session_ticket_key files, else derived keys rotating every
+ * ssl_session_timeout), or NULL with "file:line: sentence" in err. */
+struct tls_tickets *tls_tickets_new(const struct tls_ctx_params *p, char *err,
+                                    size_t errlen) MUST_CHECK;
+
+void tls_tickets_free(struct tls_tickets *t);
+
+/* ctx takes t (freed with it) and makes and opens its tickets with it. 0, or -1 (t freed). */
+int tls_tickets_attach(SSL_CTX *ctx, struct tls_tickets *t) MUST_CHECK;
