@@ -5,6 +5,7 @@
 #include "core/http/tls_ocsp.h"
 #include "core/http/tls_sni.h"
 #include "core/http/tls_tickets.h"
+#include "core/net/tls.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -387,7 +388,7 @@ static int build(const struct tls_ctx_params *p, SSL_CTX *ctx, struct tls_info *
         return -1;
     }
     tls_sni_callbacks(ctx, info);
-    /* TODO(tlsconf): tls_transport_prepare_ctx(ctx) here once core/net/tls.c is on main */
+    tls_transport_prepare_ctx(ctx);
     return 0;
 }
 
