@@ -54,6 +54,13 @@ static bool closed(const struct transport *t)
     return t->flags & TR_CLOSED;
 }
 
+/* OpenSSL's reason for the last failure, for the log (never NULL). */
+static const char *ssl_why(void)
+{
+    const char *r = ERR_reason_error_string(ERR_peek_last_error());
+    return r ? r : "connection broken";
+}
+
 static void count(SP_ATOMIC(uint64_t) * c)
 {
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
@@ -189,8 +196,7 @@ static bool seal(struct transport *t, const char *p, size_t n)
         outq_advance(t->out, (uint64_t)r);
         return true;
     }
-    errlog(ERRLOG_DEBUG, "TLS write failed (conn %llu): %s", (unsigned long long)t->id,
-           ERR_reason_error_string(ERR_peek_last_error()));
+    errlog(ERRLOG_DEBUG, "TLS write failed (conn %llu): %s", (unsigned long long)t->id, ssl_why());
     ERR_clear_error();
     t->ev->error(t, EPROTO);
     return false;
@@ -459,7 +465,7 @@ static void read_records(struct transport *t)
             break; /* the send buffer is full of what OpenSSL answers: sent below */
         }
         errlog(ERRLOG_DEBUG, "TLS read failed (conn %llu): %s", (unsigned long long)t->id,
-               ERR_reason_error_string(ERR_peek_last_error()));
+               ssl_why());
         ERR_clear_error();
         tc->ev->error(t, EPROTO);
         return;
@@ -478,7 +484,7 @@ static void failed(struct transport *t)
     struct tls_conn *tc = tls_of(t);
     count(&t->env->tls_failed);
     errlog(ERRLOG_DEBUG, "TLS handshake failed (conn %llu): %s", (unsigned long long)t->id,
-           ERR_reason_error_string(ERR_peek_last_error()));
+           ssl_why());
     ERR_clear_error();
     tc->flags |= TLS_FAILED;
     if (!(tc->flags & TLS_SENT_ANY)) {
@@ -777,6 +783,9 @@ void transport_tls_init(struct transport *t, int fd, struct transport_env *env,
     tc->w = worker_state(env);
     tc->ssl = tc->w ? make_ssl(t, arg) : NULL;
     if (!tc->ssl) {
+        const char *why =
+            tc->w && bio_method ? ERR_reason_error_string(ERR_peek_last_error()) : NULL;
+        errlog(ERRLOG_ERROR, "TLS: cannot set a connection up: %s", why ? why : "out of memory");
         ERR_clear_error();
         tc->flags = TLS_BROKEN;
         return;
