@@ -34,13 +34,13 @@
 
 #include "core/base/alloc.h"
 #include "core/net/plain.h"
+#include "core/net/tls_bio.h"
 #include "core/net/tls_conn.h"
 #include "core/net/tls_ktls.h"
 #include "log/errlog.h"
 
 #include <errno.h>
 #include <openssl/err.h>
-#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -65,72 +65,6 @@ static void count(SP_ATOMIC(uint64_t) * c)
 {
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
                           memory_order_relaxed);
-}
-
-/* ---------------------------------------------------------------- the BIO */
-
-static BIO_METHOD *bio_method;
-static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
-
-/* OpenSSL reads ciphertext: from the buffer received now, or "try again" when it is used up. */
-static int bio_read(BIO *b, char *buf, int len)
-{
-    struct tls_conn *tc = tls_of(BIO_get_data(b));
-    BIO_clear_retry_flags(b);
-    if (tc->in_len == 0) {
-        BIO_set_retry_read(b);
-        return -1;
-    }
-    size_t n = MIN(tc->in_len, (size_t)len);
-    memcpy(buf, tc->in, n);
-    tc->in += n;
-    tc->in_len -= n;
-    return (int)n;
-}
-
-/* OpenSSL writes ciphertext: into the send buffer, taken from the pool when there is none. */
-static int bio_write(BIO *b, const char *buf, int len)
-{
-    struct tls_conn *tc = tls_of(BIO_get_data(b));
-    BIO_clear_retry_flags(b);
-    if (!tc->out && !(tc->out = block_get(&tc->w->out_pool))) {
-        return -1; /* out of memory: the write fails and so does the connection */
-    }
-    size_t room = TLS_OUT_CAP - tc->out_len;
-    if (room == 0) {
-        BIO_set_retry_write(b);
-        return -1;
-    }
-    size_t n = MIN(room, (size_t)len);
-    memcpy(tc->out + tc->out_len, buf, n);
-    tc->out_len += (uint32_t)n;
-    return (int)n;
-}
-
-static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-    (void)b;
-    (void)num;
-    (void)ptr;
-    /* a flush is a no-op: the send buffer goes out when the transport says so */
-    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
-}
-
-static int bio_create(BIO *b)
-{
-    BIO_set_init(b, 1);
-    return 1;
-}
-
-static void make_bio_method(void)
-{
-    bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "spate transport");
-    if (bio_method) {
-        BIO_meth_set_read(bio_method, bio_read);
-        BIO_meth_set_write(bio_method, bio_write);
-        BIO_meth_set_ctrl(bio_method, bio_ctrl);
-        BIO_meth_set_create(bio_method, bio_create);
-    }
 }
 
 /* ---------------------------------------------------------------- buffers */
@@ -744,18 +678,13 @@ void tls_env_fini(struct transport_env *env)
 /* The SSL object over our BIO; NULL when memory ran out. */
 static SSL *make_ssl(struct transport *t, SSL_CTX *ctx)
 {
-    pthread_once(&bio_once, make_bio_method);
-    if (!bio_method) {
-        return NULL;
-    }
     SSL *ssl = SSL_new(ctx);
-    BIO *bio = BIO_new(bio_method);
+    BIO *bio = tls_bio_new(t);
     if (!ssl || !bio) {
         SSL_free(ssl);
         BIO_free(bio);
         return NULL;
     }
-    BIO_set_data(bio, t);
     SSL_set_bio(ssl, bio, bio); /* one BIO both ways; the SSL object owns it */
     SSL_set_app_data(ssl, t);
     SSL_set_accept_state(ssl);
@@ -783,8 +712,7 @@ void transport_tls_init(struct transport *t, int fd, struct transport_env *env,
     tc->w = worker_state(env);
     tc->ssl = tc->w ? make_ssl(t, arg) : NULL;
     if (!tc->ssl) {
-        const char *why =
-            tc->w && bio_method ? ERR_reason_error_string(ERR_peek_last_error()) : NULL;
+        const char *why = tc->w ? ERR_reason_error_string(ERR_peek_last_error()) : NULL;
         errlog(ERRLOG_ERROR, "TLS: cannot set a connection up: %s", why ? why : "out of memory");
         ERR_clear_error();
         tc->flags = TLS_BROKEN;
