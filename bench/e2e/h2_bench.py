@@ -79,6 +79,9 @@ def main():
     ap.add_argument("--seconds", type=int, default=4)
     ap.add_argument("--conns", type=int, default=64)
     ap.add_argument("--streams", type=int, default=16)
+    ap.add_argument("--profile", metavar="DIR", help="perf record and perf stat (system calls) "
+                    "on CPU 0 over every measured run, into DIR/SERVER-SCENARIO.{data,stat} "
+                    "(those runs pay for perf: use --rounds 1, not for the table)")
     ap.add_argument("--no-spate-conf-command", action="store_true",
                     help="leave ssl_conf_command out of spate's configuration")
     a = ap.parse_args()
@@ -101,10 +104,15 @@ def main():
                         port = ts.PORTS[name][m]
                         flags = precheck(port, m)
                         h2load(port, m, 1, a.conns, a.streams)  # warm-up
+                        prof = ts.Profile(a.profile, "%s-%s" % (name, m), srv.p.pid) \
+                            if a.profile else None
                         c0 = srv.cpu()
                         load = ts.Load()
                         n, f2 = h2load(port, m, a.seconds, a.conns, a.streams)
                         c1 = srv.cpu()
+                        if prof:
+                            prof.stop()
+                            f2.append("profiled")
                         wall, client, other = load.end(c1 - c0)
                         flags += f2
                         if not srv.alive():

@@ -90,9 +90,10 @@ SCENARIOS = {
 }
 
 
-def measure(srv, port, sc, seconds):
+def measure(srv, port, sc, seconds, profile=None):
     if sc["kind"] == "wrk":
         wrk(port, sc["path"], 1, sc["conns"], sc.get("extra", ()))  # warm-up
+    prof = ts.Profile(*profile, srv.p.pid) if profile else None
     c0 = srv.cpu()
     load = ts.Load()
     if sc["kind"] == "wrk":
@@ -100,6 +101,9 @@ def measure(srv, port, sc, seconds):
     else:
         n, flags = s_time(port, seconds, sc["reuse"])
     c1 = srv.cpu()
+    if prof:
+        prof.stop()
+        flags.append("profiled")
     wall, client, other = load.end(c1 - c0)
     if not srv.alive():
         flags.append("server died")
@@ -115,6 +119,9 @@ def main():
     ap.add_argument("--scenarios", default="small,1m,full,resumed")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=4)
+    ap.add_argument("--profile", metavar="DIR", help="perf record and perf stat (system calls) "
+                    "on CPU 0 over every measured run, into DIR/SERVER-SCENARIO.{data,stat} "
+                    "(those runs pay for perf: use --rounds 1, not for the table)")
     ap.add_argument("--no-spate-conf-command", action="store_true",
                     help="leave ssl_conf_command out of spate's configuration")
     a = ap.parse_args()
@@ -135,7 +142,8 @@ def main():
                 with ts.Server(name, cmd, [port]) as srv:
                     problems, _ = ts.precheck_tls(port)
                     for c in scen:
-                        r = measure(srv, port, SCENARIOS[c], a.seconds)
+                        r = measure(srv, port, SCENARIOS[c], a.seconds,
+                                    (a.profile, "%s-%s" % (name, c)) if a.profile else None)
                         r["flags"] += problems
                         res[(name, c)].append(r)
                         print("round %d %-5s %-7s %9.0f /s %8.2f us  srv %3.0f%% client %3.0f%% "

@@ -351,3 +351,53 @@ class Load:
         client = self._kids() - self.kids0
         other = self._busy() - self.busy0 - client - server_cpu
         return wall, client, max(0.0, other) * 100 / wall
+
+
+SYSCALLS = ["io_uring_enter", "epoll_wait", "read", "write", "writev", "sendmsg", "sendto",
+            "recvfrom", "sendfile64", "accept4", "close"]
+
+
+def group_pids(pgid):
+    pids = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    st = f.read()
+            except OSError:
+                continue
+            if int(st[st.rindex(")") + 2:].split()[2]) == pgid:
+                pids.append(pid)
+    return pids
+
+
+class Profile:
+    """With an output folder: `perf record -e cpu-clock -g` on CPU 0 (the server's, softirqs
+    included) and `perf stat` of the server's system calls (its processes, all threads) over
+    one measured run; files NAME.data and NAME.stat. A run
+    measured while profiled pays for perf on its CPU: its numbers are not comparable."""
+
+    def __init__(self, outdir, name, pgid):
+        self.procs = []
+        if not outdir:
+            return
+        os.makedirs(outdir, exist_ok=True)
+        base = os.path.join(outdir, name)
+        ev = ",".join("syscalls:sys_enter_" + s for s in SYSCALLS)
+        self.procs = [
+            subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "999", "-g",
+                              "-C", "0", "-o", base + ".data"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL),
+            subprocess.Popen(["perf", "stat", "-p", ",".join(group_pids(pgid)), "-e", ev,
+                              "-o", base + ".stat"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+
+    def stop(self):
+        for p in self.procs:
+            p.send_signal(signal.SIGINT)
+        for p in self.procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
