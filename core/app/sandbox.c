@@ -5,6 +5,7 @@
 #include "core/app/pidfile.h"
 #include "core/app/privilege.h"
 #include "core/http/auth_basic.h"
+#include "core/http/tls_conf.h"
 #include "core/http/userdir.h"
 #include "core/io/loop.h"
 #include "log/errlog.h"
@@ -208,6 +209,17 @@ static void add_password_file(void *arg, const char *path)
     add_parent(arg, path, LANDLOCK_ACCESS_FS_READ_FILE);
 }
 
+/* A TLS file (certificate, key, ...) is read again at each reload, and renewed ones are
+ * usually new files beside it or beside its link's target (certbot's live/ -> archive/). */
+static void add_tls_file(void *arg, const char *path)
+{
+    add_parent(arg, path, LANDLOCK_ACCESS_FS_READ_FILE);
+    char real[PATH_MAX];
+    if (realpath(path, real) && strcmp(real, path) != 0) {
+        add_parent(arg, real, LANDLOCK_ACCESS_FS_READ_FILE);
+    }
+}
+
 static void add_rules(struct ruleset *rs, const struct conf *c)
 {
     static const char *const system_files[] = {
@@ -254,6 +266,7 @@ static void add_rules(struct ruleset *rs, const struct conf *c)
         add_homes(rs);
     }
     auth_basic_each_file(c, add_password_file, rs);
+    tls_conf_each_file(c, add_tls_file, rs);
 }
 
 static int apply_landlock(const struct conf *c, char *err, size_t errlen)

@@ -13,11 +13,57 @@
 
 /* ---------------------------------------------------------------- finish: the contexts */
 
-/* Main block: every context this configuration made (one reference each). */
+/* Main block: every context this configuration made (one reference each), and the files
+ * they were made from (the sandbox lets a reload read their directories again). */
 struct tls_main {
     SSL_CTX **ctxs;
     unsigned nctxs;
+    const char **files; /* pointers into the configuration's values */
+    unsigned nfiles;
 };
+
+static int remember(struct tls_main *m, const char *path)
+{
+    if (!path) {
+        return 0;
+    }
+    const char **nv = sp_realloc(m->files, (m->nfiles + 1) * sizeof(*nv));
+    if (!nv) {
+        return -1;
+    }
+    m->files = nv;
+    m->files[m->nfiles++] = path;
+    return 0;
+}
+
+/* Every file a server's settings name. 0, or -1 (out of memory). */
+static int remember_all(struct tls_main *m, const struct tls_srv *ts)
+{
+    int rc = 0;
+    for (unsigned i = 0; i < ts->certs.n; i++) {
+        rc |= remember(m, ts->certs.v[i].path);
+    }
+    for (unsigned i = 0; i < ts->keys.n; i++) {
+        rc |= remember(m, ts->keys.v[i].path);
+    }
+    for (unsigned i = 0; i < ts->ticket_keys.n; i++) {
+        rc |= remember(m, ts->ticket_keys.v[i].path);
+    }
+    rc |= remember(m, ts->dhparam);
+    rc |= remember(m, ts->stapling ? ts->stapling_file : NULL);
+    rc |= remember(m, ts->client_certificate);
+    rc |= remember(m, ts->trusted_certificate);
+    return rc;
+}
+
+void tls_conf_each_file(const struct conf *c, void (*each)(void *arg, const char *path), void *arg)
+{
+    int s = conf_slot(c, &tls_conf_module);
+    const struct tls_main *m = s < 0 ? NULL : conf_main(c, (unsigned)s);
+    for (unsigned i = 0; m && i < m->nfiles; i++) {
+        each(arg, m->files[i]);
+    }
+}
 
 static int keep(struct tls_main *m, SSL_CTX *ctx)
 {
@@ -57,9 +103,12 @@ static int server_ctx(struct tls_main *m, SSL_CTX **made, const struct route_ser
     struct tls_ctx_params prm = {ts, s->block, slot, s->http2 || g->http2_listen};
     SSL_CTX *ctx = tls_ctx_new(&prm, err, errlen);
     if (!ctx || keep(m, ctx) < 0) {
-        return -1;
+        return ctx ? conf_fail_at(err, errlen, s->block->where, "out of memory") : -1;
     }
     made[s->index] = ctx;
+    if (remember_all(m, ts) < 0) {
+        return conf_fail_at(err, errlen, s->block->where, "out of memory");
+    }
     return 0;
 }
 
@@ -83,7 +132,10 @@ static int group_ctx(const struct conf *c, struct tls_main *m, SSL_CTX **made,
     struct tls_ctx_params prm = {ts, def->block, slot, def->http2 || g->http2_listen};
     SSL_CTX *ctx = tls_ctx_new(&prm, err, errlen);
     if (!ctx || keep(m, ctx) < 0) {
-        return -1;
+        return ctx ? conf_fail_at(err, errlen, def->block->where, "out of memory") : -1;
+    }
+    if (remember_all(m, ts) < 0) {
+        return conf_fail_at(err, errlen, def->block->where, "out of memory");
     }
     struct tls_sni *sni = tls_sni_new(g->nservers);
     if (!sni) {
@@ -112,6 +164,9 @@ static void tls_release(struct conf *c, unsigned slot)
     sp_free(m->ctxs);
     m->ctxs = NULL;
     m->nctxs = 0;
+    sp_free(m->files);
+    m->files = NULL;
+    m->nfiles = 0;
 }
 
 static int tls_finish(struct conf *c, unsigned slot, char *err, size_t errlen)

@@ -22,3 +22,7 @@
 #include "core/conf/conf.h"
 
 extern const struct conf_module tls_conf_module;
+
+/* Calls each with the path of every file the contexts of c were made from (the sandbox lets a
+ * reload read their directories: renewed certificates). */
+void tls_conf_each_file(const struct conf *c, void (*each)(void *arg, const char *path), void *arg);

@@ -17,7 +17,7 @@
 struct tls_tickets {
     struct tls_ticket_key *keys; /* from files; keys[0] makes tickets */
     unsigned nkeys;
-    uint32_t period_s; /* derived keys (nkeys == 0): their rotation */
+    uint64_t window; /* derived keys (nkeys == 0): epochs back a ticket is accepted */
 };
 
 /*
@@ -62,13 +62,23 @@ void tls_ticket_key_derive(const unsigned char s[TLS_TICKET_SECRET_LEN], uint64_
         unsigned len = sizeof(block);
         HMAC(EVP_sha256(), s, TLS_TICKET_SECRET_LEN, msg, 25, block, &len);
         if (part == 0) {
-            memcpy(out->name, block, 16);
+            memcpy(out->name, msg + 16, 8); /* the epoch, in clear: no search when opening */
+            memcpy(out->name + 8, block, 8);
         } else {
             memcpy(dst[part], block, 32);
         }
     }
     OPENSSL_cleanse(block, sizeof(block));
     out->hmac_len = out->aes_len = 32;
+}
+
+uint64_t tls_ticket_name_epoch(const unsigned char name[16])
+{
+    uint64_t e = 0;
+    for (int i = 0; i < 8; i++) {
+        e = e << 8 | name[i];
+    }
+    return e;
 }
 
 static int read_key(const struct tls_file *f, struct tls_ticket_key *k, char *err, size_t errlen)
@@ -105,7 +115,7 @@ struct tls_tickets *tls_tickets_new(const struct tls_ctx_params *p, char *err, s
         }
         t->nkeys++;
     }
-    t->period_s = MAX(p->ts->session_timeout_ms / 1000, 1u);
+    t->window = tls_ticket_window(p->ts->session_timeout_ms);
     if (!have_secret) {
         if (RAND_bytes(secret, sizeof(secret)) != 1) {
             tls_tickets_free(t);
@@ -169,17 +179,20 @@ static int on_ticket(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHE
     if (!t) {
         return enc ? -1 : 0;
     }
-    struct tls_ticket_key derived[2];
+    struct tls_ticket_key derived[1];
     const struct tls_ticket_key *keys = t->keys;
     unsigned n = t->nkeys;
+    bool old = false;
     if (n == 0) {
-        uint64_t e = tls_ticket_epoch((uint64_t)time(NULL), t->period_s);
-        tls_ticket_key_derive(secret, e, &derived[0]);
-        if (!enc) {
-            tls_ticket_key_derive(secret, e - 1, &derived[1]);
+        uint64_t now = tls_ticket_epoch((uint64_t)time(NULL));
+        uint64_t e = enc ? now : tls_ticket_name_epoch(name);
+        if (e > now || now - e > t->window) {
+            return 0; /* not one of ours, or too old: a full handshake */
         }
+        tls_ticket_key_derive(secret, e, &derived[0]);
         keys = derived;
-        n = enc ? 1 : 2;
+        n = 1;
+        old = e != now;
     }
     int rc = -1;
     if (enc) {
@@ -191,7 +204,7 @@ static int on_ticket(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHE
         rc = 0;
         for (unsigned i = 0; i < n; i++) {
             if (memcmp(name, keys[i].name, 16) == 0) {
-                rc = use_key(&keys[i], iv, ectx, hctx, 0) < 0 ? -1 : i == 0 ? 1 : 2;
+                rc = use_key(&keys[i], iv, ectx, hctx, 0) < 0 ? -1 : i == 0 && !old ? 1 : 2;
                 break;
             }
         }

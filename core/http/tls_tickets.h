@@ -1,13 +1,14 @@
 /*
  * tls_tickets.h - session ticket keys: nginx's key files, or keys that derive themselves.
  *
- * Without ssl_session_ticket_key, the key for each period of ssl_session_timeout (an "epoch"
- * of the wall clock) is derived from a secret the process draws once and keeps across reloads:
- * every worker computes the same keys on its own, with no lock and nothing shared that
- * changes, and the keys rotate by themselves. A ticket is made with the current epoch's key
- * and accepted under it or the previous one (then renewed), so it lives one to two periods;
- * the session inside expires at ssl_session_timeout anyway. A restart draws a new secret:
- * tickets from before it make full handshakes.
+ * Without ssl_session_ticket_key, the key of each hour of the wall clock (an "epoch") is
+ * derived from a secret the process draws once and keeps across reloads: every worker computes
+ * the same keys on its own, with no lock and nothing shared that changes, and the keys rotate
+ * by themselves, every hour. A ticket is made with the current epoch's key; its key name
+ * carries the epoch (and a tag derived with the key), so opening one derives just that key.
+ * It is accepted while its epoch is no older than ssl_session_timeout needs (then renewed with
+ * the current key); the session inside expires at ssl_session_timeout anyway. A restart draws
+ * a new secret: tickets from before it make full handshakes.
  *
  * With key files (48 or 80 bytes, as nginx: name, then the AES-128 and HMAC keys, or the
  * HMAC and AES-256 keys), the first file's key makes tickets and all of them are accepted.
@@ -37,14 +38,26 @@ struct tls_ticket_key {
 /* The key of a file's n bytes (48 or 80). 0, or -EINVAL for another size. */
 int tls_ticket_key_parse(const unsigned char *buf, size_t n, struct tls_ticket_key *out) MUST_CHECK;
 
-/* The derived key of epoch `epoch` (AES-256, 32-byte HMAC key) from the secret. */
+#define TLS_TICKET_PERIOD_S 3600 /* derived keys rotate every hour */
+
+/* The derived key of epoch `epoch` (AES-256, 32-byte HMAC key) from the secret: its name is
+ * the epoch (8 bytes, big-endian), then 8 bytes of HMAC-SHA256(secret, label, epoch, 0). */
 void tls_ticket_key_derive(const unsigned char secret[TLS_TICKET_SECRET_LEN], uint64_t epoch,
                            struct tls_ticket_key *out);
 
-/* The epoch of unix time `now_s` for keys rotating every period_s seconds (>= 1). */
-static inline uint64_t tls_ticket_epoch(uint64_t now_s, uint32_t period_s)
+/* The epoch a derived key's name says it is of. */
+uint64_t tls_ticket_name_epoch(const unsigned char name[16]);
+
+/* The epoch of unix time now_s. */
+static inline uint64_t tls_ticket_epoch(uint64_t now_s)
 {
-    return now_s / period_s;
+    return now_s / TLS_TICKET_PERIOD_S;
+}
+
+/* How many epochs back a ticket is still opened, for a session timeout. */
+static inline uint64_t tls_ticket_window(uint32_t timeout_ms)
+{
+    return (timeout_ms / 1000 + TLS_TICKET_PERIOD_S - 1) / TLS_TICKET_PERIOD_S;
 }
 
 struct tls_tickets;

@@ -161,3 +161,333 @@ def test_docs_example_parses(tmp_path, pki):
         example = example.replace(k, v)
     rc, err = check(tmp_path, example)
     assert rc == 0, err
+
+
+# ---------------------------------------------------------------- real clients
+
+import http.client
+import signal
+import socket
+import ssl
+import time
+
+from conftest import Spate
+
+
+class Site:
+    """spate from a config written here (`user root`: a reload as root reads pytest's 0700
+    directories; error_log to a file, to wait for reloads)."""
+
+    def __init__(self, tmp_path, servers, main="", workers=2):
+        self.tmp = tmp_path
+        self.conf = tmp_path / "spate.conf"
+        self.errlog = tmp_path / "error.log"
+        self.root = tmp_path / "www"
+        self.root.mkdir(exist_ok=True)
+        (self.root / "index.html").write_text("hello over tls\n")
+        self.main = main
+        self.workers = workers
+        self.write(servers)
+        self.spate = Spate(["-c", str(self.conf)]).start()
+        self.port = self.spate.port
+
+    def write(self, servers, port=0):
+        text = "user root;\nworkers %d;\nerror_log %s info;\n%s\n" % (
+            self.workers, self.errlog, self.main)
+        for s in servers:
+            text += "server {\n  root %s;\n%s\n}\n" % (self.root, s.replace("PORT", str(port)))
+        tmp = self.conf.with_suffix(".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, self.conf)
+
+    def log(self):
+        return self.errlog.read_text(errors="replace") if self.errlog.exists() else ""
+
+    def reload(self, servers, want="reloaded"):
+        before = self.log().count(want)
+        self.write(servers)  # port 0 again: the reload matches the address as configured
+        self.spate.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 15
+        while self.log().count(want) <= before:
+            assert time.monotonic() < deadline, "no %r in the log:\n%s" % (want, self.log())
+            time.sleep(0.05)
+
+    def stop(self):
+        rc, err = self.spate.stop()
+        assert rc == 0, err
+        assert "AddressSanitizer" not in err and "runtime error" not in err, err
+
+
+@pytest.fixture
+def sites():
+    made = []
+    yield made
+    for s in made:
+        if s.spate.proc.poll() is None:
+            s.stop()
+
+
+def listen(extra=""):
+    return "  listen 127.0.0.1:PORT ssl%s;\n" % extra
+
+
+VARS = ('  location /vars { return 200 "proto=$ssl_protocol cipher=$ssl_cipher '
+        'sni=$ssl_server_name reused=$ssl_session_reused alpn=$ssl_alpn_protocol '
+        'https=$https scheme=$scheme verify=$ssl_client_verify dn=$ssl_client_s_dn '
+        'serial=$ssl_client_serial fp=$ssl_client_fingerprint\\n"; }\n')
+
+
+def s_client(port, *args, request=b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+             timeout=30):
+    """openssl s_client's output (stdout and stderr), the request sent when given."""
+    cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port] + list(args)
+    if request:
+        cmd.append("-ign_eof")
+    r = subprocess.run(cmd, input=request or b"", capture_output=True, timeout=timeout)
+    return (r.stdout + r.stderr).decode(errors="replace")
+
+
+def subject(out):
+    m = re.search(r"^subject=(.*)$", out, re.M)
+    return m.group(1) if m else None
+
+
+def curl(port, path, *args, host="localhost"):
+    r = subprocess.run(["curl", "-sS", "--max-time", "20", "--resolve",
+                        "%s:%d:127.0.0.1" % (host, port)] + list(args) +
+                       ["https://%s:%d%s" % (host, port, path)],
+                       capture_output=True, text=True, timeout=30)
+    return r.returncode, r.stdout, r.stderr
+
+
+def test_curl_and_python_ssl(tmp_path, pki, sites):
+    s = Site(tmp_path, [listen() + certs(pki["rsa"]) + VARS])
+    sites.append(s)
+    rc, out, err = curl(s.port, "/", "--cacert", pki["ca"].cert)
+    assert rc == 0 and out == "hello over tls\n", err  # the chain verifies
+    rc, out, err = curl(s.port, "/vars", "--cacert", pki["ca"].cert, "--http1.1")
+    assert "proto=TLSv1.3" in out and "sni=localhost" in out and "https=on" in out, out
+    assert "scheme=https" in out and "alpn=http/1.1" in out and "verify=NONE" in out, out
+    ctx = ssl.create_default_context(cafile=pki["ca"].cert)
+    c = http.client.HTTPSConnection("localhost", s.port, context=ctx, timeout=10)
+    c.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", s.port)),
+                             server_hostname="localhost")
+    for _ in range(3):  # keep-alive over one TLS connection
+        c.request("GET", "/index.html")
+        resp = c.getresponse()
+        assert resp.status == 200 and resp.read() == b"hello over tls\n"
+    assert c.sock.version() == "TLSv1.3"
+    c.close()
+
+
+def test_protocols(tmp_path, pki, sites):
+    s = Site(tmp_path, [listen() + certs(pki["rsa"])])
+    sites.append(s)
+    assert "Protocol  : TLSv1.2" in s_client(s.port, "-tls1_2") or \
+        "New, TLSv1.2" in s_client(s.port, "-tls1_2")
+    for old in ("-tls1_1", "-tls1"):
+        out = s_client(s.port, old, request=None)
+        assert "Cipher is (NONE)" in out or "no protocols available" in out \
+            or "alert" in out or "unexpected eof" in out, out
+        assert "New, TLS" not in out, out
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+    try:
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_1
+    except ValueError:
+        pass
+    with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as raw_sock:
+            ctx.wrap_socket(raw_sock).close()
+
+
+def test_rsa_and_ecdsa_side_by_side(tmp_path, pki, sites):
+    s = Site(tmp_path, [listen() + certs(pki["rsa"]) + certs(pki["ec"])])
+    sites.append(s)
+    ec = s_client(s.port, "-sigalgs", "ecdsa_secp256r1_sha256", "-CAfile", pki["ca"].cert)
+    rsa = s_client(s.port, "-sigalgs", "rsa_pss_rsae_sha256:rsa_pkcs1_sha256", "-CAfile",
+                   pki["ca"].cert)
+    assert "Peer signature type: ECDSA" in ec and "Verify return code: 0 (ok)" in ec, ec
+    assert "Peer signature type: RSA" in rsa and "Verify return code: 0 (ok)" in rsa, rsa
+
+
+def test_sni_chooses_the_server(tmp_path, pki, sites):
+    s = Site(tmp_path, [
+        listen(" default_server") + "  server_name a.test;\n" + certs(pki["a"]) + VARS,
+        listen() + "  server_name b.test *.b.test;\n" + certs(pki["b"]) + VARS,
+    ])
+    sites.append(s)
+    assert subject(s_client(s.port, "-servername", "a.test")) == "CN = a.test"
+    assert subject(s_client(s.port, "-servername", "b.test")) == "CN = b.test"
+    assert subject(s_client(s.port, "-servername", "x.b.test")) == "CN = b.test"
+    assert subject(s_client(s.port, "-servername", "unknown.test")) == "CN = a.test"
+    assert subject(s_client(s.port, "-noservername")) == "CN = a.test"
+    rc, out, err = curl(s.port, "/vars", "-k", host="b.test")
+    assert "sni=b.test" in out, (out, err)
+
+
+def test_alpn(tmp_path, pki, sites):
+    s = Site(tmp_path, [
+        listen(" default_server") + "  server_name a.test;\n" + certs(pki["a"]),
+        listen() + "  server_name b.test;\n  http2 on;\n" + certs(pki["b"]),
+    ])
+    sites.append(s)
+
+    def alpn(name, protos):
+        out = s_client(s.port, "-servername", name, "-alpn", protos, request=None)
+        m = re.search(r"ALPN protocol: (\S+)", out)
+        return m.group(1) if m else ("none" if "No ALPN negotiated" in out else out)
+    assert alpn("b.test", "h2,http/1.1") == "h2"
+    assert alpn("a.test", "h2,http/1.1") == "http/1.1"  # no http2 on a.test
+    assert alpn("a.test", "h2") == "none"               # no match: HTTP/1.1 without ALPN
+    assert alpn("b.test", "http/1.1") == "http/1.1"
+    out = s_client(s.port, "-servername", "a.test", "-alpn", "h2",
+                   request=b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+    assert "HTTP/1.1 200" in out, out
+
+
+def test_ocsp_stapling(tmp_path, pki, sites):
+    s = Site(tmp_path, [listen() + certs(pki["rsa"]) + certs(pki["ec"]) +
+                        "  ssl_stapling on;\n  ssl_stapling_file %s;\n" % pki["ocsp"]])
+    sites.append(s)
+    rsa = ("-sigalgs", "rsa_pss_rsae_sha256")
+    out = s_client(s.port, "-status", *rsa, request=None)
+    assert "OCSP Response Status: successful" in out and "Cert Status: good" in out, out
+    assert "OCSP response: no response sent" in s_client(s.port, "-status", "-sigalgs",
+                                                         "ecdsa_secp256r1_sha256", request=None)
+    assert "OCSP" not in s_client(s.port, *rsa, request=None)  # not asked: not sent
+
+
+def resume(port, sess, *args, new=False):
+    out = s_client(port, *(["-sess_out" if new else "-sess_in", sess] + list(args)))
+    assert "HTTP/1.1 200" in out, out
+    return "Reused, TLS" in out
+
+
+@pytest.mark.parametrize("proto", ["-tls1_3", "-tls1_2"])
+def test_resumption_across_workers(tmp_path, pki, sites, proto):
+    s = Site(tmp_path, [listen() + certs(pki["rsa"]) + VARS], workers=2)
+    sites.append(s)
+    sess = str(tmp_path / "sess.pem")
+    assert not resume(s.port, sess, proto, new=True)
+    # new connections spread over both workers (SO_REUSEPORT): each resumes
+    assert all(resume(s.port, sess, proto) for _ in range(8))
+    out = s_client(s.port, "-sess_in", sess, proto,
+                   request=b"GET /vars HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    assert "reused=r" in out, out
+
+
+def test_resumption_across_reload(tmp_path, pki, sites):
+    s = Site(tmp_path, [listen() + certs(pki["rsa"])])
+    sites.append(s)
+    sess = str(tmp_path / "sess.pem")
+    assert not resume(s.port, sess, new=True)
+    s.reload([listen() + certs(pki["rsa"]) + "  ssl_session_timeout 10m;\n"])
+    assert resume(s.port, sess)  # the ticket secret outlives the configuration
+
+
+def test_tickets_off_and_key_files(tmp_path, pki, sites):
+    s = Site(tmp_path, [listen() + certs(pki["rsa"]) + "  ssl_session_tickets off;\n"])
+    sites.append(s)
+    sess = str(tmp_path / "sess.pem")
+    resume(s.port, sess, new=True)
+    assert not os.path.exists(sess) or not resume(s.port, sess)  # TLS 1.3: no ticket at all
+    sess12 = str(tmp_path / "sess12.pem")
+    resume(s.port, sess12, "-tls1_2", new=True)
+    # no ticket, no session-ID cache (an empty session ID: nothing to save)
+    assert not os.path.exists(sess12) or not resume(s.port, sess12, "-tls1_2")
+    s.stop()
+    key = tmp_path / "ticket.key"
+    key.write_bytes(os.urandom(80))
+    key48 = tmp_path / "ticket48.key"
+    key48.write_bytes(os.urandom(48))
+    conf = [listen() + certs(pki["rsa"]) + "  ssl_session_ticket_key %s;\n" % key]
+    s = Site(tmp_path, conf)
+    sites.append(s)
+    resume(s.port, sess, new=True)
+    s.stop()
+    # a new process with the same key file resumes the old one's ticket (80-byte key), and a
+    # 48-byte key that makes new tickets still accepts it as an older key
+    s = Site(tmp_path, [listen() + certs(pki["rsa"]) + "  ssl_session_ticket_key %s;\n"
+                        "  ssl_session_ticket_key %s;\n" % (key48, key)])
+    sites.append(s)
+    assert resume(s.port, sess)
+    sess2 = str(tmp_path / "sess2.pem")
+    resume(s.port, sess2, new=True)
+    assert resume(s.port, sess2)
+
+
+def mtls_site(tmp_path, pki, sites, mode):
+    s = Site(tmp_path, [listen() + certs(pki["rsa"]) + VARS +
+                        "  ssl_client_certificate %s;\n  ssl_verify_client %s;\n"
+                        "  ssl_verify_depth 2;\n" % (pki["ca"].cert, mode)])
+    sites.append(s)
+    return s
+
+
+def get_vars(s, *args):
+    return s_client(s.port, *args,
+                    request=b"GET /vars HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+
+
+def test_mtls_on(tmp_path, pki, sites):
+    s = mtls_site(tmp_path, pki, sites, "on")
+    c = pki["client"]
+    out = get_vars(s, "-cert", c.cert, "-key", c.key)
+    assert "HTTP/1.1 200" in out and "verify=SUCCESS" in out, out
+    assert "dn=CN=client one" in out, out
+    assert "serial=%X " % c.serial in out or "serial=%0*X " % (4, c.serial) in out, out
+    fp = subprocess.run(["openssl", "x509", "-in", c.leaf, "-noout", "-fingerprint", "-sha1"],
+                        capture_output=True, text=True).stdout
+    assert "fp=" + fp.split("=", 1)[1].strip().replace(":", "").lower() in out, out
+    assert "Acceptable client certificate CA names" in out and "CN = spate test CA" in out
+    out = get_vars(s)
+    assert "HTTP/1.1 400" in out and "No required SSL certificate was sent" in out, out
+    st = pki["stranger"]
+    out = get_vars(s, "-cert", st.cert, "-key", st.key)
+    assert "HTTP/1.1 400" in out and "The SSL certificate error" in out, out
+    rc, out, err = curl(s.port, "/vars", "--cacert", pki["ca"].cert, "--cert", c.cert,
+                        "--key", c.key)
+    assert "verify=SUCCESS" in out, (out, err)
+
+
+def test_mtls_optional(tmp_path, pki, sites):
+    s = mtls_site(tmp_path, pki, sites, "optional")
+    out = get_vars(s)
+    assert "HTTP/1.1 200" in out and "verify=NONE" in out, out
+    st = pki["stranger"]
+    out = get_vars(s, "-cert", st.cert, "-key", st.key)
+    assert "HTTP/1.1 400" in out and "The SSL certificate error" in out, out
+    s.stop()
+    s = mtls_site(tmp_path, pki, sites, "optional_no_ca")
+    out = get_vars(s, "-cert", st.cert, "-key", st.key)
+    assert "HTTP/1.1 200" in out and "verify=FAILED:" in out, out
+
+
+def test_reload_new_certificate(tmp_path, pki, sites):
+    s = Site(tmp_path, [listen() + certs(pki["a"])])
+    sites.append(s)
+    assert subject(s_client(s.port, request=None)) == "CN = a.test"
+    ctx = ssl.create_default_context(cafile=pki["ca"].cert)
+    ctx.check_hostname = False
+    held = ctx.wrap_socket(socket.create_connection(("127.0.0.1", s.port), timeout=10))
+    c = http.client.HTTPSConnection("localhost", s.port, timeout=10)
+    c.sock = held
+    c.request("GET", "/")
+    assert c.getresponse().read() == b"hello over tls\n"
+    s.reload([listen() + certs(pki["b"])])
+    assert subject(s_client(s.port, request=None)) == "CN = b.test"  # new connections
+    c.request("GET", "/")  # the open one goes on
+    assert c.getresponse().read() == b"hello over tls\n"
+    # a broken certificate: the reload fails, says why, and the running one stays
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate\n")
+    s.reload([listen() + "  ssl_certificate %s;\n  ssl_certificate_key %s;\n"
+              % (bad, pki["b"].key)], want="reload failed")
+    assert "cannot load certificate" in s.log()
+    assert subject(s_client(s.port, request=None)) == "CN = b.test"
+    c.request("GET", "/")
+    assert c.getresponse().read() == b"hello over tls\n"
+    c.close()

@@ -259,11 +259,21 @@ static void test_ticket_key_derivation(void **state)
     unsigned len = sizeof(want);
     HMAC(EVP_sha256(), secret, sizeof(secret), msg, sizeof(msg), want, &len);
     assert_memory_equal(a.aes, want, 32);
+    msg[24] = 0;
+    HMAC(EVP_sha256(), secret, sizeof(secret), msg, sizeof(msg), want, &len);
+    assert_memory_equal(a.name + 8, want, 8); /* the name: the epoch, then a tag */
+    assert_int_equal(tls_ticket_name_epoch(a.name), 1000);
+    assert_int_equal(tls_ticket_name_epoch(c.name), 1001);
     secret[0] ^= 1;
     tls_ticket_key_derive(secret, 1000, &b);
     assert_memory_not_equal(a.name, b.name, 16); /* another process's secret */
-    assert_int_equal(tls_ticket_epoch(3599, 3600), 0);
-    assert_int_equal(tls_ticket_epoch(3600, 3600), 1);
+    assert_memory_equal(a.name, b.name, 8);      /* the same epoch */
+    assert_int_equal(tls_ticket_epoch(3599), 0);
+    assert_int_equal(tls_ticket_epoch(3600), 1);
+    assert_int_equal(tls_ticket_window(5 * 60 * 1000), 1); /* this hour's and the last */
+    assert_int_equal(tls_ticket_window(3600 * 1000), 1);
+    assert_int_equal(tls_ticket_window(3601 * 1000), 2);
+    assert_int_equal(tls_ticket_window(24 * 3600 * 1000), 24);
 }
 
 int main(void)
