@@ -267,7 +267,7 @@ const struct conf_row tls_srv_rows[TLS_ROWS] = {
     [TLS_ROW_CIPHERS] = {"ssl_ciphers", CTX_BOTH, CONF_STORE_SRV, 1, 1, 0, &conf_str, OFF(ciphers),
                          TLS_DEFAULT_CIPHERS, 0, 0, "HIGH:!aNULL:!MD5", NULL},
     [TLS_ROW_PREFER_SERVER_CIPHERS] = {"ssl_prefer_server_ciphers", CTX_BOTH, CONF_STORE_SRV, 1, 1,
-                                       0, &conf_flag, OFF(prefer_server_ciphers), "off", 0, 0, "on",
+                                       0, &conf_flag, OFF(prefer_server_ciphers), "on", 0, 0, "off",
                                        NULL},
     [TLS_ROW_ECDH_CURVE] = {"ssl_ecdh_curve", CTX_BOTH, CONF_STORE_SRV, 1, 1, 0, &conf_str,
                             OFF(ecdh_curve), "auto", 0, 0, "X25519:prime256v1:secp384r1", NULL},

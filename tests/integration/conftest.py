@@ -170,3 +170,8 @@ def read_until_close(sock, limit=1 << 26):
 
 def status_line(data):
     return data.split(b"\r\n", 1)[0]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes more than a minute (ctest and tools/test "
+                            "still run it; `-m 'not slow'` skips it by hand)")

@@ -56,9 +56,10 @@ def make_ca(dir, name="spate test CA", key="rsa", days=30):
     return Cert(stem + ".pem", stem + ".key", stem + ".pem", name, None)
 
 
-def make_cert(dir, names, key="rsa", ca=None, days=30, client=False, stem=None):
+def make_cert(dir, names, key="rsa", ca=None, days=30, client=False, stem=None, ocsp_uri=None):
     """A leaf certificate for names (the first is the CN). Returns Cert(cert, key, leaf, ...):
-    cert is the chain file (leaf, then the CA when ca is given), leaf the leaf alone."""
+    cert is the chain file (leaf, then the CA when ca is given), leaf the leaf alone.
+    ocsp_uri: an Authority Information Access OCSP URI in the certificate."""
     dir = str(dir)
     names = [names] if isinstance(names, str) else list(names)
     serial = next(_serial)
@@ -69,6 +70,8 @@ def make_cert(dir, names, key="rsa", ca=None, days=30, client=False, stem=None):
         f.write("basicConstraints=CA:FALSE\n")
         f.write("subjectAltName=%s\n" % _san(names))
         f.write("extendedKeyUsage=%s\n" % ("clientAuth" if client else "serverAuth"))
+        if ocsp_uri:
+            f.write("authorityInfoAccess=OCSP;URI:%s\n" % ocsp_uri)
     _run("openssl", "req", "-new", "-key", stem + ".key", "-out", stem + ".csr",
          "-subj", "/CN=" + names[0])
     if ca is None:
