@@ -34,8 +34,8 @@ import tlsservers as ts
 S_TIME_PROCS = 8
 
 
-def wrk(port, path, seconds, conns, extra=()):
-    url = "https://127.0.0.1:%d%s" % (port, path)
+def wrk(port, path, seconds, conns, extra=(), scheme="https"):
+    url = "%s://127.0.0.1:%d%s" % (scheme, port, path)
     cmd = ["taskset", "-c", "1", "wrk", "-t1", "-c%d" % conns] + list(extra)
     out = subprocess.run(cmd + ["-d%ds" % seconds, url], capture_output=True, text=True,
                          env=ts.env(), timeout=seconds + 30).stdout
@@ -87,17 +87,20 @@ SCENARIOS = {
     "full": dict(kind="s_time", reuse=False),
     "resumed": dict(kind="s_time", reuse=True),
     "close": dict(kind="wrk", path="/small.bin", conns=64, extra=["-H", "Connection: close"]),
+    "plain": dict(kind="wrk", path="/small.bin", conns=64, scheme="http"),
 }
 
 
-def measure(srv, port, sc, seconds, profile=None):
+def measure(srv, ports, sc, seconds, profile=None):
+    port = ports["plain" if sc.get("scheme") == "http" else "tls"]
     if sc["kind"] == "wrk":
-        wrk(port, sc["path"], 1, sc["conns"], sc.get("extra", ()))  # warm-up
+        wrk(port, sc["path"], 1, sc["conns"], sc.get("extra", ()), sc.get("scheme", "https"))
     prof = ts.Profile(*profile, srv.p.pid) if profile else None
     c0 = srv.cpu()
     load = ts.Load()
     if sc["kind"] == "wrk":
-        n, flags = wrk(port, sc["path"], seconds, sc["conns"], sc.get("extra", ()))
+        n, flags = wrk(port, sc["path"], seconds, sc["conns"], sc.get("extra", ()),
+                       sc.get("scheme", "https"))
     else:
         n, flags = s_time(port, seconds, sc["reuse"])
     c1 = srv.cpu()
@@ -137,12 +140,14 @@ def main():
         for rnd in range(a.rounds):
             k = rnd % len(servers)
             for name in servers[k:] + servers[:k]:
-                port = ts.PORTS[name]["tls"]
-                cmd = ts.server_cmd(name, ["tls"], a.spate, not a.no_spate_conf_command)
-                with ts.Server(name, cmd, [port]) as srv:
+                kinds = ["tls"] + (["plain"] if "plain" in scen else [])
+                ports = ts.PORTS[name]
+                port = ports["tls"]
+                cmd = ts.server_cmd(name, kinds, a.spate, not a.no_spate_conf_command)
+                with ts.Server(name, cmd, [ports[k] for k in kinds]) as srv:
                     problems, _ = ts.precheck_tls(port)
                     for c in scen:
-                        r = measure(srv, port, SCENARIOS[c], a.seconds,
+                        r = measure(srv, ports, SCENARIOS[c], a.seconds,
                                     (a.profile, "%s-%s" % (name, c)) if a.profile else None)
                         r["flags"] += problems
                         res[(name, c)].append(r)

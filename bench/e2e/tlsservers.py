@@ -109,9 +109,10 @@ def ktls_state():
 
 # Listeners: "tls" HTTPS with HTTP/1.1 only; "h2tls" HTTPS with ALPN h2 (and http/1.1);
 # "h2c" clear text with HTTP/2 prior knowledge.
-PORTS = {"spate": {"tls": 18440, "h2tls": 18441, "h2c": 18442},
-         "nginx": {"tls": 18450, "h2tls": 18451, "h2c": 18452},
-         "h2o": {"tls": 18460, "h2tls": 18461, "h2c": 18462}}
+# "plain" is HTTP/1.1 in clear text (what TLS adds to a request is the difference).
+PORTS = {"spate": {"tls": 27440, "h2tls": 27441, "h2c": 27442, "plain": 27443},
+         "nginx": {"tls": 27450, "h2tls": 27451, "h2c": 27452, "plain": 27453},
+         "h2o": {"tls": 27460, "h2tls": 27461, "h2c": 27462, "plain": 27463}}
 
 NGINX_CONF = """worker_processes 1;
 daemon off;
@@ -143,7 +144,7 @@ http {{
   }}
 }}
 """
-NGINX_LISTEN = {"tls": "ssl", "h2tls": "ssl http2", "h2c": "http2"}
+NGINX_LISTEN = {"tls": "ssl", "h2tls": "ssl http2", "h2c": "http2", "plain": ""}
 
 H2O_CONF = """num-threads: 1
 user: {user}
@@ -208,7 +209,7 @@ def server_cmd(name, kinds, spate_bin=None, spate_conf_command=True):
         return ["nginx", "-p", ROOT + "/nginx", "-c", path]
     if name == "h2o":
         listens = "".join(
-            (H2O_PLAIN if k == "h2c" else H2O_TLS).format(port=ports[k], **fmt) for k in kinds)
+            (H2O_PLAIN if k in ("h2c", "plain") else H2O_TLS).format(port=ports[k], **fmt) for k in kinds)
         path = ROOT + "/h2o.conf"
         with open(path, "w") as f:
             f.write(H2O_CONF.format(listens=listens, user=pwd.getpwuid(os.getuid()).pw_name,
@@ -218,9 +219,9 @@ def server_cmd(name, kinds, spate_bin=None, spate_conf_command=True):
         servers = []
         for k in kinds:
             extra = ""
-            if k != "tls":
+            if k in ("h2tls", "h2c"):
                 extra += "  http2 on;\n"
-            if k != "h2c":
+            if k in ("tls", "h2tls"):
                 if spate_conf_command:
                     extra += "  ssl_conf_command Ciphersuites %s;\n" % CIPHER
                 servers.append(SPATE_TLS.format(port=ports[k], extra=extra, **fmt))
@@ -238,6 +239,13 @@ class Server:
 
     def __init__(self, name, cmd, ports):
         self.name = name
+        for port in ports:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except OSError:
+                continue
+            raise RuntimeError("port %d is in use by another process; not starting %s" %
+                               (port, name))
         self.p = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=subprocess.DEVNULL,
                                   stderr=open(ROOT + "/%s.stderr" % name, "w"),
                                   start_new_session=True, env=env())
