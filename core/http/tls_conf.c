@@ -173,6 +173,7 @@ static int tls_finish(struct conf *c, unsigned slot, char *err, size_t errlen)
 {
     struct tls_main *m = conf_main(c, slot);
     struct route_table *t = (struct route_table *)route_table(c);
+    tls_srv_slot_set(slot);
     if (!t) {
         return 0;
     }

@@ -302,6 +302,19 @@ const struct conf_row tls_srv_rows[TLS_ROWS] = {
                               OFF(verify_depth), "1", 0, 100, "2", NULL},
 };
 
+/* Written by the main thread before any worker reads a configuration; the same value after. */
+static int srv_slot = -1;
+
+void tls_srv_slot_set(unsigned slot)
+{
+    srv_slot = (int)slot;
+}
+
+const struct tls_srv *tls_srv_get(const struct conf_block *b)
+{
+    return srv_slot < 0 ? NULL : conf_get(b, (unsigned)srv_slot, CONF_STORE_SRV);
+}
+
 struct conf_where tls_srv_where(const struct conf_block *b, unsigned slot, enum tls_row row)
 {
     for (; b; b = b->parent) {

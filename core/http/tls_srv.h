@@ -119,5 +119,12 @@ struct tls_ctx_params {
     bool http2;                     /* ALPN may choose h2 */
 };
 
+/* The module's slot, recorded by its finish (the same in every configuration of a process:
+ * the module list is fixed), so that a request can find its server's settings. */
+void tls_srv_slot_set(unsigned slot);
+
+/* Server block b's settings (NULL before a configuration with the module was finished). */
+const struct tls_srv *tls_srv_get(const struct conf_block *b);
+
 /* Where row applies to block b: its own line, or the nearest enclosing block's. */
 struct conf_where tls_srv_where(const struct conf_block *b, unsigned slot, enum tls_row row);

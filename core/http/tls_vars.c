@@ -4,8 +4,12 @@
 #include "core/base/arena.h"
 #include "core/http/req.h"
 #include "core/http/respond.h"
+#include "core/http/route.h"
 #include "core/http/tls_ctx.h"
+#include "core/http/tls_srv.h"
 #include "core/http/vars.h"
+#include "log/errlog.h"
+#include "proto/uri.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -197,19 +201,50 @@ static bool no_ca_error(long rc)
            rc == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE;
 }
 
+/* The client's SNI names the host the request asks for (case, a trailing dot aside). */
+static bool same_host(const char *sni, struct slice host)
+{
+    struct slice h = uri_host_name(host);
+    size_t n = strlen(sni);
+    if (n && sni[n - 1] == '.') {
+        n--;
+    }
+    if (h.len && h.ptr[h.len - 1] == '.') {
+        h.len--;
+    }
+    return n == h.len && slice_eq_nocase(slice_make(sni, n), h);
+}
+
 int tls_client_check(struct req *r, void *ssl)
 {
     SSL *s = ssl;
-    const struct tls_info *i = s ? tls_info(SSL_get_SSL_CTX(s)) : NULL;
-    if (!i || i->verify == TLS_VERIFY_OFF) {
+    /* the settings of the server Host chose: SNI may have named another (nginx's rules) */
+    const struct tls_srv *ts = r->server && r->secure ? tls_srv_get(r->server->block) : NULL;
+    if (!ts || ts->verify_client == TLS_VERIFY_OFF) {
         return 0;
     }
-    long rc = SSL_get_verify_result(s);
-    if (rc != X509_V_OK && !(i->verify == TLS_VERIFY_OPTIONAL_NO_CA && no_ca_error(rc))) {
+    if (!s) {
+        /* a session that does not give its SSL (req_proto.ssl): verification cannot be
+         * checked, so a server that wants it refuses rather than letting the client in */
+        errlog(ERRLOG_ERROR, "ssl_verify_client: this connection's session does not expose its "
+                             "TLS state; request refused");
         return refuse(r, "The SSL certificate error");
     }
-    if (i->verify == TLS_VERIFY_ON && !SSL_get0_peer_certificate(s)) {
-        return refuse(r, "No required SSL certificate was sent");
+    const char *sni = SSL_get_servername(s, TLSEXT_NAMETYPE_host_name);
+    if (sni && r->msg && !same_host(sni, r->msg->host)) {
+        /* the certificate was checked (or not asked for) for another server: as nginx, 421 */
+        r->resp.close = true;
+        int rc = resp_error(r, 421);
+        return rc < 0 ? rc : 1;
+    }
+    long rc = SSL_get_verify_result(s);
+    if (!SSL_get0_peer_certificate(s)) {
+        return ts->verify_client == TLS_VERIFY_ON
+                   ? refuse(r, "No required SSL certificate was sent")
+                   : 0;
+    }
+    if (rc != X509_V_OK && !(ts->verify_client == TLS_VERIFY_OPTIONAL_NO_CA && no_ca_error(rc))) {
+        return refuse(r, "The SSL certificate error");
     }
     return 0;
 }

@@ -491,3 +491,27 @@ def test_reload_new_certificate(tmp_path, pki, sites):
     c.request("GET", "/")
     assert c.getresponse().read() == b"hello over tls\n"
     c.close()
+
+
+def test_mtls_follows_the_host_server(tmp_path, pki, sites):
+    """Verification on a server that is not the default: SNI asks for the certificate; a Host
+    naming it on a connection negotiated for another name gets 421, as nginx."""
+    s = Site(tmp_path, [
+        listen(" default_server") + "  server_name a.test;\n" + certs(pki["a"]) + VARS,
+        listen() + "  server_name b.test;\n" + certs(pki["b"]) + VARS +
+        "  ssl_client_certificate %s;\n  ssl_verify_client on;\n" % pki["ca"].cert,
+    ])
+    sites.append(s)
+    c = pki["client"]
+    req_b = b"GET /vars HTTP/1.1\r\nHost: b.test\r\nConnection: close\r\n\r\n"
+    out = s_client(s.port, "-servername", "b.test", "-cert", c.cert, "-key", c.key,
+                   request=req_b)
+    assert "HTTP/1.1 200" in out and "verify=SUCCESS" in out, out
+    out = s_client(s.port, "-servername", "a.test", "-cert", c.cert, "-key", c.key,
+                   request=req_b)
+    assert "HTTP/1.1 421" in out, out
+    out = s_client(s.port, "-noservername", "-cert", c.cert, "-key", c.key, request=req_b)
+    assert "HTTP/1.1 400" in out and "No required SSL certificate was sent" in out, out
+    out = s_client(s.port, "-servername", "a.test",
+                   request=b"GET /vars HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+    assert "HTTP/1.1 200" in out and "verify=NONE" in out, out
