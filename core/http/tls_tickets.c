@@ -170,6 +170,35 @@ static void tickets_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx
     tls_tickets_free(ptr);
 }
 
+/*
+ * A derivation costs about 11 us (three HMACs, each fetching its algorithm), several times per
+ * handshake: each worker thread keeps the last two epochs' keys it derived. Per thread, so
+ * nothing is shared or locked; the secret never changes, so an entry never goes stale.
+ */
+struct key_cache {
+    uint64_t epoch[2];
+    bool used[2];
+    struct tls_ticket_key key[2];
+    unsigned next;
+};
+
+static _Thread_local struct key_cache cache;
+
+static const struct tls_ticket_key *derived_key(uint64_t epoch)
+{
+    for (unsigned i = 0; i < 2; i++) {
+        if (cache.used[i] && cache.epoch[i] == epoch) {
+            return &cache.key[i];
+        }
+    }
+    unsigned i = cache.next;
+    cache.next ^= 1;
+    tls_ticket_key_derive(secret, epoch, &cache.key[i]);
+    cache.epoch[i] = epoch;
+    cache.used[i] = true;
+    return &cache.key[i];
+}
+
 /* 1: the key is set; 2: set, and the ticket should be renewed (an older key); 0: unknown
  * key (a full handshake); -1: error. */
 static int on_ticket(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHER_CTX *ectx,
@@ -179,7 +208,6 @@ static int on_ticket(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHE
     if (!t) {
         return enc ? -1 : 0;
     }
-    struct tls_ticket_key derived[1];
     const struct tls_ticket_key *keys = t->keys;
     unsigned n = t->nkeys;
     bool old = false;
@@ -189,8 +217,7 @@ static int on_ticket(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHE
         if (e > now || now - e > t->window) {
             return 0; /* not one of ours, or too old: a full handshake */
         }
-        tls_ticket_key_derive(secret, e, &derived[0]);
-        keys = derived;
+        keys = derived_key(e);
         n = 1;
         old = e != now;
     }
@@ -209,7 +236,6 @@ static int on_ticket(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHE
             }
         }
     }
-    OPENSSL_cleanse(derived, sizeof(derived));
     return rc;
 }
 

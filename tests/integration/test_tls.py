@@ -377,6 +377,9 @@ def test_resumption_across_workers(tmp_path, pki, sites, proto):
     out = s_client(s.port, "-sess_in", sess, proto,
                    request=b"GET /vars HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
     assert "reused=r" in out, out
+    if proto == "-tls1_2":  # s_client -reconnect does not wait for TLS 1.3's tickets
+        out = s_client(s.port, "-reconnect", proto, request=None)
+        assert out.count("Reused, TLSv1.2") == 5 and out.count("New, TLSv1.2") == 1, out
 
 
 def test_resumption_across_reload(tmp_path, pki, sites):
