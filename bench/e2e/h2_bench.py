@@ -7,8 +7,10 @@ Each server one worker on CPU 0, `h2load -t1` on CPU 1, 127.0.0.1. Per run: a 1 
 warm-up, then `h2load -D SECONDS`; the server's CPU per request is utime+stime of its process
 group (from /proc, before and after the measured run) divided by the requests h2load
 completed with a 2xx status (the measured run includes its 64 connections' setup and
-handshakes). Every server starts fresh each round and runs both modes; rounds are
-interleaved in rotated order. `other` is the CPU the rest of the machine used during the run
+handshakes). Every server starts fresh each round (all at once, each on its own ports);
+within a round each mode runs on every server in turn, in an order rotated per mode and
+round, so that the runs compared are seconds apart; the report gives the ratio of the
+medians and the median of the per-round ratios. `other` is the CPU the rest of the machine used during the run
 (% of one core). Prints each run, then medians and ratios to nginx and h2o.
 
 nginx 1.22 (Debian) has no `http2 on;` (1.25): it gets `listen ... ssl http2` and, for h2c,
@@ -17,6 +19,7 @@ nginx 1.22 (Debian) has no `http2 on;` (1.25): it gets `listen ... ssl http2` an
   flock /tmp/spate-bench.lock python3 bench/e2e/h2_bench.py --spate build-rel/spate
 """
 import argparse
+import contextlib
 import re
 import statistics
 import subprocess
@@ -95,52 +98,70 @@ def main():
     res = {(s, m): [] for s in servers for m in modes}
     try:
         for rnd in range(a.rounds):
-            k = rnd % len(servers)
-            for name in servers[k:] + servers[:k]:
-                ports = [ts.PORTS[name][m] for m in modes]
-                cmd = ts.server_cmd(name, modes, a.spate, not a.no_spate_conf_command)
-                with ts.Server(name, cmd, ports) as srv:
-                    for m in modes:
-                        port = ts.PORTS[name][m]
-                        flags = precheck(port, m)
-                        h2load(port, m, 1, a.conns, a.streams)  # warm-up
-                        prof = ts.Profile(a.profile, "%s-%s" % (name, m), srv.p.pid) \
-                            if a.profile else None
-                        c0 = srv.cpu()
-                        load = ts.Load()
-                        n, f2 = h2load(port, m, a.seconds, a.conns, a.streams)
-                        c1 = srv.cpu()
-                        if prof:
-                            prof.stop()
-                            f2.append("profiled")
-                        wall, client, other = load.end(c1 - c0)
-                        flags += f2
-                        if not srv.alive():
-                            flags.append("server died")
-                        r = dict(rate=n / wall, us=(c1 - c0) * 1e6 / max(n, 1),
-                                 srv=(c1 - c0) * 100 / wall, client=client * 100 / wall,
-                                 other=other, flags=flags)
+            with contextlib.ExitStack() as stack:
+                srvs = {}
+                for name in servers:
+                    cmd = ts.server_cmd(name, modes, a.spate, not a.no_spate_conf_command)
+                    srvs[name] = stack.enter_context(
+                        ts.Server(name, cmd, [ts.PORTS[name][m] for m in modes]))
+                for i, m in enumerate(modes):
+                    k = (rnd + i) % len(servers)
+                    for name in servers[k:] + servers[:k]:
+                        r = run_one(srvs[name], ts.PORTS[name][m], m, a, name)
                         res[(name, m)].append(r)
                         print("round %d %-5s %-5s %9.0f req/s %7.2f us/req  srv %3.0f%% "
                               "client %3.0f%% other %3.0f%%%s" % (
                                   rnd + 1, name, m, r["rate"], r["us"], r["srv"], r["client"],
-                                  r["other"], ("  FLAGS: " + "; ".join(flags)) if flags else ""))
+                                  r["other"],
+                                  ("  FLAGS: " + "; ".join(r["flags"])) if r["flags"] else ""))
                         sys.stdout.flush()
     finally:
         ts.cleanup()
+    report(res, servers, modes)
+
+
+def run_one(srv, port, m, a, name):
+    flags = precheck(port, m)
+    h2load(port, m, 1, a.conns, a.streams)  # warm-up
+    prof = ts.Profile(a.profile, "%s-%s" % (name, m), srv.p.pid) if a.profile else None
+    c0 = srv.cpu()
+    load = ts.Load()
+    n, f2 = h2load(port, m, a.seconds, a.conns, a.streams)
+    c1 = srv.cpu()
+    if prof:
+        prof.stop()
+        f2.append("profiled")
+    wall, client, other = load.end(c1 - c0)
+    flags += f2
+    if not srv.alive():
+        flags.append("server died")
+    return dict(rate=n / wall, us=(c1 - c0) * 1e6 / max(n, 1), srv=(c1 - c0) * 100 / wall,
+                client=client * 100 / wall, other=other, flags=flags)
+
+
+def report(res, servers, modes):
+    """Medians, ratios of medians to nginx's and h2o's, and medians of the per-round ratios
+    (against the same mode's run of nginx or h2o in the same round, seconds apart)."""
+    def ratios(s, ref, m):
+        if (ref, m) not in res:
+            return ""
+        a, b = res[(s, m)], res[(ref, m)]
+        pairs = [x["us"] / y["us"] for x, y in zip(a, b)]
+        return "%.2fx; rounds %.2fx (%s)" % (
+            statistics.median(x["us"] for x in a) / statistics.median(y["us"] for y in b),
+            statistics.median(pairs), ", ".join("%.2f" % v for v in pairs))
     print()
     print("| mode | server | req/s (median) | srv CPU us/req (median) | rounds us/req | "
           "vs nginx | vs h2o | other load |")
     print("|---|---|---|---|---|---|---|---|")
     for m in modes:
-        med = {s: statistics.median(x["us"] for x in res[(s, m)]) for s in servers}
         for s in servers:
             rs = res[(s, m)]
             print("| %s | %s | %.0f | %.2f | %s | %s | %s | %s |%s" % (
-                m, s, statistics.median(x["rate"] for x in rs), med[s],
+                m, s, statistics.median(x["rate"] for x in rs),
+                statistics.median(x["us"] for x in rs),
                 ", ".join("%.2f" % x["us"] for x in rs),
-                "%.2fx" % (med[s] / med["nginx"]) if "nginx" in med else "",
-                "%.2fx" % (med[s] / med["h2o"]) if "h2o" in med else "",
+                ratios(s, "nginx", m), ratios(s, "h2o", m),
                 ", ".join("%.0f%%" % x["other"] for x in rs),
                 " FLAGS" if any(x["flags"] for x in rs) else ""))
 

@@ -16,13 +16,17 @@ Scenarios (each server one worker on CPU 0, every client on CPU 1, 127.0.0.1):
            client for resumed handshakes
 The server's CPU per request (or handshake) is utime+stime of its process group (from /proc,
 before and after the measured run) divided by what the client completed. wrk scenarios get
-a 1 s warm-up first. Every server starts fresh each round and runs all scenarios; rounds are
-interleaved in rotated order. `other` is the CPU the rest of the machine used during the run
+a 1 s warm-up first. Every server starts fresh each round (all of them at once, each on its own
+ports: an idle server costs nothing); within a round each scenario runs on every server in
+turn, in an order rotated per scenario and round, so that the runs compared are seconds
+apart on this shared machine, and the report gives the median of the per-round ratios as
+well as the ratio of the medians. `other` is the CPU the rest of the machine used during the run
 (% of one core). Prints each run, then medians and ratios to nginx.
 
   flock /tmp/spate-bench.lock python3 bench/e2e/tls_bench.py --spate build-rel/spate
 """
 import argparse
+import contextlib
 import re
 import statistics
 import subprocess
@@ -136,20 +140,23 @@ def main():
     print("TLS 1.3 %s, RSA 2048, X25519; %s" % (ts.CIPHER, time.strftime("%Y-%m-%d %H:%M UTC",
                                                                        time.gmtime())))
     res = {(s, c): [] for s in servers for c in scen}
+    kinds = ["tls"] + (["plain"] if "plain" in scen else [])
     try:
         for rnd in range(a.rounds):
-            k = rnd % len(servers)
-            for name in servers[k:] + servers[:k]:
-                kinds = ["tls"] + (["plain"] if "plain" in scen else [])
-                ports = ts.PORTS[name]
-                port = ports["tls"]
-                cmd = ts.server_cmd(name, kinds, a.spate, not a.no_spate_conf_command)
-                with ts.Server(name, cmd, [ports[k] for k in kinds]) as srv:
-                    problems, _ = ts.precheck_tls(port)
-                    for c in scen:
-                        r = measure(srv, ports, SCENARIOS[c], a.seconds,
+            with contextlib.ExitStack() as stack:
+                srvs = {}
+                for name in servers:
+                    ports = ts.PORTS[name]
+                    cmd = ts.server_cmd(name, kinds, a.spate, not a.no_spate_conf_command)
+                    srvs[name] = stack.enter_context(
+                        ts.Server(name, cmd, [ports[k] for k in kinds]))
+                problems = {name: ts.precheck_tls(ts.PORTS[name]["tls"])[0] for name in servers}
+                for i, c in enumerate(scen):
+                    k = (rnd + i) % len(servers)
+                    for name in servers[k:] + servers[:k]:
+                        r = measure(srvs[name], ts.PORTS[name], SCENARIOS[c], a.seconds,
                                     (a.profile, "%s-%s" % (name, c)) if a.profile else None)
-                        r["flags"] += problems
+                        r["flags"] += problems[name]
                         res[(name, c)].append(r)
                         print("round %d %-5s %-7s %9.0f /s %8.2f us  srv %3.0f%% client %3.0f%% "
                               "other %3.0f%%%s" % (rnd + 1, name, c, r["rate"], r["us"],
@@ -159,22 +166,32 @@ def main():
                         sys.stdout.flush()
     finally:
         ts.cleanup()
+    report(res, servers, scen)
+
+
+def report(res, servers, scen):
+    """Medians, the ratio of medians to nginx's, and the median of the per-round ratios (each
+    server against nginx's run of the same scenario in the same round, seconds apart)."""
     print()
     print("| scenario | server | per s (median) | MB/s | srv CPU us (median) | "
-          "rounds us | vs nginx | other load |")
-    print("|---|---|---|---|---|---|---|---|")
+          "rounds us | vs nginx (medians) | vs nginx (median of rounds) | other load |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for c in scen:
-        ref = statistics.median(x["us"] for x in res[("nginx", c)]) \
-            if ("nginx", c) in res else None
+        ref = res.get(("nginx", c))
         for s in servers:
             rs = res[(s, c)]
             rate = statistics.median(x["rate"] for x in rs)
             us = statistics.median(x["us"] for x in rs)
             mb = rate * (1 << 20) / 1e6 if c == "1m" else None
-            print("| %s | %s | %.0f | %s | %.2f | %s | %s | %s |%s" % (
+            ratio = pair = ""
+            if ref:
+                ratio = "%.2fx" % (us / statistics.median(x["us"] for x in ref))
+                pairs = [x["us"] / y["us"] for x, y in zip(rs, ref)]
+                pair = "%.2fx (%s)" % (statistics.median(pairs),
+                                       ", ".join("%.2f" % v for v in pairs))
+            print("| %s | %s | %.0f | %s | %.2f | %s | %s | %s | %s |%s" % (
                 c, s, rate, "%.0f" % mb if mb else "", us,
-                ", ".join("%.2f" % x["us"] for x in rs),
-                "%.2fx" % (us / ref) if ref else "",
+                ", ".join("%.2f" % x["us"] for x in rs), ratio, pair,
                 ", ".join("%.0f%%" % x["other"] for x in rs),
                 " FLAGS" if any(x["flags"] for x in rs) else ""))
 
