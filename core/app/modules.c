@@ -16,6 +16,7 @@
 #include "core/http/auth_basic.h"
 #include "core/http/error_page.h"
 #include "core/http/files.h"
+#include "core/http/h2_conf.h"
 #include "core/http/headers.h"
 #include "core/http/hostname.h"
 #include "core/http/ident.h"
@@ -39,7 +40,7 @@
 #endif
 
 const struct conf_module *const spate_modules[] = {
-    &process_module,     &pidfile_module, &http_module,   &net_module,     &accesslog_module,
+    &process_module,     &pidfile_module, &http_module,   &h2_module,      &net_module,     &accesslog_module,
     &route_module,       &tls_conf_module,    &location_module, &rewrite_module, &redirect_module, &files_module,
     &userdir_module,
     &privilege_module,

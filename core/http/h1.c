@@ -352,7 +352,8 @@ static bool h2_prior_knowledge(struct h1_conn *h, const char *p, size_t n)
     size_t have = h->in_len, total = have + n;
     size_t cmp = total < H2_PREFACE_LEN ? total : H2_PREFACE_LEN;
     size_t first = have < cmp ? have : cmp;
-    if (memcmp(h->in, h2_preface, first) != 0 || memcmp(p, h2_preface + first, cmp - first) != 0) {
+    if ((first && memcmp(h->in, h2_preface, first) != 0) ||
+        memcmp(p, h2_preface + first, cmp - first) != 0) {
         return false;
     }
     if (total < H2_PREFACE_LEN) {

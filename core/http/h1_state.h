@@ -47,6 +47,8 @@ struct h1_track {
 /* bytes of a track block: the records, then room for the log captures of a deep pipeline */
 #define H1_TRACK_BLOCK ((uint32_t)sizeof(struct h1_track) + 12288)
 
+struct h2_env;
+
 /* Per worker, shared by its HTTP/1 connections (the conn pool's env). */
 struct h1_env {
     struct http_env http; /* what handlers see */
@@ -54,6 +56,7 @@ struct h1_env {
     const struct route_table *routes;
     struct alog_worker *log;
     struct block_pool track_pool;
+    struct h2_env *h2; /* the HTTP/2 session's part (http/h2_state.h), NULL: none */
     time_t date_sec;
     uint32_t date_len;
     char date_line[64]; /* "Server: spate\r\nDate: ...\r\n", rebuilt once a second */

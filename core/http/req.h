@@ -220,6 +220,7 @@ struct req {
     const struct http_request *msg; /* NULL once handle() returned (a stream goes on) */
     enum http_method method;
     uint8_t version_minor; /* HTTP/1.<minor> (the response's framing depends on it) */
+    bool h2;           /* an HTTP/2 stream: $server_protocol is HTTP/2.0 */
     bool secure;       /* it came over TLS: $scheme https, absolute redirects to https:// */
     bool head_only;    /* HEAD: the GET response without its body */
     struct slice path; /* normalized and percent-decoded, NUL-terminated; see path_status */

@@ -362,6 +362,7 @@ static void prepare(struct subreq *s)
     memset(r, 0, sizeof(*r));
     r->msg = &s->msg;
     r->version_minor = p->version_minor;
+    r->h2 = p->h2;
     r->method = HTTP_GET;
     r->args = s->msg.query;
     r->group = p->group;

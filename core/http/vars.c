@@ -5,6 +5,7 @@
 #include "core/base/numfmt.h"
 #include "core/http/h1_state.h"
 #include "core/http/h1_write.h"
+#include "core/http/h2_write.h"
 #include "core/http/hostname.h"
 #include "core/http/redirect_pool.h"
 #include "core/http/route.h"
@@ -277,9 +278,11 @@ static struct slice server_addr(struct req *r)
                     ? ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY)
                     : ss.ss_family != AF_INET6 ||
                           IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr);
-    if (wild && r->proto == &h1_proto &&
-        getsockname(((struct h1_conn *)r->proto_data)->c.tr.fd, (struct sockaddr *)&ss, &len) <
-            0) {
+    int fd = !wild                   ? -1
+             : r->proto == &h1_proto ? ((struct h1_conn *)r->proto_data)->c.tr.fd
+             : r->proto == &h2_proto ? h2_req_fd(r)
+                                     : -1;
+    if (fd >= 0 && getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
         return SLICE_NULL;
     }
     char *buf = arena_alloc(r->arena, INET6_ADDRSTRLEN);
@@ -311,7 +314,9 @@ static struct slice ref_value(struct req *r, const struct var_ref *v)
     case V_SERVER_PORT:
         return num_value(r, http_local_port(r));
     case V_SERVER_PROTOCOL:
-        return r->version_minor ? SLICE_LIT("HTTP/1.1") : SLICE_LIT("HTTP/1.0");
+        return r->h2              ? SLICE_LIT("HTTP/2.0")
+               : r->version_minor ? SLICE_LIT("HTTP/1.1")
+                                  : SLICE_LIT("HTTP/1.0");
     case V_REQUEST_URI:
         return m ? m->target : SLICE_NULL;
     case V_URI:

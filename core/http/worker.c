@@ -5,6 +5,7 @@
 #include "core/http/access.h"
 #include "core/http/cache_fill.h"
 #include "core/http/h1_write.h"
+#include "core/http/h2_conf.h"
 #include "core/http/hostname.h"
 #include "core/http/ident.h"
 #include "core/http/route.h"
@@ -115,7 +116,7 @@ void worker_log_space(void *arg, unsigned ring)
 
 static void resume_blocked(struct conn *c)
 {
-    if (h1_of(c)->flags & H1_BLOCKED) {
+    if (c->sess == &h1_session && (h1_of(c)->flags & H1_BLOCKED)) {
         conn_schedule(c);
     }
 }
@@ -303,6 +304,7 @@ static void apply_http(struct worker *w)
     w->h1.http.fills = w->fills;
     w->h1.http.trace = set->trace;
     w->h1.http.max_body = set->max_body;
+    h2_env_retune(&w->h2, h2_settings_of(w->conf));
 }
 
 /* A file cache (and its fills) for settings set: 0, or -ENOMEM with nothing made. */
@@ -338,7 +340,8 @@ static void switch_conn(struct conn *c, void *arg)
 {
     struct switch_pass *x = arg;
     struct h1_conn *h = h1_of(c);
-    if (h->stream) {
+    bool h2 = c->sess == &h2_session;
+    if (h2 ? h2_busy(c) : h->stream != NULL) {
         struct worker_old *o = x->old;
         if (o->nstreams == o->cap) {
             unsigned ncap = o->cap ? o->cap * 2 : 16;
@@ -351,12 +354,17 @@ static void switch_conn(struct conn *c, void *arg)
             o->streams = n;
             o->cap = ncap;
         }
-        o->streams[o->nstreams++] = (struct old_stream){c->idx, c->id, h->stream};
+        /* an HTTP/2 connection's streams are routed under the old generation until they end */
+        o->streams[o->nstreams++] = (struct old_stream){c->idx, c->id, h2 ? NULL : h->stream};
     }
     int to = c->listener < x->nfrom ? x->to[c->listener] : -1;
-    if (to < 0) {
+    if (h2) {
+        h2_retire(c); /* GOAWAY: its client opens a new connection under the new generation */
+    } else if (to < 0) {
         h1_retire(c); /* its address is gone: finish what is queued, then close */
-        to = 0;       /* never routed again; an index that exists */
+    }
+    if (to < 0) {
+        to = 0; /* never routed again; an index that exists */
     }
     c->listener = (uint16_t)to;
 }
@@ -469,6 +477,9 @@ static bool stream_done(const struct worker *w, const struct old_stream *s)
         return true;
     }
     struct conn *c = w->conns.slots[s->idx];
+    if (c->pool && c->id == s->id && c->sess == &h2_session) {
+        return !h2_busy(c);
+    }
     return !c->pool || c->id != s->id || h1_of(c)->stream != s->req;
 }
 
@@ -563,7 +574,8 @@ int worker_init(struct worker *w)
     w->tenv.cachestat_ok = true;
     apply_net(w);
     if (new_cache(w, set, &w->fcache, &w->fills) < 0 ||
-        h1_env_init(&w->h1, set, route_table(w->conf), &w->log) < 0) {
+        h1_env_init(&w->h1, set, route_table(w->conf), &w->log) < 0 ||
+        h2_env_init(&w->h2, &w->h1, h2_settings_of(w->conf)) < 0) {
         snprintf(w->init_err, sizeof(w->init_err), "out of memory");
         return -ENOMEM;
     }
@@ -577,6 +589,7 @@ int worker_init(struct worker *w)
         snprintf(w->init_err, sizeof(w->init_err), "out of memory");
         return -ENOMEM;
     }
+    w->conns.h2 = &h2_session; /* h2c prior knowledge and ALPN h2 switch to it */
     for (unsigned g = 0; g < w->gen->nlisten; g++) {
         const struct worker_listen *l = w->gen->listen[g];
         if (!accept_add(&w->accept, l->fds[w->id - 1], g, l)) {
@@ -657,6 +670,7 @@ void worker_fini(struct worker *w)
     alog_worker_stop(&w->log);
     if (!stuck) {
         h1_env_fini(&w->h1);
+        h2_env_fini(&w->h2);
         cache_fills_free(w->fills);
         fs_cache_free(w->fcache);
         while (w->old) {

@@ -36,6 +36,7 @@
 #include "core/http/conn.h"
 #include "core/http/counters.h"
 #include "core/http/h1.h"
+#include "core/http/h2.h"
 #include "core/io/loop.h"
 #include "core/net/listener.h"
 #include "core/net/transport.h"
@@ -75,6 +76,7 @@ struct worker {
     struct accept_set accept;
     struct conn_pool conns;
     struct h1_env h1;
+    struct h2_env h2;
     struct alog_worker log;
     struct fs_cache *fcache;
     struct cache_fills *fills; /* its misses in flight; NULL: loaded on the thread */

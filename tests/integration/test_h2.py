@@ -1,0 +1,275 @@
+"""HTTP/2 (RFC 9113) with prior knowledge on a plain listener with `http2 on` (h2c): the
+same handlers as HTTP/1 behind the stream session (core/http/h2*.c), checked with curl,
+h2load (nghttp2-client) and python3-h2 for the precise cases."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN, Spate
+from h2_util import H2Client
+
+import h2.errors
+import h2.settings
+
+pytestmark = pytest.mark.skipif(not shutil.which("curl"), reason="curl is not installed")
+
+
+def test_handlers_built():
+    r = subprocess.run([BIN, "--version"], capture_output=True)
+    assert r.returncode == 0
+
+
+def start(tmp_path, docroot, main="", server="", workers=1):
+    conf = tmp_path / "spate.conf"
+    conf.write_text("workers %d;\naccess_log %s;\n%s\nserver {\n  listen 127.0.0.1:0;\n"
+                    "  http2 on;\n  root %s;\n%s\n}\n"
+                    % (workers, tmp_path / "access.log", main, docroot, server))
+    return Spate(["-c", str(conf)], env={"SPATE_TEST_HANDLERS": "1"}).start()
+
+
+def finish(s):
+    rc, err = s.stop()
+    assert rc == 0, err
+    assert "AddressSanitizer" not in err and "runtime error" not in err, err
+    return err
+
+
+@pytest.fixture
+def site(tmp_path, docroot):
+    (docroot / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024 + 17))
+    server = """
+  location /auto/ { alias %s/dir/sub/; autoindex on; }
+  location /stream { test_stream 300k 7k 1ms; }
+  location /echo { test_echo 3k 1ms length; }
+  location = /style.css { add_header X-Test yes; expires 1h; add_header Server other; }
+  location = /moved { return 301 /hello.txt; }
+""" % docroot
+    s = start(tmp_path, docroot, server=server)
+    yield s
+    finish(s)
+
+
+def curl(*args):
+    return subprocess.run(["curl", "-s", "--http2-prior-knowledge", "--max-time", "20"] +
+                          list(args), capture_output=True, timeout=30)
+
+
+def test_curl_prior_knowledge(site, docroot):
+    r = curl("-w", "\n%{http_version} %{http_code}", site.url("/hello.txt"))
+    body, _, tail = r.stdout.rpartition(b"\n")
+    assert tail == b"2 200"
+    assert body == b"hello, world\n"
+    r = curl(site.url("/big.bin"))
+    assert r.stdout == (docroot / "big.bin").read_bytes()
+
+
+def test_http1_still_served_on_the_same_listener(site):
+    r = subprocess.run(["curl", "-s", "-w", "%{http_version}", "-o", "/dev/null",
+                        site.url("/hello.txt")], capture_output=True, timeout=20)
+    assert r.stdout == b"1.1"
+
+
+def test_h2load_burst_without_errors(site):
+    if not shutil.which("h2load"):
+        pytest.skip("h2load (nghttp2-client) is not installed")
+    r = subprocess.run(["h2load", "-n", "400", "-c", "4", "-m", "16", site.url("/hello.txt")],
+                       capture_output=True, timeout=120)
+    out = r.stdout.decode()
+    assert "400 succeeded, 0 failed, 0 errored, 0 timeout" in out, out
+    assert "400 2xx" in out, out
+
+
+def test_static_file_fields(site, docroot):
+    c = H2Client(site.port)
+    s = c.get("/hello.txt")
+    assert s.status == 200 and bytes(s.data) == b"hello, world\n"
+    names = [k for k, _ in s.headers]
+    assert all(k == k.lower() for k in names)
+    assert s.header("content-length") == "13"
+    assert s.header("content-type").startswith("text/plain")
+    assert s.header("etag") and s.header("last-modified") and s.header("date")
+    assert s.header("server") == "spate"
+    assert s.header("accept-ranges") == "bytes"
+    assert "connection" not in names and "transfer-encoding" not in names
+    # a second request on the same connection: a conditional GET
+    s2 = c.get("/hello.txt", headers=[("if-none-match", s.header("etag"))])
+    assert s2.status == 304 and not s2.data
+    c.close()
+
+
+def test_404_head_range_redirect(site, docroot):
+    c = H2Client(site.port)
+    s = c.get("/nope")
+    assert s.status == 404 and b"404" in bytes(s.data)
+    s = c.get("/medium.bin", method="HEAD")
+    assert s.status == 200 and s.ended and not s.data
+    assert s.header("content-length") == str(200 * 1024)
+    s = c.get("/medium.bin", headers=[("range", "bytes=100-199")])
+    assert s.status == 206
+    assert bytes(s.data) == (docroot / "medium.bin").read_bytes()[100:200]
+    assert s.header("content-range") == "bytes 100-199/%d" % (200 * 1024)
+    s = c.get("/moved")
+    assert s.status == 301 and s.header("location").endswith("/hello.txt")
+    s = c.get("/dir")  # a directory without its slash
+    assert s.status == 301 and s.header("location").endswith("/dir/")
+    c.close()
+
+
+def test_autoindex_and_decorations(site):
+    c = H2Client(site.port)
+    s = c.get("/auto/")
+    assert s.status == 200 and b"Index of /auto/" in bytes(s.data)
+    assert b"file.txt" in bytes(s.data)
+    s = c.get("/style.css")
+    assert s.status == 200 and s.header("x-test") == "yes"
+    assert s.header("cache-control") == "max-age=3600" and s.header("expires")
+    assert [v for k, v in s.headers if k == "server"] == ["other"]  # replaced, not doubled
+    c.close()
+
+
+def test_streamed_response(site):
+    c = H2Client(site.port)
+    s = c.get("/stream", timeout=30)
+    assert s.status == 200 and s.ended
+    assert bytes(s.data) == bytes(i % 251 for i in range(300 * 1024))
+    assert s.header("content-length") is None
+    c.close()
+
+
+def fnv(data):
+    h = 0xcbf29ce484222325
+    for b in data:
+        h ^= b
+        h = (h * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def test_post_body_read_with_backpressure(site):
+    body = os.urandom(300 * 1024)
+    c = H2Client(site.port)
+    sid = c.request("/echo", method="POST", body=body,
+                    headers=[("content-length", str(len(body)))])
+    s = c.run([sid], timeout=60)[0]
+    assert s.status == 200, s.data
+    assert bytes(s.data) == b"%d %016x\n" % (len(body), fnv(body))
+    # no length announced: the body ends with the stream
+    sid = c.request("/echo", method="POST", body=body[:5000])
+    s = c.run([sid], timeout=60)[0]
+    assert s.status == 200 and bytes(s.data) == b"5000 %016x\n" % fnv(body[:5000])
+    c.close()
+
+
+def test_body_over_client_max_body_size(tmp_path, docroot):
+    s = start(tmp_path, docroot, main="client_max_body_size 10k;",
+              server="location /echo { test_echo; }")
+    try:
+        c = H2Client(s.port)
+        st = c.get("/echo", method="POST", body=b"x" * 20000,
+                   headers=[("content-length", "20000")])
+        assert st.status == 413
+        c.close()
+    finally:
+        finish(s)
+
+
+def test_large_file_with_a_small_window(site, docroot):
+    c = H2Client(site.port, settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 4096})
+    s = c.get("/big.bin", timeout=60)
+    assert s.status == 200 and s.ended
+    assert bytes(s.data) == (docroot / "big.bin").read_bytes()
+    c.close()
+
+
+def test_concurrent_streams(site, docroot):
+    c = H2Client(site.port)
+    want = {"/hello.txt": b"hello, world\n", "/style.css": b"body { color: red }\n",
+            "/medium.bin": (docroot / "medium.bin").read_bytes()}
+    sids = {}
+    for i in range(30):
+        path = list(want)[i % 3]
+        sids[c.request(path)] = path
+    sids[c.request("/stream")] = "/stream"
+    for st in c.run(list(sids), timeout=60):
+        if sids[st.sid] == "/stream":
+            assert len(st.data) == 300 * 1024
+        else:
+            assert st.status == 200 and bytes(st.data) == want[sids[st.sid]]
+    c.close()
+
+
+def test_malformed_requests_are_stream_errors(site):
+    c = H2Client(site.port)
+    c.conn.config.validate_outbound_headers = False
+    c.conn.config.normalize_outbound_headers = False
+    bad = [[("connection", "keep-alive")], [("te", "gzip")], [("X-Upper", "1")]]
+    sids = [c.request("/hello.txt", headers=h) for h in bad]
+    for st in c.run(sids):
+        assert st.reset == h2.errors.ErrorCodes.PROTOCOL_ERROR, (st.sid, st.status)
+    # the connection is fine afterwards
+    assert c.get("/hello.txt").status == 200
+    c.close()
+
+
+def test_cookies_joined_and_log_line(tmp_path, docroot):
+    main = 'log_format h2 "$request|$server_protocol|$http_cookie|$status|$body_bytes_sent";'
+    conf = tmp_path / "spate.conf"
+    conf.write_text("workers 1;\n%s\naccess_log %s h2;\nserver {\n  listen 127.0.0.1:0;\n"
+                    "  http2 on;\n  root %s;\n}\n" % (main, tmp_path / "a.log", docroot))
+    s = Spate(["-c", str(conf)]).start()
+    try:
+        c = H2Client(s.port)
+        st = c.get("/hello.txt?x=1", headers=[("cookie", "a=1"), ("cookie", "b=2")])
+        assert st.status == 200
+        c.close()
+    finally:
+        finish(s)
+    line = (tmp_path / "a.log").read_text().strip().splitlines()[-1]
+    assert line == "GET /hello.txt?x=1 HTTP/2.0|HTTP/2.0|a=1; b=2|200|13"
+
+
+def test_header_list_over_the_limit_gets_431(site):
+    c = H2Client(site.port)
+    st = c.get("/hello.txt", headers=[("x-big-%d" % i, "v" * 1000) for i in range(40)])
+    assert st.status == 431 or st.reset is not None
+    assert c.get("/hello.txt").status == 200
+    c.close()
+
+
+def test_graceful_shutdown_sends_goaway_and_finishes_streams(tmp_path, docroot):
+    if not shutil.which("nghttp"):
+        pytest.skip("nghttp (nghttp2-client) is not installed")
+    s = start(tmp_path, docroot, server="location /stream { test_stream 400k 4k 5ms; }")
+    # nghttp prints every frame; it takes the rest of a stream after GOAWAY, as RFC 9113 6.8 says
+    p = subprocess.Popen(["nghttp", "-nv", s.url("/stream")], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    time.sleep(0.15)
+    s.proc.send_signal(signal.SIGTERM)
+    out, _ = p.communicate(timeout=30)
+    out = out.decode()
+    assert "recv GOAWAY frame" in out and "last_stream_id=13" in out, out
+    assert "error_code=NO_ERROR" in out, out
+    assert out.index("recv GOAWAY frame") < out.rindex("recv DATA frame"), out  # finished after
+    assert "; END_STREAM" in out[out.rindex("recv DATA frame"):], out
+    got = sum(int(x.split("=")[1].split(",")[0]) for x in out.split("recv DATA frame <")[1:])
+    assert got == 400 * 1024
+    rc, err = s.proc.wait(timeout=30), s.proc.stderr.read().decode()
+    assert rc == 0, err
+    assert "AddressSanitizer" not in err and "runtime error" not in err, err
+
+
+def test_idle_connection_gets_goaway(tmp_path, docroot):
+    s = start(tmp_path, docroot, main="keepalive_timeout 1s;")
+    try:
+        c = H2Client(s.port)
+        assert c.get("/hello.txt").status == 200
+        t0 = time.monotonic()
+        assert c.read_until_closed(timeout=10)
+        assert time.monotonic() - t0 < 5
+        assert c.goaway and c.goaway[0] == 0
+    finally:
+        finish(s)
