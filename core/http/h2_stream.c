@@ -66,6 +66,7 @@ static struct req *new_req(struct h2_stream *st)
     const struct http_request *msg = &st->msg;
     r->msg = msg;
     r->h2 = true;
+    r->secure = h->c.tr.ops->ssl != NULL;
     r->version_minor = 1;
     r->method = msg->method;
     r->head_only = msg->method == HTTP_HEAD;

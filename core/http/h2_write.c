@@ -611,6 +611,12 @@ static void h2_body_more(struct req *r)
     }
 }
 
+static void *h2_ssl(struct req *r)
+{
+    struct h2_stream *st = r->proto_data;
+    return conn_ssl(&st->h->c);
+}
+
 const struct req_proto h2_proto = {
     .send = h2_send,
     .stream_begin = h2_stream_begin,
@@ -626,6 +632,7 @@ const struct req_proto h2_proto = {
     .body_read = h2_body_read,
     .body_more = h2_body_more,
     .stream_abort = h2_stream_abort,
+    .ssl = h2_ssl,
 };
 
 int h2_req_fd(const struct req *r)

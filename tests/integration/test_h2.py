@@ -273,3 +273,53 @@ def test_idle_connection_gets_goaway(tmp_path, docroot):
         assert c.goaway and c.goaway[0] == 0
     finally:
         finish(s)
+
+
+# ---- over TLS: ALPN h2 (the TLS transport's secured event switches the session) ----
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory):
+    import tls_util
+    return tls_util.make_cert(tmp_path_factory.mktemp("pki"), ["localhost", "127.0.0.1"])
+
+
+@pytest.fixture
+def tls_site(tmp_path, docroot, cert):
+    (docroot / "big.bin").write_bytes(os.urandom(1024 * 1024 + 5))
+    conf = tmp_path / "tls.conf"
+    conf.write_text("workers 1;\naccess_log %s;\nserver {\n  listen 127.0.0.1:0 ssl;\n"
+                    "  http2 on;\n  ssl_certificate %s;\n  ssl_certificate_key %s;\n"
+                    "  root %s;\n  location /stream { test_stream 100k 3k; }\n}\n"
+                    % (tmp_path / "access.log", cert.cert, cert.key, docroot))
+    s = Spate(["-c", str(conf)]).start()
+    yield s
+    finish(s)
+
+
+def test_tls_alpn_h2_with_curl(tls_site, docroot):
+    url = "https://127.0.0.1:%d" % tls_site.port
+    r = subprocess.run(["curl", "-sk", "--http2", "-w", "\n%{http_version} %{http_code}",
+                        url + "/hello.txt"], capture_output=True, timeout=30)
+    body, _, tail = r.stdout.rpartition(b"\n")
+    assert tail == b"2 200" and body == b"hello, world\n"
+    r = subprocess.run(["curl", "-sk", "--http2", url + "/big.bin"], capture_output=True,
+                       timeout=30)
+    assert r.stdout == (docroot / "big.bin").read_bytes()
+    r = subprocess.run(["curl", "-sk", "--http2", url + "/stream"], capture_output=True,
+                       timeout=30)
+    assert r.stdout == bytes(i % 251 for i in range(100 * 1024))
+    # a client without ALPN h2 is served HTTP/1.1 on the same listener
+    r = subprocess.run(["curl", "-sk", "--http1.1", "-w", "%{http_version}", "-o", "/dev/null",
+                        url + "/hello.txt"], capture_output=True, timeout=30)
+    assert r.stdout == b"1.1"
+
+
+def test_tls_h2load(tls_site):
+    if not shutil.which("h2load"):
+        pytest.skip("h2load (nghttp2-client) is not installed")
+    r = subprocess.run(["h2load", "-n", "300", "-c", "3", "-m", "10",
+                        "https://127.0.0.1:%d/hello.txt" % tls_site.port],
+                       capture_output=True, timeout=120)
+    out = r.stdout.decode()
+    assert "Application protocol: h2" in out, out
+    assert "300 succeeded, 0 failed, 0 errored, 0 timeout" in out, out
