@@ -623,8 +623,10 @@ int main(int argc, char **argv)
         return fatal(err);
     }
     const struct runtime_gen *g0 = rt.gen;
+    const struct route_table *routes = route_table(&conf);
     for (unsigned g = 0; g < g0->wg.nlisten; g++) {
-        printf("spate: listening on http://%s (%u worker%s)\n", g0->listens[g]->addr.text,
+        printf("spate: listening on %s://%s (%u worker%s)\n",
+               routes->groups[g].ssl ? "https" : "http", g0->listens[g]->addr.text,
                rt.nworkers, rt.nworkers == 1 ? "" : "s");
     }
     fflush(stdout);

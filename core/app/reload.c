@@ -5,6 +5,7 @@
 #include "core/app/settings.h"
 #include "core/base/alloc.h"
 #include "core/http/accesslog.h"
+#include "core/http/route.h"
 #include "log/errlog.h"
 
 #include <stdio.h>
@@ -54,7 +55,9 @@ static unsigned count_new(const struct runtime_gen *g, const struct runtime_gen 
         if (!kept) {
             n++;
             if (log_them) {
-                errlog(ERRLOG_NOTICE, "reload: listening on http://%s", g->listens[i]->addr.text);
+                errlog(ERRLOG_NOTICE, "reload: listening on %s://%s",
+                       route_table(g->wg.conf)->groups[i].ssl ? "https" : "http",
+                       g->listens[i]->addr.text);
             }
         }
     }

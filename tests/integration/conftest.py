@@ -16,7 +16,7 @@ import pytest
 BIN = os.environ.get("SPATE_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "spate")
 
-LISTEN_RE = re.compile(rb"listening on http://(\S+):(\d+) ")
+LISTEN_RE = re.compile(rb"listening on https?://(\S+):(\d+) ")
 
 
 class Spate:
