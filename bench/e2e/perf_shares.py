@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Where a server's samples went in a `perf record -g` file (tls_bench.py / h2_bench.py
 --profile): the share of each library (the kernel included) and of the top symbols, over the
-samples whose thread name starts with one of the given prefixes, by the leaf frame.
+samples of the server's processes (DATA's .pids file beside it, written by --profile) or,
+without one, of the threads whose name starts with one of the given prefixes (other
+sessions' servers of the same name may run on the CPU too), by the leaf frame.
 `perf report --comms ... --sort dso` drops some rows on this perf version; this reads
 `perf script` instead.
 
@@ -18,7 +20,13 @@ def main():
     ap.add_argument("comm", nargs="+", help="thread name prefixes (spate-w, nginx, h2o)")
     ap.add_argument("--top", type=int, default=15)
     a = ap.parse_args()
-    out = subprocess.run(["perf", "script", "-i", a.data, "-F", "comm,ip,sym,dso"],
+    pids = None
+    try:
+        with open(a.data.rsplit(".", 1)[0] + ".pids") as f:
+            pids = set(f.read().split())
+    except OSError:
+        pass
+    out = subprocess.run(["perf", "script", "-i", a.data, "-F", "comm,pid,ip,sym,dso"],
                          capture_output=True, text=True).stdout
     dso = collections.Counter()
     sym = collections.Counter()
@@ -30,7 +38,9 @@ def main():
             continue
         if not line.startswith((" ", "\t")):
             every += 1
-            state = "leaf" if line.split()[0].startswith(tuple(a.comm)) else None
+            head = line.split()
+            ok = head[-1] in pids if pids else head[0].startswith(tuple(a.comm))
+            state = "leaf" if ok else None
             mine += state == "leaf"
             continue
         if state == "leaf":

@@ -382,7 +382,7 @@ def group_pids(pgid):
 class Profile:
     """With an output folder: `perf record -e cpu-clock -g` on CPU 0 (the server's, softirqs
     included) and `perf stat` of the server's system calls (its processes, all threads) over
-    one measured run; files NAME.data and NAME.stat. A run
+    one measured run; files NAME.data, NAME.stat and NAME.pids (the server's processes). A run
     measured while profiled pays for perf on its CPU: its numbers are not comparable."""
 
     def __init__(self, outdir, name, pgid):
@@ -392,11 +392,14 @@ class Profile:
         os.makedirs(outdir, exist_ok=True)
         base = os.path.join(outdir, name)
         ev = ",".join("syscalls:sys_enter_" + s for s in SYSCALLS)
+        pids = group_pids(pgid)
+        with open(base + ".pids", "w") as f:  # perf_shares.py counts only these
+            f.write(" ".join(pids) + "\n")
         self.procs = [
             subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "999", "-g",
                               "-C", "0", "-o", base + ".data"], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL),
-            subprocess.Popen(["perf", "stat", "-p", ",".join(group_pids(pgid)), "-e", ev,
+            subprocess.Popen(["perf", "stat", "-p", ",".join(pids), "-e", ev,
                               "-o", base + ".stat"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
 
