@@ -520,3 +520,57 @@ def test_mtls_follows_the_host_server(tmp_path, pki, sites):
     out = s_client(s.port, "-servername", "a.test",
                    request=b"GET /vars HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
     assert "HTTP/1.1 200" in out and "verify=NONE" in out, out
+
+
+def test_cipher_settings(tmp_path, pki, sites):
+    """ssl_ciphers, ssl_dhparam, ssl_ecdh_curve, ssl_conf_command and ssl_protocols take
+    effect in handshakes."""
+    dh = tmp_path / "dh.pem"
+    subprocess.run(["openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt",
+                    "dh_param:ffdhe2048", "-out", str(dh)], check=True, capture_output=True)
+    s = Site(tmp_path, [listen() + certs(pki["rsa"]) +
+                        "  ssl_ciphers DHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256;\n"
+                        "  ssl_dhparam %s;\n  ssl_ecdh_curve secp384r1;\n"
+                        "  ssl_conf_command Ciphersuites TLS_CHACHA20_POLY1305_SHA256;\n" % dh])
+    sites.append(s)
+    out = s_client(s.port, "-tls1_2", "-cipher", "DHE-RSA-AES256-GCM-SHA384", request=None)
+    assert "Cipher is DHE-RSA-AES256-GCM-SHA384" in out and "Server Temp Key: DH" in out, out
+    out = s_client(s.port, "-tls1_2", "-cipher", "ECDHE-RSA-AES256-GCM-SHA384", request=None)
+    assert "Cipher is (NONE)" in out or "New, TLSv1.2" not in out, out  # not in ssl_ciphers
+    out = s_client(s.port, "-tls1_3", request=None)
+    assert "Cipher is TLS_CHACHA20_POLY1305_SHA256" in out, out
+    assert "Server Temp Key: ECDH, secp384r1" in out, out
+    s.stop()
+    s = Site(tmp_path, [listen() + certs(pki["rsa"]) + "  ssl_protocols TLSv1.2;\n"])
+    sites.append(s)
+    assert "New, TLSv1.2" in s_client(s.port, request=None)
+    assert "New, TLSv1.3" not in s_client(s.port, "-tls1_3", request=None)
+
+
+def test_http2_over_alpn_has_the_variables(tmp_path, pki, sites):
+    s = Site(tmp_path, [listen() + "  http2 on;\n" + certs(pki["rsa"]) + VARS])
+    sites.append(s)
+    r = subprocess.run(["curl", "-sS", "--http2", "--cacert", pki["ca"].cert, "--resolve",
+                        "localhost:%d:127.0.0.1" % s.port, "-w", "%{http_version}",
+                        "https://localhost:%d/vars" % s.port],
+                       capture_output=True, text=True, timeout=30)
+    assert r.stdout.endswith("\n2"), (r.stdout, r.stderr)
+    assert "alpn=h2" in r.stdout and "proto=TLSv1.3" in r.stdout, r.stdout
+    assert "sni=localhost" in r.stdout and "https=on" in r.stdout, r.stdout
+
+
+def test_mtls_over_http2(tmp_path, pki, sites):
+    s = Site(tmp_path, [listen() + "  http2 on;\n" + certs(pki["rsa"]) + VARS +
+                        "  ssl_client_certificate %s;\n  ssl_verify_client on;\n"
+                        % pki["ca"].cert])
+    sites.append(s)
+    c = pki["client"]
+    base = ["curl", "-sS", "--http2", "--cacert", pki["ca"].cert, "--resolve",
+            "localhost:%d:127.0.0.1" % s.port, "-w", " %{http_code} %{http_version}"]
+    url = "https://localhost:%d/vars" % s.port
+    r = subprocess.run(base + ["--cert", c.cert, "--key", c.key, url], capture_output=True,
+                       text=True, timeout=30)
+    assert r.stdout.endswith(" 200 2") and "verify=SUCCESS" in r.stdout, (r.stdout, r.stderr)
+    r = subprocess.run(base + [url], capture_output=True, text=True, timeout=30)
+    assert r.stdout.endswith(" 400 2"), (r.stdout, r.stderr)
+    assert "No required SSL certificate was sent" in r.stdout, r.stdout
