@@ -75,7 +75,7 @@ static void drop_file(struct tls_conn *tc)
         block_put(&tc->w->file_pool, tc->file);
         tc->file = NULL;
     }
-    tc->file_len = tc->file_pos = 0;
+    tc->file_len = tc->file_pos = tc->file_skew = 0;
 }
 
 /* Returns the send buffer to the pool once nothing is in it. */
@@ -146,7 +146,7 @@ static size_t gather(struct outq *q, char *stage)
             break;
         }
         size_t k = (size_t)MIN(s->len, TLS_REC_PLAIN - n);
-        memcpy(stage + n, s->ptr, k);
+        tls_copy(stage + n, s->ptr, k);
         n += k;
     }
     return n;
@@ -169,6 +169,9 @@ static bool read_file(struct transport *t, const struct outq_seg *s, bool *err)
         return false;
     }
     size_t want = (size_t)MIN(s->len, TLS_FILE_CHUNK);
+    /* the kernel's copy from the page cache is fast when the buffer has the file offset's
+     * alignment (its source is a page) */
+    tc->file_skew = (uint32_t)(s->off - (uintptr_t)tc->file) & (TLS_ALIGN - 1);
     struct transport_env *env = t->env;
     bool cold = env->cold_reads && !transport_sock_cached(t, s, want);
     if (want == s->len) {
@@ -178,7 +181,8 @@ static bool read_file(struct transport *t, const struct outq_seg *s, bool *err)
     }
     if (cold) {
         atomic_fetch_add_explicit(&env->reads, 1, memory_order_relaxed);
-        io_read(env->loop, &t->read_op, s->ref->fd, tc->file, (unsigned)want, s->off);
+        io_read(env->loop, &t->read_op, s->ref->fd, tc->file + tc->file_skew, (unsigned)want,
+                s->off);
         tc->flags |= TLS_READ;
         t->pending++;
         sync_sending(t);
@@ -186,7 +190,7 @@ static bool read_file(struct transport *t, const struct outq_seg *s, bool *err)
     }
     ssize_t r;
     do {
-        r = pread(s->ref->fd, tc->file, want, (off_t)s->off);
+        r = pread(s->ref->fd, tc->file + tc->file_skew, want, (off_t)s->off);
     } while (r < 0 && errno == EINTR);
     if (r <= 0) {
         errlog(ERRLOG_WARN, "reading a file for conn %llu: %s", (unsigned long long)t->id,
@@ -195,8 +199,8 @@ static bool read_file(struct transport *t, const struct outq_seg *s, bool *err)
         *err = true;
         return false;
     }
-    tc->file_len = (uint32_t)r;
-    tc->file_pos = 0;
+    tc->file_pos = tc->file_skew;
+    tc->file_len = tc->file_skew + (uint32_t)r;
     return false;
 }
 
@@ -211,8 +215,15 @@ static bool fill(struct transport *t)
     while (TLS_OUT_CAP - tc->out_len >= TLS_REC_ROOM) {
         if (tc->file_pos < tc->file_len) {
             size_t n = MIN(tc->file_len - tc->file_pos, TLS_REC_PLAIN);
+            const char *p = tc->file + tc->file_pos;
             tc->file_pos += (uint32_t)n; /* first: the advance may end the segment */
-            if (!seal(t, tc->file + tc->file_pos - n, n)) {
+            if (n >= 2048 && tls_skew(tc, p)) {
+                /* aligned for the read, not for SSL_write's copy: a fast copy in between */
+                char *stage = tc->w->stage + tls_skew(tc, tc->w->stage);
+                tls_copy(stage, p, n);
+                p = stage;
+            }
+            if (!seal(t, p, n)) {
                 return false;
             }
             continue;
@@ -230,10 +241,18 @@ static bool fill(struct transport *t)
             continue;
         }
         bool ok;
+        char *stage = tc->w->stage + tls_skew(tc, tc->w->stage);
+        size_t n = (size_t)MIN(s->len, TLS_REC_PLAIN);
         if (s->len >= TLS_REC_PLAIN || q->count == 1) {
-            ok = seal(t, s->ptr, (size_t)MIN(s->len, TLS_REC_PLAIN));
+            if (n >= 2048 && tls_skew(tc, s->ptr)) {
+                /* misaligned for SSL_write's copy: two fast copies beat one slow one */
+                tls_copy(stage, s->ptr, n);
+                ok = seal(t, stage, n);
+            } else {
+                ok = seal(t, s->ptr, n);
+            }
         } else {
-            ok = seal(t, tc->w->stage, gather(q, tc->w->stage));
+            ok = seal(t, stage, gather(q, stage));
         }
         if (!ok) {
             return false;
@@ -319,8 +338,8 @@ static void on_read(struct io_op *op, int res, unsigned flags)
     sync_sending(t);
     if (!closed(t)) {
         if (res > 0) {
-            tc->file_len = (uint32_t)res;
-            tc->file_pos = 0;
+            tc->file_pos = tc->file_skew;
+            tc->file_len = tc->file_skew + (uint32_t)res;
             tls_flush(t);
         } else {
             errlog(ERRLOG_WARN, "reading a file for conn %llu: %s", (unsigned long long)t->id,
@@ -434,6 +453,26 @@ static void failed(struct transport *t)
     }
 }
 
+/* Bytes between a record's start and its plaintext: the header, and TLS 1.2's explicit IV. */
+static uint8_t record_lead(const SSL *ssl)
+{
+    const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
+    if (SSL_version(ssl) != TLS1_2_VERSION || !c) {
+        return 5;
+    }
+    switch (SSL_CIPHER_get_cipher_nid(c)) {
+    case NID_aes_128_gcm:
+    case NID_aes_256_gcm:
+    case NID_aes_128_ccm:
+    case NID_aes_256_ccm:
+        return 5 + 8;
+    case NID_chacha20_poly1305:
+        return 5;
+    default:
+        return 5 + 16; /* CBC: an IV of one block */
+    }
+}
+
 /* Drives the handshake with what arrived; on completion, secured and the first data. */
 static void handshake(struct transport *t)
 {
@@ -451,6 +490,7 @@ static void handshake(struct transport *t)
         return;
     }
     tc->flags |= TLS_DONE;
+    tc->wlead = record_lead(tc->ssl);
     count(&t->env->tls_handshakes);
     if (SSL_session_reused(tc->ssl)) {
         count(&t->env->tls_resumed);
@@ -659,7 +699,7 @@ static struct tls_worker *worker_state(struct transport_env *env)
         }
         /* idle buffers kept: enough for the connections sending at once on a busy worker */
         block_pool_init(&w->out_pool, TLS_OUT_CAP, 64);
-        block_pool_init(&w->file_pool, TLS_FILE_CHUNK, 32);
+        block_pool_init(&w->file_pool, TLS_FILE_CHUNK + TLS_ALIGN, 32);
         env->tls = w;
     }
     return env->tls;

@@ -48,7 +48,8 @@ static int bio_write(BIO *b, const char *buf, int len)
         return -1;
     }
     size_t n = MIN(room, (size_t)len);
-    memcpy(tc->out + tc->out_len, buf, n);
+    tc->wmod = (uint8_t)((uintptr_t)buf & (TLS_ALIGN - 1)); /* the record start: fixed */
+    tls_copy(tc->out + tc->out_len, buf, n);
     tc->out_len += (uint32_t)n;
     return (int)n;
 }
