@@ -10,8 +10,9 @@ completed with a 2xx status (the measured run includes its 64 connections' setup
 handshakes). Every server starts fresh each round (all at once, each on its own ports);
 within a round each mode runs on every server in turn, in an order rotated per mode and
 round, so that the runs compared are seconds apart; the report gives the ratio of the
-medians and the median of the per-round ratios. `other` is the CPU the rest of the machine used during the run
-(% of one core). Prints each run, then medians and ratios to nginx and h2o.
+medians and the median of the per-round ratios. `other` is the CPU the rest of the machine
+used during the run (% of one core). Prints each run, then medians and ratios to nginx and
+h2o.
 
 nginx 1.22 (Debian) has no `http2 on;` (1.25): it gets `listen ... ssl http2` and, for h2c,
 `listen ... http2`. spate gets `http2 on;` in both servers.
@@ -75,8 +76,10 @@ def precheck(port, mode):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--spate", help="spate binary (Release); without it: nginx and h2o only")
+    ap.add_argument("--spate-ref", metavar="BIN", help="a second spate binary (another "
+                    "build, to compare two trees), measured as the server spate-ref")
     ap.add_argument("--servers", help="comma list of spate,nginx,h2o (default: all three, "
-                    "spate when --spate is given)")
+                    "spate when --spate is given; spate-ref with --spate-ref)")
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=4)
@@ -89,7 +92,8 @@ def main():
                     help="leave ssl_conf_command out of spate's configuration")
     a = ap.parse_args()
     servers = a.servers.split(",") if a.servers else (
-        ["nginx", "h2o", "spate"] if a.spate else ["nginx", "h2o"])
+        ["nginx", "h2o", "spate"] if a.spate else ["nginx", "h2o"]) + (
+        ["spate-ref"] if a.spate_ref and not a.servers else [])
     modes = a.modes.split(",")
     ts.setup()
     print("kTLS:", ts.ktls_state())
@@ -101,7 +105,9 @@ def main():
             with contextlib.ExitStack() as stack:
                 srvs = {}
                 for name in servers:
-                    cmd = ts.server_cmd(name, modes, a.spate, not a.no_spate_conf_command)
+                    cmd = ts.server_cmd(name, modes,
+                                        a.spate_ref if name == "spate-ref" else a.spate,
+                                        not a.no_spate_conf_command)
                     srvs[name] = stack.enter_context(
                         ts.Server(name, cmd, [ts.PORTS[name][m] for m in modes]))
                 for i, m in enumerate(modes):
@@ -109,7 +115,7 @@ def main():
                     for name in servers[k:] + servers[:k]:
                         r = run_one(srvs[name], ts.PORTS[name][m], m, a, name)
                         res[(name, m)].append(r)
-                        print("round %d %-5s %-5s %9.0f req/s %7.2f us/req  srv %3.0f%% "
+                        print("round %d %-9s %-5s %9.0f req/s %7.2f us/req  srv %3.0f%% "
                               "client %3.0f%% other %3.0f%%%s" % (
                                   rnd + 1, name, m, r["rate"], r["us"], r["srv"], r["client"],
                                   r["other"],

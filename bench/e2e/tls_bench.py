@@ -121,8 +121,10 @@ def measure(srv, ports, sc, seconds, profile=None):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--spate", help="spate binary (Release); without it: nginx and h2o only")
+    ap.add_argument("--spate-ref", metavar="BIN", help="a second spate binary (another "
+                    "build, to compare two trees), measured as the server spate-ref")
     ap.add_argument("--servers", help="comma list of spate,nginx,h2o (default: nginx and "
-                    "spate when --spate is given, else nginx,h2o)")
+                    "spate when --spate is given, else nginx,h2o; spate-ref with --spate-ref)")
     ap.add_argument("--scenarios", default="small,1m,full,resumed")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=4)
@@ -133,7 +135,8 @@ def main():
                     help="leave ssl_conf_command out of spate's configuration")
     a = ap.parse_args()
     servers = a.servers.split(",") if a.servers else (
-        ["nginx", "spate"] if a.spate else ["nginx", "h2o"])
+        ["nginx", "spate"] if a.spate else ["nginx", "h2o"]) + (
+        ["spate-ref"] if a.spate_ref and not a.servers else [])
     scen = a.scenarios.split(",")
     ts.setup()
     print("kTLS:", ts.ktls_state())
@@ -147,7 +150,9 @@ def main():
                 srvs = {}
                 for name in servers:
                     ports = ts.PORTS[name]
-                    cmd = ts.server_cmd(name, kinds, a.spate, not a.no_spate_conf_command)
+                    cmd = ts.server_cmd(name, kinds,
+                                        a.spate_ref if name == "spate-ref" else a.spate,
+                                        not a.no_spate_conf_command)
                     srvs[name] = stack.enter_context(
                         ts.Server(name, cmd, [ports[k] for k in kinds]))
                 problems = {name: ts.precheck_tls(ts.PORTS[name]["tls"])[0] for name in servers}
@@ -158,7 +163,7 @@ def main():
                                     (a.profile, "%s-%s" % (name, c)) if a.profile else None)
                         r["flags"] += problems[name]
                         res[(name, c)].append(r)
-                        print("round %d %-5s %-7s %9.0f /s %8.2f us  srv %3.0f%% client %3.0f%% "
+                        print("round %d %-9s %-7s %9.0f /s %8.2f us  srv %3.0f%% client %3.0f%% "
                               "other %3.0f%%%s" % (rnd + 1, name, c, r["rate"], r["us"],
                                                    r["srv"], r["client"], r["other"],
                                                    ("  FLAGS: " + "; ".join(r["flags"]))

@@ -112,7 +112,8 @@ def ktls_state():
 # "plain" is HTTP/1.1 in clear text (what TLS adds to a request is the difference).
 PORTS = {"spate": {"tls": 27440, "h2tls": 27441, "h2c": 27442, "plain": 27443},
          "nginx": {"tls": 27450, "h2tls": 27451, "h2c": 27452, "plain": 27453},
-         "h2o": {"tls": 27460, "h2tls": 27461, "h2c": 27462, "plain": 27463}}
+         "h2o": {"tls": 27460, "h2tls": 27461, "h2c": 27462, "plain": 27463},
+         "spate-ref": {"tls": 27470, "h2tls": 27471, "h2c": 27472, "plain": 27473}}
 
 NGINX_CONF = """worker_processes 1;
 daemon off;
@@ -209,13 +210,14 @@ def server_cmd(name, kinds, spate_bin=None, spate_conf_command=True):
         return ["nginx", "-p", ROOT + "/nginx", "-c", path]
     if name == "h2o":
         listens = "".join(
-            (H2O_PLAIN if k in ("h2c", "plain") else H2O_TLS).format(port=ports[k], **fmt) for k in kinds)
+            (H2O_PLAIN if k in ("h2c", "plain") else H2O_TLS).format(port=ports[k], **fmt)
+            for k in kinds)
         path = ROOT + "/h2o.conf"
         with open(path, "w") as f:
             f.write(H2O_CONF.format(listens=listens, user=pwd.getpwuid(os.getuid()).pw_name,
                                     **fmt))
         return ["h2o", "-c", path]
-    if name == "spate":
+    if name in ("spate", "spate-ref"):
         servers = []
         for k in kinds:
             extra = ""
@@ -227,7 +229,7 @@ def server_cmd(name, kinds, spate_bin=None, spate_conf_command=True):
                 servers.append(SPATE_TLS.format(port=ports[k], extra=extra, **fmt))
             else:
                 servers.append(SPATE_PLAIN.format(port=ports[k], extra=extra, **fmt))
-        path = ROOT + "/spate.conf"
+        path = ROOT + "/%s.conf" % name
         with open(path, "w") as f:
             f.write(SPATE_CONF.format(servers="".join(servers), **fmt))
         return [os.path.abspath(spate_bin), "-c", path]
