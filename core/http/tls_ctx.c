@@ -6,6 +6,7 @@
 #include "core/http/tls_sni.h"
 #include "core/http/tls_tickets.h"
 #include "core/net/tls.h"
+#include "log/errlog.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -375,7 +376,15 @@ static int build(const struct tls_ctx_params *p, SSL_CTX *ctx, struct tls_info *
             return conf_fail_at(err, errlen, at, "out of memory");
         }
     }
-    if (p->ts->stapling) {
+    if (p->ts->stapling && !p->ts->stapling_file) {
+        /* nginx asks the certificate's responder; spate does not: a pasted configuration
+         * still loads, and says it staples nothing */
+        struct conf_where w = tls_srv_where(p->block, p->slot, TLS_ROW_STAPLING);
+        errlog(ERRLOG_WARN,
+               "%s:%d: ssl_stapling on without ssl_stapling_file: spate does not ask OCSP "
+               "responders, nothing is stapled",
+               w.file ? w.file : "?", w.line);
+    } else if (p->ts->stapling) {
         struct tls_staple *s = tls_staple_new(p, ctx, err, errlen);
         if (!s) {
             return -1;

@@ -165,13 +165,7 @@ struct tls_staple *tls_staple_new(const struct tls_ctx_params *p, SSL_CTX *ctx, 
                                   size_t errlen)
 {
     const char *path = p->ts->stapling_file;
-    struct conf_where w = tls_srv_where(p->block, p->slot, TLS_ROW_STAPLING);
-    if (!path) {
-        conf_fail_at(err, errlen, w,
-                     "ssl_stapling needs ssl_stapling_file (spate does not ask responders)");
-        return NULL;
-    }
-    w = tls_srv_where(p->block, p->slot, TLS_ROW_STAPLING_FILE);
+    struct conf_where w = tls_srv_where(p->block, p->slot, TLS_ROW_STAPLING_FILE);
     struct tls_staple *s = sp_calloc(1, sizeof(*s));
     if (!s) {
         conf_fail_at(err, errlen, w, "out of memory");

@@ -206,7 +206,7 @@ static int on_ticket(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHE
 {
     const struct tls_tickets *t = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tickets_index);
     if (!t) {
-        return enc ? -1 : 0;
+        return 0; /* no keys here: no ticket made, none opened */
     }
     const struct tls_ticket_key *keys = t->keys;
     unsigned n = t->nkeys;

@@ -131,8 +131,9 @@ def test_inherited_from_http_level(tmp_path, pki):
 def test_nginx_only_directives_accepted(tmp_path, pki):
     rc, err = check(tmp_path, server(certs(pki["rsa"]) + "  ssl_session_cache shared:SSL:10m;\n"
                                      "  ssl_buffer_size 4k;\n  ssl_stapling_verify on;\n"
-                                     "  ssl_prefer_server_ciphers on;\n"))
+                                     "  ssl_prefer_server_ciphers on;\n  ssl_stapling on;\n"))
     assert rc == 0, err
+    assert "ssl_stapling on without ssl_stapling_file" in err and "nothing is stapled" in err
 
 
 def test_docs_example_parses(tmp_path, pki):

@@ -183,8 +183,6 @@ static void test_errors_name_the_line(void **state)
     expect_error("server { listen 127.0.0.1:0 ssl; root /tmp; " CERT "\n"
                  " ssl_session_ticket_key tests/data/tls/ca.pem; }\n",
                  "must be 48 or 80 bytes");
-    expect_error("server { listen 127.0.0.1:0 ssl; root /tmp; " CERT "\n ssl_stapling on; }\n",
-                 "t.conf:2: ssl_stapling needs ssl_stapling_file");
     expect_error("server { listen 127.0.0.1:0 ssl; root /tmp; " CERT "\n"
                  " ssl_verify_client on; }\n",
                  "t.conf:2: no ssl_client_certificate or ssl_trusted_certificate");
