@@ -85,6 +85,31 @@ static int readable(const char *path, struct conf_where w, const char *what, cha
 
 /* ---------------------------------------------------------------- certificates and keys */
 
+/* An encrypted key would make OpenSSL ask for its pass phrase on the terminal: never. */
+static int no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)arg;
+    return -1;
+}
+
+/* Whether a PEM file holds an encrypted key (PKCS#8's or the traditional header). */
+static bool encrypted_pem(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[256];
+    bool enc = false;
+    while (f && !enc && fgets(line, sizeof(line), f)) {
+        enc = strstr(line, "ENCRYPTED") != NULL;
+    }
+    if (f) {
+        fclose(f);
+    }
+    return enc;
+}
+
 static int load_pair(SSL_CTX *ctx, const struct tls_file *cert, const struct tls_file *key,
                      char *err, size_t errlen)
 {
@@ -105,6 +130,13 @@ static int load_pair(SSL_CTX *ctx, const struct tls_file *cert, const struct tls
             return conf_fail_at(err, errlen, key->where,
                                 "the key \"%s\" does not match the certificate \"%s\"", key->path,
                                 cert->path);
+        }
+        if (encrypted_pem(key->path)) {
+            ERR_clear_error();
+            return conf_fail_at(err, errlen, key->where,
+                                "the key \"%s\" is encrypted: decrypt it (openssl pkey -in KEY "
+                                "-out PLAIN); spate has no ssl_password_file",
+                                key->path);
         }
         return conf_fail_at(err, errlen, key->where,
                             "cannot load certificate key \"%s\" (for \"%s\"): %s", key->path,
@@ -356,6 +388,7 @@ static int build(const struct tls_ctx_params *p, SSL_CTX *ctx, struct tls_info *
 {
     struct conf_where at = p->block->where;
     char why[256];
+    SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
                                  SSL_OP_SINGLE_ECDH_USE | SSL_OP_SINGLE_DH_USE);
     if (set_protocols(p, ctx, err, errlen) < 0 || set_ciphers(p, ctx, err, errlen) < 0 ||

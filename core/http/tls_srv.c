@@ -19,6 +19,12 @@ static int files_parse(struct conf_parse *p, const struct conf_row *r, void *fie
     if (a[0][0] == '\0') {
         return conf_error(p, "\"%s\" needs a file name, not an empty string", r->name);
     }
+    if (strchr(a[0], '$') || strncmp(a[0], "data:", 5) == 0) {
+        return conf_error(p,
+                          "\"%s\": variables and data: values are not supported (spate loads "
+                          "every certificate when the configuration is read); name a file",
+                          r->name);
+    }
     struct tls_file *nv = sp_realloc(l->v, (l->n + 1) * sizeof(*nv));
     if (!nv) {
         return conf_error(p, "out of memory");

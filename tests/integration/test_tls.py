@@ -122,6 +122,18 @@ def test_bad_values(tmp_path, pki):
         assert rc == 1 and "t.conf:6:" in err and want in err, (line, err)
 
 
+def test_encrypted_key_and_variables_refused(tmp_path, pki):
+    enc = tmp_path / "enc.key"
+    subprocess.run(["openssl", "pkey", "-in", pki["rsa"].key, "-aes256", "-passout", "pass:x",
+                    "-out", str(enc)], check=True, capture_output=True)
+    conf = server("  ssl_certificate %s;\n  ssl_certificate_key %s;\n" % (pki["rsa"].cert, enc))
+    # OpenSSL would ask for the pass phrase on the terminal: the check fails at once instead
+    rc, err = check(tmp_path, conf)
+    assert rc == 1 and "t.conf:5: the key" in err and "is encrypted" in err, err
+    rc, err = check(tmp_path, server("  ssl_certificate /etc/ssl/$ssl_server_name.pem;\n"))
+    assert rc == 1 and "t.conf:4:" in err and "variables and data: values" in err, err
+
+
 def test_inherited_from_http_level(tmp_path, pki):
     text = "http {\n" + certs(pki["rsa"]) + server("") + "}\n"
     rc, err = check(tmp_path, text)
@@ -347,6 +359,15 @@ def test_alpn(tmp_path, pki, sites):
     out = s_client(s.port, "-servername", "a.test", "-alpn", "h2",
                    request=b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
     assert "HTTP/1.1 200" in out, out
+    s.stop()
+    # nginx's older form: `listen ... ssl http2` offers h2 for every server of the address
+    s = Site(tmp_path, [
+        listen(" http2 default_server") + "  server_name a.test;\n" + certs(pki["a"]),
+        listen() + "  server_name b.test;\n" + certs(pki["b"]),
+    ])
+    sites.append(s)
+    assert alpn("b.test", "h2,http/1.1") == "h2"
+    assert alpn("a.test", "h2,http/1.1") == "h2"
 
 
 def test_ocsp_stapling(tmp_path, pki, sites):
