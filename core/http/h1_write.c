@@ -20,6 +20,7 @@
 #include "core/http/h1_pace.h"
 #include "core/http/h1_track.h"
 #include "core/http/limit_rate.h"
+#include "core/http/resp_fields.h"
 #include "core/http/respond.h"
 #include "core/io/loop.h"
 #include "log/errlog.h"
@@ -192,31 +193,10 @@ static struct slice status_line(int status, char *buf)
     return slice_make(buf, b.len);
 }
 
-/* Decorations a location configures: expires, cache_control, add_header. rep: what they
- * replace of the generated fields (headers_replaced). */
-static void put_decorations(struct head *h, const struct headers_conf *d, int status, time_t now,
-                            unsigned rep, char *expires, char *maxage)
+/* A field of the protocol-neutral walk (resp_fields.h) as a head line. */
+static void head_field(void *arg, struct slice name, struct slice value)
 {
-    bool listed = headers_status_ok(status);
-    if (listed && d->expires.on) {
-        if (!(rep & HG_EXPIRES)) {
-            http_date_format(expires, now + (time_t)d->expires.seconds);
-            put_field(h, SLICE_LIT("Expires"), slice_make(expires, HTTP_DATE_LEN));
-        }
-        if (!d->cache_control && !(rep & HG_CACHE_CONTROL)) {
-            memcpy(maxage, "max-age=", 8);
-            size_t n = 8 + num_u64_to_dec(maxage + 8, d->expires.seconds);
-            put_field(h, SLICE_LIT("Cache-Control"), slice_make(maxage, n));
-        }
-    }
-    if (listed && d->cache_control && !(rep & HG_CACHE_CONTROL)) {
-        put_field(h, SLICE_LIT("Cache-Control"), slice_cstr(d->cache_control));
-    }
-    for (unsigned i = 0; i < d->add.n; i++) {
-        if (listed || d->add.v[i].always) {
-            put_field(h, slice_cstr(d->add.v[i].name), slice_cstr(d->add.v[i].value));
-        }
-    }
+    put_field(arg, name, value);
 }
 
 /* ---------------------------------------------------------------- queueing bytes */
@@ -355,7 +335,8 @@ static int queue(struct h1_conn *h, const struct head *hd, const struct resp *s,
  * Transfer-Encoding: chunked. Buffers for formatted values come from the caller.
  */
 struct head_bufs {
-    char status[64], expires[HTTP_DATE_LEN], maxage[32];
+    char status[64];
+    struct resp_fields_bufs rf;
 };
 
 static void build_head(struct h1_conn *h, const struct req *r, struct head *hd,
@@ -363,9 +344,8 @@ static void build_head(struct h1_conn *h, const struct req *r, struct head *hd,
 {
     struct h1_env *e = h1_env_of(h);
     const struct resp *s = &r->resp;
-    const struct headers_conf *deco = r->loc ? r->loc->hdrs : NULL;
-    bool configured = deco && (deco->add.n || (headers_status_ok(s->status) &&
-                                               (deco->expires.on || deco->cache_control)));
+    const struct headers_conf *deco = resp_fields_deco(r);
+    bool configured = resp_fields_decorated(deco, s->status);
     unsigned rep = headers_replaced(deco, s->status); /* 0: the fast path */
     hd->n = 0;
     hd->len = 0;
@@ -393,15 +373,7 @@ static void build_head(struct h1_conn *h, const struct req *r, struct head *hd,
         put_text(hd, slice_make(blk->text, blk->val));
         cl = UINT64_MAX;
     } else if (ent && (s->entity_parts & RESP_ENT_TYPE)) {
-        if (!(rep & HG_CONTENT_TYPE)) {
-            put_field(hd, SLICE_LIT("Content-Type"), ent->mime);
-        }
-        if (ent->enc) {
-            put_field(hd, SLICE_LIT("Content-Encoding"), slice_cstr(fs_enc_name(ent->enc)));
-        }
-        if (ent->nosniff) {
-            put_text(hd, SLICE_LIT(NOSNIFF_LINE));
-        }
+        resp_fields_entity_type(ent, rep, head_field, hd);
     }
     if (s->body == RESP_BODY_PAGE && !(rep & HG_CONTENT_TYPE)) {
         put_text(hd, SLICE_LIT("Content-Type: text/html\r\n"));
@@ -412,29 +384,20 @@ static void build_head(struct h1_conn *h, const struct req *r, struct head *hd,
     if (te) {
         put_text(hd, SLICE_LIT("Transfer-Encoding: chunked\r\n"));
     }
-    for (unsigned i = 0; i < s->nfields; i++) {
-        const struct resp_field *f = &s->fields[i];
-        if (!rep || !(rep & headers_generated_bit(f->name))) {
-            put_field(hd, f->name, f->value);
-        }
+    if (s->nfields) {
+        resp_fields_own(s, rep, head_field, hd);
     }
     if (ent && (s->entity_parts & RESP_ENT_VALIDATORS)) {
         if (blk && plain) {
+            /* the prebuilt block's validators: Last-Modified, ETag, Accept-Ranges */
             put_text(hd, slice_make(blk->text + blk->val, (size_t)(blk->end - blk->val)));
         } else {
-            static const struct slice names[] = {SLICE_LIT("Last-Modified"), SLICE_LIT("ETag"),
-                                                 SLICE_LIT("Accept-Ranges")};
-            static const unsigned bits[] = {HG_LAST_MODIFIED, HG_ETAG, HG_ACCEPT_RANGES};
-            const struct slice values[] = {ent->last_modified, ent->etag, SLICE_LIT("bytes")};
-            for (size_t k = 0; k < ARRAY_SIZE(names); k++) {
-                if (!(rep & bits[k]) && values[k].len) {
-                    put_field(hd, names[k], values[k]);
-                }
-            }
+            resp_fields_validators(ent, rep, head_field, hd);
         }
     }
     if (configured) {
-        put_decorations(hd, deco, s->status, e->http.loop->now_s, rep, bufs->expires, bufs->maxage);
+        resp_fields_decorations(deco, s->status, e->http.loop->now_s, rep, &bufs->rf, head_field,
+                                hd);
     }
     if (close) {
         put_text(hd, SLICE_LIT("Connection: close\r\n"));
