@@ -253,6 +253,15 @@ int h2_build_finish(struct h2_build *b, bool end_stream)
     if (rc < 0) {
         return rc;
     }
+    if (b->authority.len && !b->host.ptr) {
+        /* a Host field from :authority, as nginx makes one: $http_host, HTTP_HOST, upstreams */
+        static const char host[] = "host";
+        rc = hdr_table_add(&m->headers, b->a, SLICE_LIT("host"), b->authority,
+                           hash_bytes_lower(host, sizeof(host) - 1));
+        if (rc < 0) {
+            return rc;
+        }
+    }
     if ((rc = join_cookies(b)) < 0 || (rc = hdr_table_index(&m->headers, b->a)) < 0) {
         return rc;
     }

@@ -7,8 +7,9 @@
  * http_request the HTTP/1 parser makes, so routing and the handlers see no
  * difference: :method and :path become the request line's method and target,
  * :authority (or Host) becomes the host, cookies are joined with "; " (RFC 9113
- * 8.2.3), content-length gives the body's length. Names and values are copied
- * into the stream's arena (the decoder's buffers are transient).
+ * 8.2.3), content-length gives the body's length; a Host field is made from :authority
+ * when the request has none (as nginx does, for $http_host and upstreams). Names and values are
+ * copied into the stream's arena (the decoder's buffers are transient).
  *
  * Malformed requests (RFC 9113 8.1.1) get -400: the session resets the stream
  * with PROTOCOL_ERROR. A header list over the limits (the head size and field

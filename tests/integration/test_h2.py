@@ -323,3 +323,47 @@ def test_tls_h2load(tls_site):
     out = r.stdout.decode()
     assert "Application protocol: h2" in out, out
     assert "300 succeeded, 0 failed, 0 errored, 0 timeout" in out, out
+
+
+def test_reload_sends_goaway_finishes_streams_then_serves_the_new_configuration(tmp_path,
+                                                                                docroot):
+    if not shutil.which("nghttp"):
+        pytest.skip("nghttp (nghttp2-client) is not installed")
+    conf = tmp_path / "spate.conf"
+    errlog = tmp_path / "error.log"
+
+    def write(gen):
+        # `user root;`: pytest's directories are root's; a reload reads them again
+        text = ("user root;\nworkers 1;\nerror_log %s info;\nserver {\n  listen 127.0.0.1:%s;\n"
+                "  http2 on;\n  root %s;\n  add_header X-Gen %s always;\n"
+                "  location /stream { test_stream 400k 4k 5ms; }\n}\n"
+                % (errlog, port, docroot, gen))
+        tmp = conf.with_suffix(".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, conf)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    write("A")
+    s = Spate(["-c", str(conf)]).start()
+    try:
+        p = subprocess.Popen(["nghttp", "-nv", s.url("/stream")], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        time.sleep(0.15)
+        write("B")
+        s.proc.send_signal(signal.SIGHUP)
+        out = p.communicate(timeout=30)[0].decode()
+        assert "recv GOAWAY frame" in out and "error_code=NO_ERROR" in out, out
+        got = sum(int(x.split("=")[1].split(",")[0]) for x in out.split("recv DATA frame <")[1:])
+        assert got == 400 * 1024, out
+        deadline = time.monotonic() + 10
+        while "configuration 2 in force" not in errlog.read_text():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        c = H2Client(s.port)
+        st = c.get("/hello.txt")
+        assert st.status == 200 and st.header("x-gen") == "B"
+        c.close()
+    finally:
+        finish(s)

@@ -8,13 +8,12 @@
 #include "core/base/hash.h"
 #include "core/http/h2_build.h"
 
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-
-#include <cmocka.h>
 
 static struct arena_pool pool;
 static struct arena arena;
@@ -60,7 +59,7 @@ static void eq(struct slice s, const char *want)
 static void test_get(void **state)
 {
     (void)state;
-    static const struct kv f[] = {{":method", "GET"},      {":scheme", "https"},
+    static const struct kv f[] = {{":method", "GET"},       {":scheme", "https"},
                                   {":authority", "ex.com"}, {":path", "/a/b?x=1&y"},
                                   {"user-agent", "t/1"},    {"cookie", "a=1"},
                                   {"accept", "*/*"},        {"cookie", "b=2"}};
@@ -79,6 +78,9 @@ static void test_get(void **state)
     assert_non_null(c);
     eq(c->value, "a=1; b=2"); /* RFC 9113 8.2.3 */
     assert_null(hdr_next_dup(&msg.headers, c));
+    const struct http_header *hf = hdr_get_known(&msg.headers, HDR_HOST);
+    assert_non_null(hf); /* made from :authority */
+    eq(hf->value, "ex.com");
     const struct http_header *ua = hdr_get_known(&msg.headers, HDR_USER_AGENT);
     assert_non_null(ua);
     eq(ua->value, "t/1");
@@ -165,11 +167,11 @@ static void test_limits(void **state)
     }
     assert_int_equal(b.msg->headers.count, used);
     assert_int_equal(h2_build_finish(&b, true), -431);
-    static const struct kv many[] = {{":method", "GET"}, {":scheme", "http"}, {":path", "/"},
-                                     {"a", "1"}, {"b", "1"}, {"c", "1"}, {"d", "1"}, {"e", "1"},
-                                     {"f", "1"}, {"g", "1"}, {"h", "1"}, {"i", "1"}, {"j", "1"},
-                                     {"k", "1"}, {"l", "1"}, {"m", "1"}, {"n", "1"}, {"o", "1"},
-                                     {"p", "1"}, {"q", "1"}, {"r", "1"}};
+    static const struct kv many[] = {
+        {":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {"a", "1"}, {"b", "1"}, {"c", "1"},
+        {"d", "1"},         {"e", "1"},          {"f", "1"},     {"g", "1"}, {"h", "1"}, {"i", "1"},
+        {"j", "1"},         {"k", "1"},          {"l", "1"},     {"m", "1"}, {"n", "1"}, {"o", "1"},
+        {"p", "1"},         {"q", "1"},          {"r", "1"}};
     assert_int_equal(BUILD(many, true), -431); /* over headers_count_max (20 here) */
 }
 
