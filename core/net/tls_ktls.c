@@ -24,10 +24,11 @@
  * on kernel TLS connections (the FIN is).
  */
 
+#include "core/net/tls_ktls.h"
+
 #include "core/base/compiler.h"
 #include "core/net/plain.h"
 #include "core/net/tls_conn.h"
-#include "core/net/tls_ktls.h"
 #include "log/errlog.h"
 
 #include <errno.h>
@@ -176,14 +177,6 @@ void tls_ktls_prepare_ctx(SSL_CTX *ctx)
 
 /* ---------------------------------------------------------------- the keys */
 
-/* One direction's crypto_info, whatever the cipher (the kernel reads its header first). */
-union ktls_info {
-    struct tls_crypto_info base;
-    struct tls12_crypto_info_aes_gcm_128 gcm128;
-    struct tls12_crypto_info_aes_gcm_256 gcm256;
-    struct tls12_crypto_info_chacha20_poly1305 chacha;
-};
-
 struct ktls_cipher {
     uint16_t type;
     size_t key_len, iv_len; /* iv_len: the fixed IV (GCM: 4-byte salt in TLS 1.2, 12 in 1.3) */
@@ -276,7 +269,7 @@ static void put_seq(unsigned char out[8], uint64_t seq)
 }
 
 /* Fills one direction's crypto_info from key, fixed IV and record sequence number; bytes. */
-static socklen_t fill_info(union ktls_info *info, const struct ktls_cipher *c, bool v13,
+static socklen_t fill_info(union tls_ktls_info *info, const struct ktls_cipher *c, bool v13,
                            const uint8_t *key, const uint8_t *iv, uint64_t seq)
 {
     memset(info, 0, sizeof(*info));
@@ -290,8 +283,9 @@ static socklen_t fill_info(union ktls_info *info, const struct ktls_cipher *c, b
         memcpy(info->chacha.rec_seq, rs, 8);
         return sizeof(info->chacha);
     }
-    /* GCM: a 4-byte salt, then 8 bytes: the rest of the TLS 1.3 IV, or TLS 1.2's explicit
-     * nonce, which OpenSSL (and so the kernel) makes from the sequence number */
+    /* GCM: a 4-byte salt, then 8 bytes: the rest of the TLS 1.3 IV, or where the kernel's
+     * TLS 1.2 explicit nonces start counting: the sequence number (OpenSSL's counted from a
+     * random start: a repeat needs the two 64-bit counts to meet, a negligible chance) */
     unsigned char *salt, *ivp, *keyp, *seqp;
     socklen_t len;
     if (c->type == TLS_CIPHER_AES_GCM_128) {
@@ -309,8 +303,8 @@ static socklen_t fill_info(union ktls_info *info, const struct ktls_cipher *c, b
 }
 
 /* Both directions' crypto_info; false when the keys cannot be had. */
-static bool make_infos(struct tls_conn *tc, union ktls_info *tx, socklen_t *txlen,
-                       union ktls_info *rx, socklen_t *rxlen)
+bool tls_ktls_crypto_info(const struct tls_conn *tc, union tls_ktls_info *tx, socklen_t *txlen,
+                          union tls_ktls_info *rx, socklen_t *rxlen)
 {
     struct ktls_cipher c;
     const EVP_MD *md = digest_of(tc->ssl);
@@ -350,9 +344,9 @@ bool tls_ktls_switch(struct transport *t)
         return false; /* not yet: something of ours is still buffered */
     }
     tc->flags &= ~TLS_KEYS; /* one try */
-    union ktls_info tx, rx;
+    union tls_ktls_info tx, rx;
     socklen_t txlen, rxlen;
-    bool ok = make_infos(tc, &tx, &txlen, &rx, &rxlen);
+    bool ok = tls_ktls_crypto_info(tc, &tx, &txlen, &rx, &rxlen);
     OPENSSL_cleanse(tc->tx_secret, sizeof(tc->tx_secret));
     OPENSSL_cleanse(tc->rx_secret, sizeof(tc->rx_secret));
     ERR_clear_error();

@@ -10,9 +10,22 @@
 
 #include "core/net/transport.h"
 
+#include <linux/tls.h>
 #include <openssl/types.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
+
+struct tls_conn;
+
+/* One direction's TLS_TX / TLS_RX argument, whatever the cipher (the kernel reads its header
+ * first). */
+union tls_ktls_info {
+    struct tls_crypto_info base;
+    struct tls12_crypto_info_aes_gcm_128 gcm128;
+    struct tls12_crypto_info_aes_gcm_256 gcm256;
+    struct tls12_crypto_info_chacha20_poly1305 chacha;
+};
 
 /* Whether the kernel takes TCP_ULP "tls"; why gets "available" or "not available (reason)". */
 bool tls_ktls_probe(char *why, size_t len);
@@ -22,6 +35,15 @@ bool tls_ktls_available(void);
 
 /* The message and key-log callbacks kernel TLS needs, on ctx (nothing when not available). */
 void tls_ktls_prepare_ctx(SSL_CTX *ctx);
+
+/*
+ * The keys of tc's connection for both directions, as the kernel takes them: from the TLS 1.3
+ * traffic secrets (tc->tx_secret, rx_secret) or the TLS 1.2 master secret, with the record
+ * sequence numbers tc->tx_records and rx_records. False: not a cipher the kernel has, or the
+ * keys cannot be had. (Exposed for the unit test, which checks them against OpenSSL's records.)
+ */
+bool tls_ktls_crypto_info(const struct tls_conn *tc, union tls_ktls_info *tx, socklen_t *txlen,
+                          union tls_ktls_info *rx, socklen_t *rxlen);
 
 /*
  * After the handshake, at a point where nothing of ours is buffered either way (send buffer
