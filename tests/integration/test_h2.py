@@ -367,3 +367,21 @@ def test_reload_sends_goaway_finishes_streams_then_serves_the_new_configuration(
         c.close()
     finally:
         finish(s)
+
+
+def test_pasted_nginx_http2_directives_load(tmp_path, docroot):
+    conf = tmp_path / "nginx.conf"
+    conf.write_text("events { worker_connections 512; }\nhttp {\n"
+                    "  http2_max_concurrent_streams 64;\n  http2_chunk_size 16k;\n"
+                    "  http2_body_preread_size 128k;\n  http2_recv_buffer_size 512k;\n"
+                    "  http2_max_field_size 8k;\n  http2_max_header_size 32k;\n"
+                    "  http2_idle_timeout 3m;\n  http2_push_preload on;\n"
+                    "  server {\n    listen 127.0.0.1:0 http2;\n    root %s;\n  }\n}\n" % docroot)
+    r = subprocess.run([BIN, "-t", "-c", str(conf)], capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert b'"http2_push_preload" has no effect' in r.stderr, r.stderr
+    bad = tmp_path / "bad.conf"
+    bad.write_text("http2_frobnicate 1;\nserver {\n  listen 127.0.0.1:0;\n  root %s;\n}\n"
+                   % docroot)
+    r = subprocess.run([BIN, "-t", "-c", str(bad)], capture_output=True, timeout=30)
+    assert r.returncode != 0 and b"bad.conf:1:" in r.stderr, r.stderr
