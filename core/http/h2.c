@@ -384,10 +384,37 @@ static void h2_open(struct conn *c)
     conn_schedule(c); /* our SETTINGS go out at the end of the turn */
 }
 
+/* The access log is behind: new requests wait (as HTTP/1's do), their bytes kept. */
+static bool hold_input(struct h2_conn *h, const char *p, size_t n)
+{
+    struct conn *c = &h->c;
+    if (h->in_len + n > h2_env_of(h)->set->recv_buffer) {
+        conn_abort(c); /* a client sending on without limit while we cannot take it */
+        return false;
+    }
+    char *nb = sp_realloc(h->in, h->in_len + n);
+    if (!nb) {
+        conn_abort(c);
+        return false;
+    }
+    memcpy(nb + h->in_len, p, n);
+    h->in = nb;
+    h->in_len += (uint32_t)n;
+    if (!h->paused) {
+        h->paused = true;
+        c->tr.ops->read_stop(&c->tr);
+    }
+    return true;
+}
+
 static void h2_data(struct conn *c, const char *p, size_t n)
 {
     struct h2_conn *h = h2_of(c);
     if (!h->ng) {
+        return;
+    }
+    if (UNLIKELY(h->in_len || alog_waiting(h2_env_of(h)->h1->log))) {
+        hold_input(h, p, n);
         return;
     }
     ssize_t rv = nghttp2_session_mem_recv(h->ng, (const uint8_t *)p, n);
@@ -451,6 +478,19 @@ static void h2_resume(struct conn *c)
 {
     struct h2_conn *h = h2_of(c);
     conn_hold(c);
+    if (UNLIKELY(h->in_len) && !alog_waiting(h2_env_of(h)->h1->log)) {
+        /* the log caught up: what was held goes in, and reading goes on */
+        char *in = h->in;
+        size_t len = h->in_len;
+        h->in = NULL;
+        h->in_len = 0;
+        h2_data(c, in, len);
+        sp_free(in);
+        if (!conn_dead(c) && h->paused && !h->in_len) {
+            h->paused = false;
+            c->tr.ops->read_start(&c->tr);
+        }
+    }
     for (struct h2_stream *st = h->streams, *next; st && !conn_dead(c); st = next) {
         next = st->next;
         if (st->flags & S_BODY_CALL) {
@@ -519,6 +559,9 @@ static void h2_shutdown(struct conn *c)
 static void h2_close(struct conn *c)
 {
     struct h2_conn *h = h2_of(c);
+    sp_free(h->in);
+    h->in = NULL;
+    h->in_len = 0;
     h2_streams_close_all(h);
     if (h->ng) {
         nghttp2_session_del(h->ng);
@@ -529,6 +572,11 @@ static void h2_close(struct conn *c)
 bool h2_busy(struct conn *c)
 {
     return h2_of(c)->nstreams != 0;
+}
+
+bool h2_held_back(struct conn *c)
+{
+    return h2_of(c)->in_len != 0;
 }
 
 /* ---------------------------------------------------------------- per worker */

@@ -47,6 +47,9 @@ void h2_env_retune(struct h2_env *e, const struct h2_settings *set);
  * new one under the new configuration, as with nginx). */
 void h2_retire(struct conn *c);
 
+/* True while c's input waits for the access log (the worker resumes it: conn_schedule). */
+bool h2_held_back(struct conn *c);
+
 /* True while some stream of c is open or its handler still answers. */
 bool h2_busy(struct conn *c);
 

@@ -12,7 +12,7 @@
 
 struct h2_settings {
     uint32_t max_streams;  /* http2_max_concurrent_streams: SETTINGS_MAX_CONCURRENT_STREAMS */
-    uint32_t recv_buffer;  /* http2_recv_buffer_size: input kept while reading is paused */
+    uint32_t recv_buffer;  /* http2_recv_buffer_size: input kept while the log holds requests */
     uint32_t chunk;        /* http2_chunk_size: the most body bytes in one DATA frame */
     uint32_t preread;      /* http2_body_preread_size: each stream's receive window */
     uint32_t max_requests; /* http2_max_requests: streams per connection, then GOAWAY */

@@ -106,6 +106,11 @@ struct h2_conn {
     uint32_t nstreams;
     uint32_t nreq; /* requests dispatched */
     uint16_t flags;
+    /* input kept while the access log holds new requests back (alog_waiting), at most
+     * http2_recv_buffer_size; reading is paused meanwhile */
+    char *in;
+    uint32_t in_len;
+    bool paused;
     /* rapid reset: streams the client reset while they were being answered */
     uint32_t reset_tokens;
     uint64_t reset_at_ms;

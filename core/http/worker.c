@@ -116,7 +116,8 @@ void worker_log_space(void *arg, unsigned ring)
 
 static void resume_blocked(struct conn *c)
 {
-    if (c->sess == &h1_session && (h1_of(c)->flags & H1_BLOCKED)) {
+    if ((c->sess == &h1_session && (h1_of(c)->flags & H1_BLOCKED)) ||
+        (c->sess == &h2_session && h2_held_back(c))) {
         conn_schedule(c);
     }
 }
