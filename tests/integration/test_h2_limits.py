@@ -205,7 +205,7 @@ def test_hpack_bomb_is_refused_with_bounded_memory(site):
                 seen.setdefault(f.stream_id, "rst %d" % f.error_code)
         data = b""  # all frames were complete in practice; headers decode in order
     s.close()
-    assert seen.get(1) in ("431", "rst 1", "rst 2", "rst 11"), seen
+    assert seen.get(1) == "431", seen  # answered, not a connection error
     assert seen.get(3) == "200", seen
 
 
