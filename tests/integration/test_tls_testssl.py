@@ -63,7 +63,12 @@ def test_testssl_finds_nothing_above_low(tmp_path):
     assert len(findings) > 50, findings  # the whole run, not an early stop
     ids = {x["id"] for x in findings}
     assert {"TLS1_3", "cipher_order", "OCSP_stapling", "cert_chain_of_trust"} <= ids, ids
-    bad = [x for x in findings if SEVERITY.index(x["severity"]) > SEVERITY.index("LOW")]
+    # WARN is testssl's "this check could not run" (a connection of its own failed, which a
+    # loaded 2-core CI machine causes now and then): not a finding, but never more than a few
+    inconclusive = [x for x in findings if x["severity"] == "WARN"]
+    assert len(inconclusive) <= 2, inconclusive
+    bad = [x for x in findings if x["severity"] != "WARN" and
+           SEVERITY.index(x["severity"]) > SEVERITY.index("LOW")]
     assert not bad, "\n".join("%s %s: %s" % (x["severity"], x["id"], x["finding"])
                               for x in bad)
     by_id = {x["id"]: x for x in findings}
