@@ -302,7 +302,12 @@ static void send_file(struct transport *t)
                 t->warm_ref = NULL;
             }
             budget -= (uint64_t)r;
+            /* the owner may queue more from sent() and call flush: that must not re-enter this
+             * loop (nor raise drained, which may free the queue under it); the flush at the end
+             * sends what it queued */
+            t->flags |= TR_IN_SEND;
             consumed(t, (uint64_t)r);
+            t->flags &= ~TR_IN_SEND;
             if (closed(t)) {
                 return;
             }
@@ -333,7 +338,7 @@ static void send_file(struct transport *t)
 
 static void flush(struct transport *t)
 {
-    if (t->flags & (TR_SENDING | TR_CLOSED)) {
+    if (t->flags & (TR_SENDING | TR_CLOSED | TR_IN_SEND)) {
         return;
     }
     struct outq *q = t->out;

@@ -108,6 +108,7 @@ enum transport_flag {
     TR_FIN = 1u << 4,     /* shutdown asked for: FIN after the queue */
     TR_FIN_RD = 1u << 5,  /* ... and the receive ends too */
     TR_FIN_OUT = 1u << 6, /* the shutdown is in flight or done */
+    TR_IN_SEND = 1u << 7, /* inside a synchronous sendfile loop: flush() waits for its end */
 };
 
 struct transport {
