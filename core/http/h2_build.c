@@ -32,15 +32,21 @@ static int fail(struct h2_build *b, int err)
     return err;
 }
 
+/* A field name's bytes: RFC 9110's tchar but the uppercase letters (RFC 9113 8.2.1). */
+static const uint8_t name_ok[256] = {
+    ['a' ... 'z'] = 1, ['0' ... '9'] = 1, ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1,
+    ['&'] = 1,         ['\''] = 1,        ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,
+    ['^'] = 1,         ['_'] = 1,         ['`'] = 1, ['|'] = 1, ['~'] = 1,
+};
+
+/* One table lookup a byte, no early exit: names are short. */
 static bool lowercase_token(struct slice n)
 {
+    unsigned bad = 0;
     for (size_t i = 0; i < n.len; i++) {
-        unsigned char c = (unsigned char)n.ptr[i];
-        if ((c >= 'A' && c <= 'Z') || !http_is_tchar(c)) {
-            return false;
-        }
+        bad |= name_ok[(unsigned char)n.ptr[i]] ^ 1u;
     }
-    return n.len > 0;
+    return n.len > 0 && !bad;
 }
 
 /* RFC 9110 5.5: no NUL, CR or LF, no leading or trailing whitespace. */
@@ -56,18 +62,22 @@ static bool good_value(struct slice v)
                           v.ptr[v.len - 1] != '\t');
 }
 
-/* Fields that belong to one HTTP/1 connection and mean nothing in HTTP/2 (RFC 9113 8.2.2). */
+/* Fields that belong to one HTTP/1 connection and mean nothing in HTTP/2 (RFC 9113 8.2.2);
+ * by length first: most names are none of these lengths. */
 static bool connection_specific(struct slice n)
 {
-    static const struct slice names[] = {SLICE_LIT("connection"), SLICE_LIT("keep-alive"),
-                                         SLICE_LIT("proxy-connection"),
-                                         SLICE_LIT("transfer-encoding"), SLICE_LIT("upgrade")};
-    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-        if (slice_eq(n, names[i])) {
-            return true;
-        }
+    switch (n.len) {
+    case 7:
+        return slice_eq(n, SLICE_LIT("upgrade"));
+    case 10:
+        return slice_eq(n, SLICE_LIT("connection")) || slice_eq(n, SLICE_LIT("keep-alive"));
+    case 16:
+        return slice_eq(n, SLICE_LIT("proxy-connection"));
+    case 17:
+        return slice_eq(n, SLICE_LIT("transfer-encoding"));
+    default:
+        return false;
     }
-    return false;
 }
 
 static int pseudo(struct h2_build *b, struct slice name, struct slice value)
@@ -117,11 +127,14 @@ static int regular(struct h2_build *b, struct slice name, struct slice value)
         (slice_eq(name, SLICE_LIT("te")) && !slice_eq_nocase(value, SLICE_LIT("trailers")))) {
         return fail(b, -400);
     }
-    char *n = arena_memdup(b->a, name.ptr, name.len);
-    char *v = arena_memdup(b->a, value.ptr, value.len ? value.len : 1);
-    if (!n || !v) {
+    /* name and value in one piece of the arena: nghttp2's buffers go when the callback ends */
+    char *n = arena_alloc(b->a, name.len + value.len + 1);
+    if (!n) {
         return -ENOMEM;
     }
+    char *v = n + name.len;
+    memcpy(n, name.ptr, name.len);
+    memcpy(v, value.ptr, value.len);
     struct slice nn = slice_make(n, name.len), vv = slice_make(v, value.len);
     if (slice_eq(nn, SLICE_LIT("cookie"))) {
         /* joined into one field at the end (RFC 9113 8.2.3) */
@@ -145,7 +158,8 @@ static int regular(struct h2_build *b, struct slice name, struct slice value)
     } else if (slice_eq(nn, SLICE_LIT("host"))) {
         b->host = vv;
     }
-    return hdr_table_add(&b->msg->headers, b->a, nn, vv, hash_bytes_lower(n, name.len));
+    /* the name is lowercase (checked above): its hash is hash_bytes_lower's without the copy */
+    return hdr_table_add(&b->msg->headers, b->a, nn, vv, hash_bytes(n, name.len));
 }
 
 int h2_build_field(struct h2_build *b, struct slice name, struct slice value)
