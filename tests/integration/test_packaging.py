@@ -33,17 +33,20 @@ SRC = os.path.abspath(os.environ.get("SPATE_SRC") or os.path.join(
 
 # A tree as installed: its root (a DESTDIR, or where the .deb was extracted) and the
 # directories, as absolute paths on the target system, that the files go to.
-Layout = collections.namedtuple("Layout", "root sbindir sysconfdir mandir unitdir localstatedir")
+Layout = collections.namedtuple("Layout",
+                                "root sbindir sysconfdir mandir unitdir localstatedir manext")
 
 # the test build's install directories (tests/CMakeLists.txt passes them; CMake's defaults)
 BUILD_LAYOUT = dict(sbindir=os.environ.get("SPATE_SBINDIR", "/usr/local/sbin"),
                     sysconfdir=os.environ.get("SPATE_SYSCONFDIR", "/usr/local/etc"),
                     mandir=os.environ.get("SPATE_MANDIR", "/usr/local/share/man"),
                     unitdir=os.environ.get("SPATE_UNITDIR", "/usr/local/lib/systemd/system"),
-                    localstatedir=os.environ.get("SPATE_LOCALSTATEDIR", "/usr/local/var"))
-# the package's (prefix /usr: GNUInstallDirs puts SYSCONFDIR at /etc, LOCALSTATEDIR at /var)
+                    localstatedir=os.environ.get("SPATE_LOCALSTATEDIR", "/usr/local/var"),
+                    manext="")
+# the package's (prefix /usr: GNUInstallDirs puts SYSCONFDIR at /etc, LOCALSTATEDIR at /var;
+# the man pages gzip-compressed, as Debian's are)
 DEB_LAYOUT = dict(sbindir="/usr/sbin", sysconfdir="/etc", mandir="/usr/share/man",
-                  unitdir="/usr/lib/systemd/system", localstatedir="/var")
+                  unitdir="/usr/lib/systemd/system", localstatedir="/var", manext=".gz")
 
 for tool in ("systemd-analyze", "man", "cmake", "dpkg-deb"):
     if not shutil.which(tool):
@@ -102,8 +105,8 @@ def test_files_land_where_the_install_dirs_say(tree):
         f"{t.sysconfdir}/logrotate.d/spate": "f",
         f"{t.sysconfdir}/spate/spate.conf": "f",
         f"{t.sysconfdir}/spate/conf.d": "d",
-        f"{t.mandir}/man8/spate.8": "f",
-        f"{t.mandir}/man5/spate.conf.5": "f",
+        f"{t.mandir}/man8/spate.8{t.manext}": "f",
+        f"{t.mandir}/man5/spate.conf.5{t.manext}": "f",
         f"{t.localstatedir}/www/html/index.spate-debian.html": "f",
     }
     for path, kind in want.items():
@@ -203,10 +206,10 @@ def test_man_pages_render_without_warnings(tree, tmp_path):
     assert "BOGUS" in man(broken).stderr
 
     t = tree
-    for page, sections in ((f"{t.mandir}/man8/spate.8",
+    for page, sections in ((f"{t.mandir}/man8/spate.8{t.manext}",
                             ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "SIGNALS", "FILES",
                              "EXIT STATUS", "SEE ALSO"]),
-                           (f"{t.mandir}/man5/spate.conf.5",
+                           (f"{t.mandir}/man5/spate.conf.5{t.manext}",
                             ["NAME", "DESCRIPTION", "MAIN CONTEXT", "SERVER BLOCKS", "TLS",
                              "LOCATIONS", "RELOADING", "NGINX COMPATIBILITY", "SEE ALSO"])):
         for w in ("mac", "w"):  # man's default set, then every groff warning
@@ -224,7 +227,7 @@ def test_man_pages_render_without_warnings(tree, tmp_path):
 
 def test_spate_8_documents_the_command_line(tree):
     t = tree
-    text = man(at(t, f"{t.mandir}/man8/spate.8")).stdout
+    text = man(at(t, f"{t.mandir}/man8/spate.8{t.manext}")).stdout
     binary = at(t, f"{t.sbindir}/spate")
     opts = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=30).stdout
     flags = set(re.findall(r"(?m)^\s+(-\w)\b", opts)) | set(re.findall(r"(--[a-z][a-z-]+)", opts))
@@ -295,8 +298,9 @@ def test_deb_control(deb):
                              check=True).stdout
     paths = {line.split()[-1] for line in listing.splitlines()}
     for p in ("./usr/sbin/spate", "./usr/lib/systemd/system/spate.service",
-              "./usr/share/man/man8/spate.8", "./usr/share/man/man5/spate.conf.5",
-              "./etc/spate/spate.conf", "./etc/logrotate.d/spate"):
+              "./usr/share/man/man8/spate.8.gz", "./usr/share/man/man5/spate.conf.5.gz",
+              "./etc/spate/spate.conf", "./etc/logrotate.d/spate",
+              "./usr/share/doc/spate/copyright"):
         assert p in paths, p
     # nothing outside the places a package may put files (and no build paths)
     assert all(re.match(r"\./(usr|etc|var)?(/|$)", p) for p in paths), sorted(paths)
