@@ -5,6 +5,7 @@
 #include "core/app/settings.h"
 #include "core/base/alloc.h"
 #include "core/http/accesslog.h"
+#include "core/http/registry.h"
 #include "core/http/route.h"
 #include "log/errlog.h"
 
@@ -96,6 +97,7 @@ int reload_run(struct runtime *rt, reload_build_fn build, void *arg)
            (unsigned long long)g->wg.seq, added, removed);
     return 0;
 fail:
+    atomic_fetch_add(&process_registry.reload_failed, 1);
     errlog(ERRLOG_ERROR, "reload failed, the running configuration stays: %s", err);
     conf_free(c);
     sp_free(c);

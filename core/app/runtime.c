@@ -3,6 +3,7 @@
 
 #include "core/app/settings.h"
 #include "core/base/alloc.h"
+#include "core/http/registry.h"
 #include "core/http/route.h"
 #include "core/net/listener.h"
 #include "log/errlog.h"
@@ -169,6 +170,8 @@ void runtime_publish(struct runtime *rt, struct runtime_gen *g)
     rt->gen = g;
     rt->conf = g->conf;
     atomic_store_explicit(&rt->current, (uintptr_t)&g->wg, memory_order_release);
+    atomic_store(&process_registry.gen, g->wg.seq);
+    atomic_fetch_add(&process_registry.reloads, 1);
     for (unsigned i = 0; i < rt->ncreated; i++) {
         worker_wake(&rt->workers[i]);
     }
@@ -235,6 +238,7 @@ int runtime_init(struct runtime *rt, struct conf *c, char *err, size_t errlen)
             return -1;
         }
     }
+    registry_publish(rt->workers, rt->nworkers);
     return 0;
 }
 

@@ -24,6 +24,7 @@
 #include "core/http/handler.h"
 #include "core/http/h1_track.h"
 #include "core/http/h1_write.h"
+#include "core/http/latency.h"
 #include "core/http/respond.h"
 #include "log/errlog.h"
 #include "proto/request.h"
@@ -146,6 +147,11 @@ static int serve(struct h1_conn *h, const struct http_request *msg)
     r->wait = &h->wait;
     r->body_kind = (uint8_t)msg->body;
     r->body_length = msg->content_length;
+    r->t_first_us = h->first_us;
+    if (e->http.lat && !h->wait_since_us) {
+        /* from the receive that completed its head (or a later one) to now */
+        latency_record(&e->http.lat->queue, h->rx_us, latency_now_us());
+    }
     resp_begin(r, 200);
     r->resp.close = !msg->keep_alive || e->http.draining || set->keepalive_timeout_ms == 0 ||
                     h->nreq + 1 >= set->keepalive_requests;
@@ -178,6 +184,7 @@ static int serve(struct h1_conn *h, const struct http_request *msg)
     }
     h->nreq++;
     ctr_add(&h->c.pool->ctr->requests, 1);
+    h->first_us = h->rx_us; /* the next request's bytes, if here, came by the latest receive */
     if ((h->flags & H1_STOP_READ) && (msg->keep_alive || msg->body != HTTP_BODY_NONE)) {
         /* the client did not say it was done: a body, or its next request, may be on the way */
         h->flags |= H1_UNREAD;
@@ -388,6 +395,10 @@ static void h1_data(struct conn *c, const char *p, size_t n)
     if (h->flags & H1_STOP_READ) {
         h->flags |= H1_UNREAD;
         return;
+    }
+    h->rx_us = h1_env_of(h)->http.loop->now_us;
+    if (h->in_len == 0) {
+        h->first_us = h->rx_us; /* nothing pending: a new request starts in these bytes */
     }
     if (h->in_len == 0 && !(h->flags & H1_BLOCKED)) {
         size_t used = process(h, p, n);

@@ -24,6 +24,8 @@
 struct h1_rec {
     uint64_t start, end; /* end: UINT64_MAX while a streamed body is still being produced */
     uint64_t t_start_us; /* when its request was parsed (for $request_time) */
+    uint64_t t_first_us; /* when its first bytes came (the latency histograms) */
+    struct loc_latency *lat; /* its location's histograms, NULL: none */
     char *cap;           /* access-log capture, or NULL */
     uint32_t cap_len;
     uint32_t head_len;
@@ -108,6 +110,8 @@ struct h1_conn {
     struct req_end *ends; /* what the request being served asked to run at its end (req_on_end):
                            * moves to its record when its response is queued */
     uint64_t wait_since_us; /* when it was first parsed (its $request_time starts there), 0 */
+    uint64_t first_us; /* the turn that brought the first bytes of the request being read */
+    uint64_t rx_us;    /* the turn of the latest receive */
     struct client_id *cid; /* who the client is (ident, hostname_lookups), NULL: not asked */
 };
 

@@ -13,6 +13,7 @@
 #include "core/base/alloc.h"
 #include "core/http/hostname.h"
 #include "core/http/ident.h"
+#include "core/http/latency.h"
 #include "core/io/loop.h"
 
 #include <arpa/inet.h>
@@ -125,6 +126,8 @@ struct h1_rec *h1_record(struct h1_conn *h, const struct req *r, struct slice ra
     rec->server = -1;
     rec->ends = h->ends;
     h->ends = NULL;
+    rec->t_first_us = r->t_first_us;
+    rec->lat = r->loc ? r->loc->lat : NULL;
     uint64_t since = h->defer_since_us; /* answered later: counts from when it was parsed */
     h->defer_since_us = 0;
     struct h1_env *e = h1_env_of(h);
@@ -185,6 +188,19 @@ static void finish_rec(struct h1_conn *h, struct h1_rec *rec, uint64_t sent)
     }
 }
 
+/* A response fully handed to the kernel: its service time, where histograms are on. */
+static void record_latency(const struct h1_env *e, const struct h1_rec *rec)
+{
+    uint64_t now = e->http.loop->now_us;
+    if (e->http.lat) {
+        latency_record(&e->http.lat->service, rec->t_first_us, now);
+    }
+    struct hist *lh = loc_latency_hist(rec->lat, e->http.worker);
+    if (lh) {
+        latency_record(lh, rec->t_first_us, now);
+    }
+}
+
 static void pop(struct h1_conn *h)
 {
     struct h1_track *t = h->trk;
@@ -205,6 +221,7 @@ void h1_completed(struct h1_conn *h)
         }
         unsigned cls = (unsigned)rec->status / 100;
         ctr_add(&ctr->responses[cls < 6 ? cls : 0], 1);
+        record_latency(h1_env_of(h), rec);
         finish_rec(h, rec, rec->end - rec->start);
         pop(h);
     }

@@ -16,6 +16,7 @@
 #include "core/http/h2_log.h"
 #include "core/http/h2_write.h"
 #include "core/http/handler.h"
+#include "core/http/latency.h"
 #include "core/http/respond.h"
 #include "log/errlog.h"
 
@@ -109,6 +110,11 @@ static void dispatch(struct h2_stream *st)
         h2_stream_reset(st, NGHTTP2_INTERNAL_ERROR);
         st->flags |= S_DONE;
         return;
+    }
+    r->t_first_us = st->t_start_us;
+    struct worker_latency *lat = h2_env_of(h)->h1->http.lat;
+    if (lat && !(st->flags & S_DISPATCHED)) {
+        latency_record(&lat->queue, st->t_start_us, latency_now_us());
     }
     st->flags |= S_DISPATCHED;
     st->flags &= ~S_WAITING;
@@ -302,8 +308,18 @@ static void abort_handler(struct h2_stream *st)
 
 void h2_stream_closed(struct h2_stream *st, uint32_t error_code)
 {
-    (void)error_code;
     st->flags |= S_CLOSED;
+    if (error_code == 0 && (st->flags & S_RESP) && st->r) {
+        /* closed after its last frame went to the transport: its service time */
+        const struct http_env *e = &h2_env_of(st->h)->h1->http;
+        if (e->lat) {
+            latency_record(&e->lat->service, st->t_start_us, e->loop->now_us);
+        }
+        struct hist *lh = loc_latency_hist(st->r->loc ? st->r->loc->lat : NULL, e->worker);
+        if (lh) {
+            latency_record(lh, st->t_start_us, e->loop->now_us);
+        }
+    }
     if (!(st->flags & S_DONE)) {
         abort_handler(st);
     }

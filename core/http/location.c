@@ -6,6 +6,7 @@
 #include "core/conf/types.h"
 #include "core/conf/values.h"
 #include "core/http/headers.h"
+#include "core/http/latency.h"
 #include "core/http/regex.h"
 #include "core/http/route.h"
 
@@ -17,6 +18,7 @@
 struct location_conf {
     bool internal; /* not inherited: a property of the location that says it */
     bool refuse_dotfiles;
+    bool latency; /* location_latency: this location's own histograms (http/latency.h) */
 };
 
 /* `internal;`: no argument, set in the block that says it, never inherited (size 0). */
@@ -45,6 +47,8 @@ static const struct conf_row rows[] = {
      0, "", NULL},
     {"refuse_dotfiles", CONF_MAIN | CONF_SERVER | CONF_LOCATION, CONF_STORE_LOC, 1, 1, 0,
      &conf_flag, OFF(refuse_dotfiles), "on", 0, 0, "off", NULL},
+    {"location_latency", CONF_MAIN | CONF_SERVER | CONF_LOCATION, CONF_STORE_LOC, 1, 1, 0,
+     &conf_flag, OFF(latency), "off", 0, 0, "on", NULL},
 };
 
 
@@ -262,6 +266,9 @@ static int make_loc(const struct conf *c, struct route_loc *l, const struct rout
         const struct location_conf *lc = conf_get(b, (unsigned)lslot, CONF_STORE_LOC);
         l->internal = lc->internal || l->kind == ROUTE_LOC_NAMED;
         l->refuse_dotfiles = lc->refuse_dotfiles;
+        if (lc->latency && !(l->lat = loc_latency_new())) {
+            return conf_fail_at(err, errlen, b->where, "out of memory");
+        }
     }
     l->block = b;
     l->server = s;
@@ -341,8 +348,11 @@ static void loc_release(struct route_server *s)
 {
     for (unsigned i = 0; i < s->nlocs; i++) {
         http_regex_free(s->locs[i].re);
+        loc_latency_free(s->locs[i].lat);
         set_free((struct loc_set *)s->locs[i].nested);
     }
+    loc_latency_free(s->self.lat);
+    s->self.lat = NULL;
     set_free(s->top);
     sp_free(s->locs);
     s->locs = NULL;

@@ -33,6 +33,7 @@ struct route_loc;
 struct route_group;
 struct cache_fills;
 struct sockaddr_storage;
+struct worker_latency;
 
 /* ---- the response a handler describes (written by respond.h's functions) ---- */
 
@@ -157,6 +158,7 @@ struct http_env {
     bool trace;              /* TRACE is allowed */
     uint64_t max_body;       /* client_max_body_size */
     bool draining;           /* the worker is shutting down */
+    struct worker_latency *lat; /* latency_histograms on: the worker's (http/latency.h) */
 };
 
 /*
@@ -236,6 +238,7 @@ struct req {
     const struct http_captures *caps; /* of the last regex that matched, or NULL */
     struct slice set_cookie; /* a Set-Cookie a redirect carries (a cookie-affinity pool) */
     const char *request_id;  /* $request_id, made when first used */
+    uint64_t t_first_us;      /* the turn that received its first bytes (http/latency.h) */
     struct slice remote_user; /* $remote_user: the user auth_basic let in (arena, NUL after) */
     const struct route_group *group;   /* the address it arrived on */
     const struct route_server *server; /* the virtual host */

@@ -50,6 +50,7 @@ struct route_loc {
     const struct route_loc *parent; /* the enclosing location, NULL at the server level */
     const struct loc_set *nested;   /* nested locations, NULL when none */
     struct http_regex *re;          /* ROUTE_LOC_REGEX */
+    struct loc_latency *lat;        /* `location_latency on`: its histograms, else NULL */
 };
 
 struct route_server {

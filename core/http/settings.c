@@ -43,6 +43,7 @@ static const struct conf_row rows[] = {
      NULL},
     {"drain_timeout", MAIN, &conf_msec32, OFF(drain_timeout_ms), "10s", 0, T_MAX_MS, "30s", NULL},
     {"trace", MAIN, &conf_flag, OFF(trace), "off", 0, 0, "on", NULL},
+    {"latency_histograms", MAIN, &conf_flag, OFF(latency), "off", 0, 0, "on", NULL},
     {"open_file_cache", MAIN, &conf_flag, OFF(file_cache.enabled), "on", 0, 0, "off", NULL},
     {"open_file_cache_max", MAIN, &conf_u32, OFF(file_cache.max_entries), "65536", 1, 1u << 24,
      "200000", NULL},

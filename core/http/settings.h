@@ -28,6 +28,7 @@ struct http_settings {
     uint32_t linger_timeout_ms;    /* wait for the client's FIN after our last response */
     uint32_t drain_timeout_ms;     /* graceful shutdown limit */
     bool trace;
+    bool latency; /* latency_histograms: every worker's service and queueing histograms */
     struct fs_cache_limits file_cache;
     uint32_t cache_loads; /* cache misses in flight per worker (0: loaded on the thread) */
 };

@@ -47,11 +47,18 @@ int worker_prepare(struct worker *w, unsigned id, int cpu, const struct worker_g
         snprintf(err, errlen, "out of memory for log rings");
         return -1;
     }
+    /* made now, whether on or not: readers on other threads may look at it any time */
+    if (!(w->lat = sp_calloc(1, sizeof(*w->lat)))) {
+        snprintf(err, errlen, "out of memory for latency histograms");
+        return -1;
+    }
     return 0;
 }
 
 void worker_unprepare(struct worker *w)
 {
+    sp_free(w->lat);
+    w->lat = NULL;
     alog_worker_free(&w->log);
     io_loop_unprepare(&w->loop);
 }
@@ -305,6 +312,10 @@ static void apply_http(struct worker *w)
     w->h1.http.fills = w->fills;
     w->h1.http.trace = set->trace;
     w->h1.http.max_body = set->max_body;
+    /* the fine clock runs for the log's durations and for the histograms; off, no cost */
+    bool locs = latency_attach(w->h1.routes, w->id);
+    w->h1.http.lat = set->latency ? w->lat : NULL;
+    w->loop.precise_clock = w->flusher != NULL || set->latency || locs;
     h2_env_retune(&w->h2, h2_settings_of(w->conf));
 }
 
@@ -568,7 +579,7 @@ int worker_init(struct worker *w)
         snprintf(w->init_err, sizeof(w->init_err), "%s", err);
         return rc;
     }
-    w->loop.precise_clock = w->flusher != NULL;
+    w->loop.precise_clock = w->flusher != NULL; /* apply_http may add the histograms' need */
     io_loop_clock(&w->loop);
     io_loop_on_wake(&w->loop, on_wake, w);
     w->tenv.loop = &w->loop;
@@ -583,6 +594,7 @@ int worker_init(struct worker *w)
     w->h1.http.loop = &w->loop;
     w->h1.http.worker = w->id;
     apply_http(w);
+    io_loop_clock(&w->loop);
     struct conn_pool_params cp;
     conn_params(set, &cp);
     accept_set_init(&w->accept, &w->loop, on_conn, w);

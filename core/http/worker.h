@@ -37,6 +37,7 @@
 #include "core/http/counters.h"
 #include "core/http/h1.h"
 #include "core/http/h2.h"
+#include "core/http/latency.h"
 #include "core/io/loop.h"
 #include "core/net/listener.h"
 #include "core/net/transport.h"
@@ -81,6 +82,7 @@ struct worker {
     struct fs_cache *fcache;
     struct cache_fills *fills; /* its misses in flight; NULL: loaded on the thread */
     struct worker_counters ctr;
+    struct worker_latency *lat; /* its histograms (recorded when latency_histograms is on) */
 
     SP_ATOMIC(unsigned) stop_requested; /* times main asked us to stop */
     unsigned stops_seen;
