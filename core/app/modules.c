@@ -6,11 +6,14 @@
 #include "core/app/settings.h"
 #include "core/handlers/autoindex.h"
 #include "core/handlers/fastcgi.h"
+#include "core/handlers/health.h"
+#include "core/handlers/metrics.h"
 #include "core/handlers/cgi.h"
 #include "core/handlers/multiviews_conf.h"
 #include "core/handlers/proxy.h"
 #include "core/handlers/ssi_conf.h"
 #include "core/handlers/static.h"
+#include "core/handlers/status.h"
 #include "core/http/access.h"
 #include "core/http/accesslog.h"
 #include "core/http/auth_basic.h"
@@ -53,6 +56,7 @@ const struct conf_module *const spate_modules[] = {
     &upstream_module,    &proxy_module,
     &ssi_module,
     &cgi_module,
+    &metrics_module,     &status_module,      &stub_status_module, &health_module,
 #if SPATE_TEST_HANDLERS
     &test_stream_module, &test_echo_module,
 #endif

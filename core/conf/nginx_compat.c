@@ -165,7 +165,6 @@ static const struct ngx_entry table[] = {
     {"add_before_body", false, NGX_REFUSE, NOT},
     {"add_after_body", false, NGX_REFUSE, NOT},
     {"addition_types", false, NGX_REFUSE, NOT},
-    {"stub_status", false, NGX_REFUSE, NOT_YET},
     {"real_ip_", true, NGX_REFUSE, NOT},
     {"set_real_ip_from", false, NGX_REFUSE, NOT},
     {"merge_slashes", false, NGX_REFUSE, NOT},
