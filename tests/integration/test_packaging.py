@@ -13,18 +13,28 @@ package-build/, about 30 s of CPU), listed and extracted with dpkg-deb. In each:
   - `man --warnings` (man's default set, then every groff warning) says nothing about either
     page, and spate(8) has an entry for every option `spate --help` lists and every `-s`
     signal the binary takes;
-  - the tree's spate.conf passes `spate -t` with the tree's binary.
+  - the tree's spate.conf passes `spate -t` with the tree's binary, and spate serving with it
+    has its logs rotated by the tree's logrotate snippet (`logrotate -f`): its postrotate
+    SIGUSR1 makes spate write to the new access.log.
 For the .deb also: /etc's two files are conffiles, Depends names the libraries.
 Each check is first shown to fail on a broken input, so that a silent tool cannot pass it.
 """
 import collections
+import grp
 import os
+import pwd
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
+import urllib.error
+import urllib.request
 
 import pytest
+
+from conftest import Spate
 
 BUILD = os.path.abspath(os.environ.get("SPATE_BUILD") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build"))
@@ -48,7 +58,7 @@ BUILD_LAYOUT = dict(sbindir=os.environ.get("SPATE_SBINDIR", "/usr/local/sbin"),
 DEB_LAYOUT = dict(sbindir="/usr/sbin", sysconfdir="/etc", mandir="/usr/share/man",
                   unitdir="/usr/lib/systemd/system", localstatedir="/var", manext=".gz")
 
-for tool in ("systemd-analyze", "man", "cmake", "dpkg-deb"):
+for tool in ("systemd-analyze", "man", "cmake", "dpkg-deb", "logrotate"):
     if not shutil.which(tool):
         pytest.fail(f"{tool} is missing: ./tools/deps test installs it", pytrace=False)
 
@@ -250,6 +260,24 @@ def test_spate_8_documents_the_command_line(tree):
             f"spate(8) SIGNALS does not say what {name} does"
 
 
+def moved_conf(t, tmp_path):
+    """The text of t's spate.conf with the system paths it names moved: logs to
+    tmp_path/log, the pid file to tmp_path/run, /etc/spate and /var/www/html to the tree's.
+    Returns (text, log dir, run dir)."""
+    logs, run = tmp_path / "log", tmp_path / "run"
+    logs.mkdir()
+    run.mkdir()
+    conf = open(at(t, f"{t.sysconfdir}/spate/spate.conf")).read()
+    moved = (conf.replace("/var/log/spate/", f"{logs}/").replace("/run/spate/", f"{run}/")
+             .replace("/etc/spate/", at(t, f"{t.sysconfdir}/spate/"))
+             .replace("/var/www/html", at(t, f"{t.localstatedir}/www/html")))
+    directives = re.sub(r"#.*", "", moved)  # the comments name paths too
+    left = set(re.findall(r"(?<![\w/.-])/(?:etc|var|run|srv|usr)/[^\s;]*", directives))
+    left = {p for p in left if not p.startswith(str(tmp_path)) and not p.startswith(t.root)}
+    assert left == {"/etc/mime.types"}, left
+    return moved, logs, run
+
+
 def test_installed_configuration_passes_check(tree, tmp_path):
     """spate -t of the tree's spate.conf, by the tree's binary. -t opens the roots and creates
     the log files, so the file's system paths are moved into scratch directories first (all
@@ -257,16 +285,7 @@ def test_installed_configuration_passes_check(tree, tmp_path):
     t = tree
     etc = at(t, f"{t.sysconfdir}/spate")
     html = at(t, f"{t.localstatedir}/www/html")
-    logs, run = tmp_path / "log", tmp_path / "run"
-    logs.mkdir()
-    run.mkdir()
-    conf = open(os.path.join(etc, "spate.conf")).read()
-    moved = (conf.replace("/var/log/spate/", f"{logs}/").replace("/run/spate/", f"{run}/")
-             .replace("/etc/spate/", f"{etc}/").replace("/var/www/html", html))
-    directives = re.sub(r"#.*", "", moved)  # the comments name paths too
-    left = set(re.findall(r"(?<![\w/.-])/(?:etc|var|run|srv|usr)/[^\s;]*", directives))
-    left = {p for p in left if not p.startswith(str(tmp_path)) and not p.startswith(t.root)}
-    assert left == {"/etc/mime.types"}, left
+    moved, logs, run = moved_conf(t, tmp_path)
     # a site in conf.d, as an administrator adds one: the include must find it
     site = os.path.join(etc, "conf.d", "example.conf")
     with open(site, "w") as f:
@@ -326,3 +345,68 @@ def test_deb_holds_a_release_build(unpacked):
     binary = open(at(unpacked, "/usr/sbin/spate"), "rb").read()
     assert b"__asan_init" not in binary and b"libasan" not in binary
     assert b"libmimalloc" in binary  # Release links mimalloc (CMakeLists.txt)
+
+
+def wait_for(cond, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_logrotate_snippet_rotates_a_running_spate(tree, tmp_path):
+    """The tree's spate.conf served by the tree's binary, its logs rotated by the tree's
+    snippet (paths moved as for -t): logrotate renames access.log, makes a new one for
+    www-data:adm, and its postrotate SIGUSR1 (to the pid file's pid) makes spate write there."""
+    if os.geteuid() != 0:
+        pytest.skip("logrotate's create www-data adm needs root (tools/test runs as root)")
+    t = tree
+    moved, logs, run = moved_conf(t, tmp_path)
+    # as root spate would drop to nobody, who may not open the files logrotate makes for
+    # www-data (systemd starts it as www-data itself): keep root here
+    conf = tmp_path / "spate.conf"
+    conf.write_text("user root;\n" + moved)
+    snippet = open(at(t, f"{t.sysconfdir}/logrotate.d/spate")).read()
+    snippet = snippet.replace("/var/log/spate/", f"{logs}/").replace("/run/spate/", f"{run}/")
+    assert "/var/" not in snippet and "/run/spate" not in snippet.replace(str(run), "")
+    rot = tmp_path / "logrotate.conf"
+    rot.write_text(snippet)
+    rot.chmod(0o644)
+
+    s = Spate(["-c", str(conf), "--listen", "127.0.0.1:0", "--workers", "1"])
+    s.args[0] = at(t, f"{t.sbindir}/spate")
+    s.start()
+    try:
+        assert wait_for(lambda: (run / "spate.pid").exists())
+        assert int((run / "spate.pid").read_text()) == s.proc.pid
+        with urllib.request.urlopen(s.url("/"), timeout=10) as r:
+            body = r.read()
+            assert r.status == 200
+        assert b"spate" in body.lower()  # the package's start page (index.spate-debian.html)
+        access = logs / "access.log"
+        assert wait_for(lambda: access.exists() and b'"GET / ' in access.read_bytes())
+
+        r = subprocess.run(["logrotate", "-f", "-s", str(tmp_path / "state"), str(rot)],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and "error" not in r.stderr.lower(), r.stderr
+        old = logs / "access.log.1"  # delaycompress: the newest rotated file stays plain
+        assert old.exists() and b'"GET / ' in old.read_bytes()
+        st = os.stat(access)
+        assert st.st_size == 0 and oct(st.st_mode & 0o777) == "0o640"
+        assert pwd.getpwuid(st.st_uid).pw_name == "www-data"
+        assert grp.getgrgid(st.st_gid).gr_name == "adm"
+
+        try:
+            urllib.request.urlopen(s.url("/after-rotation"), timeout=10).read()
+        except urllib.error.HTTPError as e:
+            assert e.code == 404
+        assert wait_for(lambda: b"/after-rotation" in access.read_bytes()), \
+            "spate still writes to the rotated file: " + repr(old.read_bytes()[-300:])
+        assert b"/after-rotation" not in old.read_bytes()
+    finally:
+        rc, err = s.stop(signal.SIGQUIT)
+    assert rc == 0, err
+    assert "ERROR: AddressSanitizer" not in err and "runtime error" not in err, err
+    assert not (run / "spate.pid").exists()
