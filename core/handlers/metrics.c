@@ -227,7 +227,7 @@ static int handle(struct req *r, const void *conf)
     put_counters(&b, &rep);
     put_histograms(&b, &rep);
     report_free(&rep);
-    return rb_send(r, &b, "text/plain; version=0.0.4; charset=utf-8");
+    return rb_send(r, &b, "text/plain; version=0.0.4; charset=utf-8", NULL);
 }
 
 static const struct handler_ops metrics_handler = {

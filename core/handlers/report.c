@@ -113,7 +113,7 @@ static void rb_free_at_end(struct req_end *e)
     sp_free(x);
 }
 
-int rb_send(struct req *r, struct rbuf *b, const char *ctype)
+int rb_send(struct req *r, struct rbuf *b, const char *ctype, const char *vary)
 {
     /* not in the arena: HTTP/1 resets it once the response is queued, before the end runs */
     struct rb_end *x = b->oom ? NULL : sp_malloc(sizeof(*x));
@@ -131,6 +131,7 @@ int rb_send(struct req *r, struct rbuf *b, const char *ctype)
     resp_begin(r, 200);
     if (resp_field(r, SLICE_LIT("Content-Type"), slice_make(ctype, strlen(ctype))) < 0 ||
         resp_field(r, SLICE_LIT("Cache-Control"), SLICE_LIT("no-store")) < 0 ||
+        (vary && resp_field(r, SLICE_LIT("Vary"), slice_make(vary, strlen(vary))) < 0) ||
         (len && resp_body_mem(r, p, len, NULL) < 0)) {
         return 500;
     }

@@ -37,7 +37,7 @@ void rb_html(struct rbuf *b, const char *s, size_t n);
  * request's from here and freed at its end. 0 (answered), or 500 (out of memory: the buffer
  * is freed, nothing was sent).
  */
-int rb_send(struct req *r, struct rbuf *b, const char *ctype);
+int rb_send(struct req *r, struct rbuf *b, const char *ctype, const char *vary);
 
 /* ---- the process's figures ---- */
 

@@ -43,10 +43,12 @@ static void stub_lines(struct rbuf *b, const struct report *rep)
     const struct worker_stats *t = &rep->total.s;
     /* handled: accepted and kept (nginx counts the same minus those closed for a limit) */
     uint64_t handled = t->accepted >= t->refused + t->denied ? t->accepted - t->refused - t->denied : 0;
+    /* nginx counts a request when it arrives, so its page counts itself; spate counts one
+     * when it is answered: the one being answered now is added */
     rb_printf(b,
               "Active connections: %" PRIu64 " \nserver accepts handled requests\n %" PRIu64
               " %" PRIu64 " %" PRIu64 " \nReading: 0 Writing: %" PRIu64 " Waiting: 0 \n",
-              t->conns_open, t->accepted, handled, t->requests, t->conns_open);
+              t->conns_open, t->accepted, handled, t->requests + 1, t->conns_open);
 }
 
 static uint64_t pct_us(const struct hist_snap *s, double p)
@@ -247,10 +249,8 @@ static int answer(struct req *r, bool stub)
         text_form(&b, &rep);
     }
     report_free(&rep);
-    if (!stub && resp_field(r, SLICE_LIT("Vary"), SLICE_LIT("Accept")) < 0) {
-        return 500;
-    }
-    return rb_send(r, &b, type);
+    /* the form follows Accept unless ?format= names it: caches must know */
+    return rb_send(r, &b, type, stub ? NULL : "Accept");
 }
 
 static int handle_status(struct req *r, const void *conf)
