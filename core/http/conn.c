@@ -268,7 +268,10 @@ struct conn *conn_open(struct conn_pool *p, int fd, unsigned listener, transport
                        void *arg)
 {
     struct conn *c = NULL;
-    if (p->nconns >= p->max_conns || p->draining || !(c = take_slot(p))) {
+    /* not refused while draining: one the listener accepted as the drain began (a binary
+     * upgrade's old process, sharing its sockets with the new one) is served, with
+     * Connection: close, rather than reset */
+    if (p->nconns >= p->max_conns || !(c = take_slot(p))) {
         close(fd);
         ctr_add(&p->ctr->refused, 1);
         return NULL;

@@ -68,7 +68,7 @@ struct conn_pool {
     uint32_t max_conns;
     uint64_t next_id;
     size_t arena_cap; /* per-request arena limit */
-    bool draining;    /* new connections are refused */
+    bool draining;    /* set by the worker's drain; new ones are still served (conn.c) */
     struct block_pool out_pool;
     struct arena_pool arena_pool;
     struct timer_list timers[CONN_T__COUNT];
@@ -109,7 +109,7 @@ void conn_pool_fini(struct conn_pool *p, bool stuck);
 /*
  * A new connection on fd from listener `listener`, its bytes moved by the transport init sets
  * up with the listener's arg (transport_plain_init, NULL; the TLS transport, its SSL_CTX);
- * NULL if refused (limit, draining, memory).
+ * NULL if refused (limit, memory).
  */
 struct conn *conn_open(struct conn_pool *p, int fd, unsigned listener, transport_init_fn init,
                        void *arg);

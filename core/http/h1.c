@@ -634,9 +634,12 @@ static void h1_shutdown(struct conn *c)
                 h->body_kind == H1_BODY_NONE && !h->stream;
     if (c->flags & CONN_LINGER) {
         conn_abort(c);
-    } else if (idle) {
+    } else if (idle && h->nreq > 0) {
         conn_close_graceful(c, true); /* FIN, then a linger: never an RST over a request */
     }
+    /* a connection that has not sent its first request yet (just accepted: its request may be
+     * on the way, or in the socket not yet read) is not idle but early: it gets its answer,
+     * with Connection: close, within the header timeout and the drain's */
     /* otherwise the next response says Connection: close and drained() closes after it */
 }
 

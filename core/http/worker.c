@@ -640,8 +640,8 @@ void worker_run(struct worker *w)
     errlog(ERRLOG_INFO, "worker %u on cpu %d, io_uring %s", w->id, w->cpu, w->loop.mode);
     for (;;) {
         io_loop_run_deferred(&w->loop);
-        if (w->draining && w->conns.nconns == 0 && cache_fills_idle(w->fills) &&
-            old_fills_idle(w)) {
+        if (w->draining && w->conns.nconns == 0 && accept_quiet(&w->accept) &&
+            cache_fills_idle(w->fills) && old_fills_idle(w)) {
             break;
         }
         if (w->draining && !w->forced && w->loop.now_ms >= w->drain_deadline_ms) {

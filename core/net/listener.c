@@ -2,9 +2,11 @@
 #include "core/net/listener.h"
 
 #include "core/base/alloc.h"
+#include "core/net/inherit.h"
 #include "log/errlog.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -150,7 +152,26 @@ int listen_open(struct net_addr *a, const struct listen_opts *o, unsigned n, int
     for (unsigned i = 0; i < n; i++) {
         fds[i] = -1;
     }
-    if (net_addr_port(a) != 0) {
+    /* a binary upgrade: the old process's sockets first (inherit.h); it still holds the port */
+    unsigned taken = 0;
+    for (int fd; taken < n && (fd = inherit_take(a)) >= 0; taken++) {
+        /* its socket options stay the old process's, as a reload keeps a kept address's
+         * (some, ipv6only, cannot change on a bound socket) */
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        fds[taken] = fd;
+        if (net_addr_port(a) == 0) {
+            struct net_addr got = *a;
+            socklen_t len = sizeof(got.ss);
+            if (getsockname(fd, (struct sockaddr *)&got.ss, &len) == 0) {
+                net_addr_set_port(a, net_addr_port(&got));
+            }
+        }
+        if (listen(fd, (int)o->backlog) < 0) { /* the new configuration's backlog */
+            snprintf(err, errlen, "cannot listen on %s: %s", a->text, strerror(errno));
+            return -1;
+        }
+    }
+    if (taken == 0 && net_addr_port(a) != 0) {
         /* a plain bind first: a port held by anyone (even with SO_REUSEPORT) is refused */
         int probe;
         const char *what;
@@ -161,7 +182,7 @@ int listen_open(struct net_addr *a, const struct listen_opts *o, unsigned n, int
         }
         close(probe);
     }
-    for (unsigned i = 0; i < n; i++) {
+    for (unsigned i = taken; i < n; i++) {
         const char *what;
         int rc = make_socket(a, o, true, &fds[i], &what);
         if (rc < 0) {
@@ -231,9 +252,10 @@ static void on_accept(struct io_op *op, int res, unsigned flags)
     }
     if (res >= 0) {
         s->warned = false; /* the episode, if any, is over */
-        if (s->stopped || a->removed) {
+        if (a->removed) {
             close(res); /* accepted before the cancel took effect: the address is gone */
         } else {
+            /* also when stopped: one accepted as the drain began is served (once), not reset */
             atomic_fetch_add_explicit(&s->accepted, 1, memory_order_relaxed);
             s->on_conn(s->arg, res, a->index);
         }
@@ -349,6 +371,16 @@ void accept_stop(struct accept_set *s)
             io_cancel(s->loop, &a->op);
         }
     }
+}
+
+bool accept_quiet(const struct accept_set *s)
+{
+    for (const struct acceptor *a = s->list; a; a = a->next) {
+        if (a->armed) {
+            return false;
+        }
+    }
+    return true;
 }
 
 uint64_t accept_deadline(const struct accept_set *s)

@@ -121,5 +121,9 @@ void accept_stop(struct accept_set *s);
 /* When a paused set wants to be woken (UINT64_MAX: not paused). */
 uint64_t accept_deadline(const struct accept_set *s);
 
+/* After accept_stop: true once no accept is in flight any more, so none can complete with a
+ * connection that nobody would serve (a draining worker waits for this before it exits). */
+bool accept_quiet(const struct accept_set *s);
+
 /* Resumes a pause whose time has come (call after each loop turn). */
 void accept_tick(struct accept_set *s);
