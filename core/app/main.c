@@ -6,10 +6,13 @@
  *                             log; a second one closes the connections at once
  *   SIGUSR1                   reopen the logs
  *   SIGHUP                    reload the configuration (app/reload.c)
- *   SIGUSR2                   binary upgrade is not supported yet: logged, ignored
+ *   SIGWINCH                  drain: health checks fail (health;) for drain_delay, then as
+ *                             SIGQUIT: stop accepting, finish the connections, exit
+ *   SIGUSR2                   binary upgrade (app/upgrade.c): the new binary takes the
+ *                             listening sockets; once it serves, this process drains and exits
  * While running, the main thread also reports lost access-log lines once a second at most,
  * and frees configurations a reload retired once no worker uses them.
- * `spate -s reload|reopen|stop|quit -c FILE` sends the signal to the pid in FILE's pid file.
+ * `spate -s reload|reopen|stop|quit|drain|upgrade -c FILE` signals the pid in FILE's pid file.
  */
 #include "core/app/modules.h"
 #include "core/app/pidfile.h"
@@ -18,13 +21,16 @@
 #include "core/app/runtime.h"
 #include "core/app/sandbox.h"
 #include "core/app/settings.h"
+#include "core/app/upgrade.h"
 #include "core/base/alloc.h"
 #include "core/base/hash.h"
 #include "core/conf/conf.h"
 #include "core/conf/print.h"
+#include "core/http/registry.h"
 #include "core/http/route.h"
 #include "core/http/settings.h"
 #include "core/io/loop.h"
+#include "core/net/inherit.h"
 #include "core/net/tls_ktls.h"
 #include "log/errlog.h"
 #include "proto/hdr_table.h"
@@ -46,7 +52,8 @@ static void usage(FILE *out)
                  "\n"
                  "  -c, --config FILE     read the configuration file FILE (nginx-style syntax)\n"
                  "  -t, --test            check the configuration (as a start would) and exit\n"
-                 "  -s SIGNAL             send reload, reopen, stop or quit to the running spate\n"
+                 "  -s SIGNAL             send reload, reopen, stop, quit, drain or upgrade\n"
+                 "                        to the running spate\n"
                  "                        whose pid file the configuration (-c) names\n"
                  "      --print-config    print the effective configuration and exit\n"
                  "  -r, --root DIR        serve files from DIR (overrides every server's root)\n"
@@ -345,18 +352,56 @@ static int rebuild(struct conf *c, void *arg, char *err, size_t errlen)
     return 0;
 }
 
+/* SIGUSR2: start the new binary on our sockets; serve() waits for its answer. */
+static void begin_upgrade(struct runtime *rt)
+{
+    char err[CONF_ERR_MAX];
+    if (upgrade_begin(rt, pidfile_path(rt->conf), err, sizeof(err)) < 0) {
+        errlog(ERRLOG_ERROR, "SIGUSR2: no upgrade: %s; spate goes on serving", err);
+        return;
+    }
+    errlog(ERRLOG_NOTICE, "SIGUSR2: upgrading: starting the new binary on the listening sockets");
+}
+
+/* Serves until a signal to stop, a drain's delay is over, or a new binary took over. */
 static int serve(struct runtime *rt, const sigset_t *sigs, const struct options *o)
 {
-    uint64_t reported = 0, last = 0;
+    uint64_t reported = 0, last = 0, drain_at = 0;
     unsigned retired = 0;
     struct rebuild_arg ra = {o, rt->nworkers};
     for (;;) {
-        /* while a retired configuration waits for the workers, look again soon */
-        struct timespec wait = {retired ? 0 : 1, retired ? 50 * 1000 * 1000 : 0};
+        /* while a retired configuration waits for the workers or an upgrade for its answer,
+         * look again soon; a drain's delay ends on time */
+        bool soon = retired || upgrade_pending();
+        struct timespec wait = {soon ? 0 : 1, soon ? 50 * 1000 * 1000 : 0};
+        if (drain_at) {
+            uint64_t now = now_ms(), left = drain_at > now ? drain_at - now : 0;
+            if (left < (uint64_t)wait.tv_sec * 1000 + (uint64_t)wait.tv_nsec / 1000000) {
+                wait = (struct timespec){(time_t)(left / 1000), (long)(left % 1000) * 1000000};
+            }
+        }
         int sig = sigtimedwait(sigs, NULL, &wait);
         report_drops(rt, &reported, &last);
         if (rt->retired) {
             retired = runtime_collect(rt);
+        }
+        if (upgrade_pending()) {
+            char err[CONF_ERR_MAX];
+            pid_t pid = upgrade_poll(err, sizeof(err));
+            if (pid > 0) {
+                errlog(ERRLOG_NOTICE, "upgrade: the new binary serves as pid %ld; this process "
+                                      "stops accepting, finishes its connections and exits",
+                       (long)pid);
+                return SIGQUIT;
+            }
+            if (pid < 0) {
+                errlog(ERRLOG_ERROR, "upgrade failed: %s; spate goes on serving", err);
+            }
+        }
+        if (drain_at && now_ms() >= drain_at) {
+            atomic_store(&process_registry.draining, REGISTRY_DRAIN_CLOSING);
+            errlog(ERRLOG_NOTICE, "drain: the delay is over; closing the listeners");
+            return SIGQUIT;
         }
         if (sig < 0) {
             continue;
@@ -375,8 +420,16 @@ static int serve(struct runtime *rt, const sigset_t *sigs, const struct options 
             retired = rt->retired != NULL;
             break;
         case SIGUSR2:
-            errlog(ERRLOG_NOTICE, "SIGUSR2 ignored: binary upgrade is not supported yet; "
-                                  "spate goes on serving");
+            begin_upgrade(rt);
+            break;
+        case SIGWINCH:
+            if (!drain_at) {
+                unsigned delay = http_settings(rt->conf)->drain_delay_ms;
+                atomic_store(&process_registry.draining, REGISTRY_DRAIN_HEALTH);
+                drain_at = now_ms() + delay;
+                errlog(ERRLOG_NOTICE, "SIGWINCH: draining: health checks fail for %u ms while "
+                                      "spate serves, then it stops accepting and exits", delay);
+            }
             break;
         default:
             return sig;
@@ -390,7 +443,8 @@ static int send_signal(const struct options *o)
     static const struct {
         const char *name;
         int sig;
-    } names[] = {{"reload", SIGHUP}, {"reopen", SIGUSR1}, {"stop", SIGTERM}, {"quit", SIGQUIT}};
+    } names[] = {{"reload", SIGHUP}, {"reopen", SIGUSR1}, {"stop", SIGTERM}, {"quit", SIGQUIT},
+                 {"drain", SIGWINCH}, {"upgrade", SIGUSR2}};
     char err[CONF_ERR_MAX];
     int sig = 0;
     for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
@@ -399,7 +453,7 @@ static int send_signal(const struct options *o)
         }
     }
     if (!sig) {
-        snprintf(err, sizeof(err), "-s takes reload, reopen, stop or quit, not \"%s\"", o->signal);
+        snprintf(err, sizeof(err), "-s takes reload, reopen, stop, quit, drain or upgrade, not \"%s\"", o->signal);
         return fatal(err);
     }
     if (!o->config) {
@@ -476,6 +530,23 @@ static int shut_down(struct runtime *rt, const sigset_t *sigs, unsigned drain_ms
         _exit(0);
     }
     return 0;
+}
+
+/* Sockets an upgrade handed over that no address took are closed; then the launcher a later
+ * upgrade needs is forked (before privileges drop). Never fails the start: without a launcher
+ * spate serves, and says that SIGUSR2 will not work. */
+static bool start_launcher(char **argv, unsigned inherited)
+{
+    if (inherited) {
+        unsigned left = inherit_close_rest();
+        errlog(ERRLOG_NOTICE, "upgrade: took %u listening socket(s) from the old process%s",
+               inherited - left, left ? "; closed the ones no address uses" : "");
+    }
+    char err[CONF_ERR_MAX];
+    if (upgrade_init(argv, err, sizeof(err)) < 0) {
+        errlog(ERRLOG_WARN, "%s: binary upgrade (SIGUSR2) is not available", err);
+    }
+    return false;
 }
 
 int main(int argc, char **argv)
@@ -605,7 +676,7 @@ int main(int argc, char **argv)
 
     sigset_t sigs;
     sigemptyset(&sigs);
-    int handled[] = {SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2};
+    int handled[] = {SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH};
     for (size_t i = 0; i < ARRAY_SIZE(handled); i++) {
         sigaddset(&sigs, handled[i]);
     }
@@ -613,8 +684,9 @@ int main(int argc, char **argv)
 
     static struct runtime rt;
     const char *pid = pidfile_path(&conf);
+    unsigned inherited = inherit_init(); /* started by an upgrade: the old process's sockets */
     if (runtime_init(&rt, &conf, err, sizeof(err)) < 0 ||
-        (pid && pidfile_write(pid, err, sizeof(err)) < 0) ||
+        (pid && pidfile_write(pid, err, sizeof(err)) < 0) || start_launcher(argv, inherited) ||
         privilege_drop(&conf, err, sizeof(err)) < 0 || sandbox_apply(&conf, err, sizeof(err)) < 0 ||
         runtime_start(&rt, err, sizeof(err)) < 0) {
         pidfile_remove(pid);
@@ -632,6 +704,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     errlog(ERRLOG_NOTICE, "spate %s started: %u workers, %u listener(s)", SPATE_VERSION,
            rt.nworkers, g0->wg.nlisten);
+    upgrade_ready(); /* if an upgrade started us, the old process may go now */
 
     serve(&rt, &sigs, &o);
     rc = shut_down(&rt, &sigs, http_settings(rt.conf)->drain_timeout_ms, o.stats);

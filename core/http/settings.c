@@ -42,6 +42,7 @@ static const struct conf_row rows[] = {
     {"lingering_timeout", MAIN, &conf_msec32, OFF(linger_timeout_ms), "2s", 1, T_MAX_MS, "500ms",
      NULL},
     {"drain_timeout", MAIN, &conf_msec32, OFF(drain_timeout_ms), "10s", 0, T_MAX_MS, "30s", NULL},
+    {"drain_delay", MAIN, &conf_msec32, OFF(drain_delay_ms), "5s", 0, T_MAX_MS, "10s", NULL},
     {"trace", MAIN, &conf_flag, OFF(trace), "off", 0, 0, "on", NULL},
     {"latency_histograms", MAIN, &conf_flag, OFF(latency), "off", 0, 0, "on", NULL},
     {"open_file_cache", MAIN, &conf_flag, OFF(file_cache.enabled), "on", 0, 0, "off", NULL},

@@ -27,6 +27,7 @@ struct http_settings {
     uint32_t send_timeout_ms;      /* between two successful writes */
     uint32_t linger_timeout_ms;    /* wait for the client's FIN after our last response */
     uint32_t drain_timeout_ms;     /* graceful shutdown limit */
+    uint32_t drain_delay_ms;       /* spate -s drain: health checks fail this long first */
     bool trace;
     bool latency; /* latency_histograms: every worker's service and queueing histograms */
     struct fs_cache_limits file_cache;

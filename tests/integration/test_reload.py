@@ -409,7 +409,7 @@ def test_timeouts_follow_a_reload(tmp_path, make_site):
 def test_signal_option(tmp_path, make_site):
     site = make_site()
     r = subprocess.run([BIN, "-s", "bogus", "-c", "x"], capture_output=True, text=True)
-    assert r.returncode != 0 and "reload, reopen, stop or quit" in r.stderr
+    assert r.returncode != 0 and "reload, reopen, stop, quit, drain or upgrade" in r.stderr
     r = subprocess.run([BIN, "-s", "reload"], capture_output=True, text=True)
     assert r.returncode != 0 and "-c FILE" in r.stderr
     nopid = tmp_path / "nopid.conf"
