@@ -15,6 +15,7 @@
  * `spate -s reload|reopen|stop|quit|drain|upgrade -c FILE` signals the pid in FILE's pid file.
  */
 #include "core/app/modules.h"
+#include "core/app/notify.h"
 #include "core/app/pidfile.h"
 #include "core/app/privilege.h"
 #include "core/app/reload.h"
@@ -352,6 +353,8 @@ static int rebuild(struct conf *c, void *arg, char *err, size_t errlen)
     return 0;
 }
 
+static bool handed_over; /* an upgrade's new process serves: it is the service now */
+
 /* SIGUSR2: start the new binary on our sockets; serve() waits for its answer. */
 static void begin_upgrade(struct runtime *rt)
 {
@@ -392,6 +395,7 @@ static int serve(struct runtime *rt, const sigset_t *sigs, const struct options 
                 errlog(ERRLOG_NOTICE, "upgrade: the new binary serves as pid %ld; this process "
                                       "stops accepting, finishes its connections and exits",
                        (long)pid);
+                handed_over = true;
                 return SIGQUIT;
             }
             if (pid < 0) {
@@ -416,7 +420,8 @@ static int serve(struct runtime *rt, const sigset_t *sigs, const struct options 
         }
         case SIGHUP:
             errlog(ERRLOG_NOTICE, "SIGHUP: reloading the configuration");
-            reload_run(rt, rebuild, &ra);
+            notify_reloading();
+            notify_reloaded(reload_run(rt, rebuild, &ra) == 0);
             retired = rt->retired != NULL;
             break;
         case SIGUSR2:
@@ -705,8 +710,12 @@ int main(int argc, char **argv)
     errlog(ERRLOG_NOTICE, "spate %s started: %u workers, %u listener(s)", SPATE_VERSION,
            rt.nworkers, g0->wg.nlisten);
     upgrade_ready(); /* if an upgrade started us, the old process may go now */
+    notify_ready(rt.nworkers, g0->wg.nlisten, inherited > 0);
 
     serve(&rt, &sigs, &o);
+    if (!handed_over) {
+        notify_stopping();
+    }
     rc = shut_down(&rt, &sigs, http_settings(rt.conf)->drain_timeout_ms, o.stats);
     pidfile_remove(pidfile_path(rt.conf)); /* a reload may have moved it */
     runtime_destroy(&rt);

@@ -56,7 +56,7 @@ class Site:
     """A spate run from a copy of the binary (so a test can replace the file), with a pid file,
     an error log and an access log; stderr of every process that follows goes to one file."""
 
-    def __init__(self, tmp, port=None, server="", main="", name="s"):
+    def __init__(self, tmp, port=None, server="", main="", name="s", env=None):
         self.tmp = tmp
         self.port = port or free_port()
         self.bin = tmp / ("spate-" + name)
@@ -77,7 +77,7 @@ class Site:
             "http {\n  access_log %s up;\n  server {\n    listen 127.0.0.1:%d;\n    root %s;\n"
             "    location = /healthz { health; }\n    location = /metrics { metrics; }\n%s\n"
             "  }\n}\n" % (self.pid, self.errlog, main, self.access, self.port, root, server))
-        env = dict(os.environ)
+        env = dict(os.environ, **(env or {}))
         env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1:exitcode=66")
         self.err = open(self.stderr, "wb")
         self.proc = subprocess.Popen([str(self.bin), "-c", str(self.conf)],
@@ -357,3 +357,41 @@ backend spates
         hp.wait(timeout=10)
         a.stop()
         b.stop()
+
+
+def test_sd_notify_ready_reload_stop_and_upgrade(tmp_path):
+    """What a Type=notify unit hears (packaging/spate.service.in), from a socket of our own."""
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    os.chmod(path, 0o777)  # spate runs as nobody by then, as systemd's socket allows
+    sock.settimeout(20)
+
+    def hear():
+        return dict(l.split("=", 1) for l in sock.recv(4096).decode().splitlines())
+
+    site = Site(tmp_path, env={"NOTIFY_SOCKET": path})
+    try:
+        first = site.pidnow()
+        m = hear()
+        assert m["READY"] == "1" and "serving: 2 workers" in m["STATUS"] and "MAINPID" not in m
+        os.kill(first, signal.SIGHUP)
+        m = hear()
+        assert m["RELOADING"] == "1" and int(m["MONOTONIC_USEC"]) > 0
+        m = hear()
+        assert m["READY"] == "1" and "reloaded" in m["STATUS"]
+        site.ctl("upgrade")
+        m = hear()  # from the new process: it is the service now
+        wait_for(lambda: site.pidnow() not in (0, first), 30, site.log()[-2000:])
+        assert m["READY"] == "1" and int(m["MAINPID"]) == site.pidnow() != first
+        wait_for(lambda: not alive(first), 30, "old did not exit")
+        sock.settimeout(0.5)
+        with pytest.raises(socket.timeout):
+            sock.recv(4096)  # the old one says nothing: no STOPPING=1 for the service
+        sock.settimeout(20)
+        os.kill(site.pidnow(), signal.SIGQUIT)
+        m = hear()
+        assert m["STOPPING"] == "1"
+    finally:
+        site.stop()
+        sock.close()
