@@ -43,21 +43,26 @@ class PyServer(threading.Thread):
     first), or after a single stall of stall_s once `stall_after` requests were answered.
     Counts requests, connections, paths and the most requests read in one recv."""
 
-    def __init__(self, mode="length", body=b"hello, load\n", stall_after=None, stall_s=0.1):
+    def __init__(self, mode="length", body=b"hello, load\n", stall_after=None, stall_s=0.1,
+                 family=socket.AF_INET):
         super().__init__(daemon=True)
+        self.family = family
+        self.last_request = b""
         self.mode, self.body = mode, body
         self.stall_after, self.stall_s, self.stalled_at = stall_after, stall_s, None
         self.requests = self.connections = self.max_batch = 0
         self.paths = {}
-        self.ls = socket.socket()
+        self.ls = socket.socket(family)
         self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.ls.bind(("127.0.0.1", 0))
+        self.ls.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
         self.ls.listen(1024)
         self.port = self.ls.getsockname()[1]
         self.stop_flag = False
 
-    def url(self, path="/"):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
+    def url(self, path="/", host=None):
+        if host is None:
+            host = "[::1]" if self.family == socket.AF_INET6 else "127.0.0.1"
+        return "http://%s:%d%s" % (host, self.port, path)
 
     def answer(self, method):
         if self.mode == "chunked":
@@ -103,6 +108,7 @@ class PyServer(threading.Thread):
                 out, batch, close = [], 0, False
                 while b"\r\n\r\n" in buf:
                     req, buf = buf.split(b"\r\n\r\n", 1)
+                    self.last_request = req
                     method, path = req.split(b" ", 2)[:2]
                     self.paths[path] = self.paths.get(path, 0) + 1
                     self.requests += 1
@@ -248,6 +254,8 @@ def test_plot_and_merge(tmp_path, spate):
              spate.url("/hello.txt"))
     assert p.returncode == 0, p.stderr
     one = svg.read_text()
+    import xml.etree.ElementTree as ET
+    ET.fromstring(one)  # well-formed
     assert one.startswith("<svg") and one.count("<polyline") == 1 and "99.999%" in one
     out = tmp_path / "both.html"
     p = load("--plot-merge", out, a, b)
@@ -341,9 +349,40 @@ def test_stall_is_charged_to_every_request_it_delayed(tmp_path):
     assert above(run, 50) <= 10
 
 
+def test_poisson_keeps_the_rate(tmp_path):
+    with PyServer() as srv:
+        run, p = load_json(tmp_path, "-c", 4, "-d", "1s", "-R", 1000, "--poisson", srv.url("/p"))
+    assert run["poisson"] is True and run["mode"] == "open"
+    # 1000 exponential gaps: the count is within a few percent of 1000
+    assert 880 <= run["requests"] <= 1120, run["requests"]
+    assert "Poisson" in p.stdout
+
+
+def test_headers_host_ipv6_and_names(tmp_path):
+    try:
+        srv = PyServer(family=socket.AF_INET6)
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    with srv:
+        run, _ = load_json(tmp_path, "-c", 1, "-d", "200ms", "-H", "X-Test: one two",
+                           "-H", "Accept: */*", srv.url("/v6?q=1"))
+        req = srv.last_request
+    assert run["requests"] > 5 and all(v == 0 for v in run["errors"].values())
+    assert req.startswith(b"GET /v6?q=1 HTTP/1.1\r\n"), req
+    assert b"\r\nHost: [::1]:%d" % srv.port in req and b"\r\nX-Test: one two" in req, req
+    assert b"\r\nAccept: */*" in req, req
+    with PyServer() as srv:  # a name, resolved once with getaddrinfo
+        run, _ = load_json(tmp_path, "-c", 1, "-d", "200ms", srv.url("/n", host="localhost"))
+        req = srv.last_request
+    assert run["requests"] > 5 and b"Host: localhost:%d" % srv.port in req
+    p = load("-d", "1s", "http://no-such-host.invalid/")
+    assert p.returncode == 1 and "cannot resolve 'no-such-host.invalid'" in p.stderr
+
+
 def test_rate_too_high_is_reported(tmp_path):
     with PyServer() as srv:
         run, p = load_json(tmp_path, "-c", 2, "-d", "500ms", "-R", "10M", srv.url("/r"))
+    assert all(v == 0 for v in run["errors"].values()), run["errors"]
     assert run["rate_short"] is True and run["target_rate"] == 10e6
     assert "WARNING: achieved" in p.stderr and "below 95% of the target" in p.stderr
     assert "%.0f req/s" % run["rate"] in p.stderr

@@ -30,6 +30,7 @@ enum load_err {
 extern const char *const load_err_names[ERR_N];
 
 struct load_paths; /* paths.h */
+struct addrinfo;
 
 struct load_opts {
     int threads, conns, pipeline;
@@ -49,8 +50,9 @@ struct load_opts {
     /* the URL */
     const char *url;
     char host[256], port[8], hostport[300], *path;
-    struct sockaddr_storage addr;
+    struct sockaddr_storage addr; /* the address used: the first of addrs that connects */
     socklen_t addrlen;
+    struct addrinfo *addrs; /* every address the host resolved to */
 };
 
 struct load_stats {

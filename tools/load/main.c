@@ -47,24 +47,35 @@ static void fit_nofile(const struct load_opts *o)
     }
 }
 
-/* One blocking connect before anything starts: an unreachable server is an error, not a run
- * of connect errors. */
-static void probe(const struct load_opts *o)
+/* A blocking connect to each address the host resolved to, before anything starts: the
+ * first that answers is the run's; none is an error, not a run of connect errors. */
+static void probe(struct load_opts *o)
 {
+    int err = 0;
+    for (struct addrinfo *ai = o->addrs; ai; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        struct timeval tv = {.tv_sec = 3};
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+        err = rc < 0 ? (errno == EINPROGRESS ? ETIMEDOUT : errno) : 0;
+        close(fd);
+        if (rc == 0) {
+            memcpy(&o->addr, ai->ai_addr, ai->ai_addrlen);
+            o->addrlen = ai->ai_addrlen;
+            return;
+        }
+    }
     char addr[INET6_ADDRSTRLEN + 8] = "?";
     getnameinfo((const struct sockaddr *)&o->addr, o->addrlen, addr, sizeof(addr), NULL, 0,
                 NI_NUMERICHOST);
-    int fd = socket(o->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct timeval tv = {.tv_sec = 3};
-    if (fd >= 0) {
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    }
-    if (fd < 0 || connect(fd, (const struct sockaddr *)&o->addr, o->addrlen) < 0) {
-        fprintf(stderr, "spate-load: cannot connect to %s port %s (%s): %s\n", o->host, o->port,
-                addr, strerror(errno == EINPROGRESS ? ETIMEDOUT : errno));
-        exit(1);
-    }
-    close(fd);
+    fprintf(stderr, "spate-load: cannot connect to %s port %s (%s%s): %s\n", o->host, o->port,
+            addr, o->addrs && o->addrs->ai_next ? " and its other addresses" : "",
+            strerror(err));
+    exit(1);
 }
 
 /* Thread i's CPU: --cpus[i % n], or the i-th CPU (modulo) of the affinity mask. */

@@ -228,7 +228,7 @@ static void parse_url(struct load_opts *o, const char *url)
     }
     memcpy(&o->addr, res->ai_addr, res->ai_addrlen);
     o->addrlen = res->ai_addrlen;
-    freeaddrinfo(res);
+    o->addrs = res; /* main's probe settles on the first that connects */
 }
 
 static void add_header(struct load_opts *o, const char *h)
@@ -375,4 +375,7 @@ void opts_free(struct load_opts *o)
     free(o->path);
     free(o->cpus);
     paths_free(o->paths);
+    if (o->addrs) {
+        freeaddrinfo(o->addrs);
+    }
 }
