@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #define RECV_BUF 16384
+#define BGID 0 /* the worker's one provided-buffer group */
 #define RETRY_NS 10000000ull /* wait before reconnecting after a failed connect */
 
 enum cstate { C_IDLE, C_CONNECTING, C_OPEN, C_DRAIN };
@@ -53,7 +54,7 @@ struct conn {
     struct check_ctx *chk;
     char *out;
     size_t outlen, outoff, outcap;
-    char in[RECV_BUF];
+    char *in; /* recv buffer when the ring has no provided buffers (else NULL) */
 };
 
 struct worker {
@@ -65,6 +66,11 @@ struct worker {
     uint64_t start, end, rng;
     uint64_t inflight; /* requests owed over all connections */
     struct io_uring ring;
+    /* provided buffers for multishot recv: one armed recv per connection for its whole life,
+     * and buffers shared by all connections instead of one idle buffer each */
+    struct io_uring_buf_ring *br;
+    char *bufs;
+    unsigned nbuf;
     struct conn **conns;
     struct load_stats st;
     const char *prefix; /* "METHOD " */
@@ -144,8 +150,58 @@ static void start_connect(struct conn *c, uint64_t now)
 static void arm_recv(struct conn *c)
 {
     struct io_uring_sqe *s = sqe_get(c->w);
-    io_uring_prep_recv(s, c->fd, c->in, sizeof(c->in), 0);
+    if (c->w->br) {
+        io_uring_prep_recv_multishot(s, c->fd, NULL, 0, 0);
+        s->flags |= IOSQE_BUFFER_SELECT;
+        s->buf_group = BGID;
+    } else {
+        io_uring_prep_recv(s, c->fd, c->in, RECV_BUF, 0);
+    }
     submit_op(c, s, OP_RECV);
+}
+
+/* Sets up the provided buffers; without them (an old kernel) each connection has its own. */
+static void setup_buffers(struct worker *w)
+{
+    w->nbuf = 64;
+    while (w->nbuf < 1024 && w->nbuf < (unsigned)w->n * 2) {
+        w->nbuf *= 2;
+    }
+    size_t ring_bytes = w->nbuf * sizeof(struct io_uring_buf);
+    void *br = NULL;
+    if (posix_memalign(&br, 4096, ring_bytes) || !(w->bufs = malloc((size_t)w->nbuf * RECV_BUF))) {
+        free(br);
+        br = NULL;
+    } else {
+        io_uring_buf_ring_init(br);
+        struct io_uring_buf_reg reg = {.ring_addr = (uintptr_t)br, .ring_entries = w->nbuf,
+                                       .bgid = BGID};
+        if (io_uring_register_buf_ring(&w->ring, &reg, 0) < 0) {
+            free(br);
+            br = NULL;
+            free(w->bufs);
+            w->bufs = NULL;
+        }
+    }
+    w->br = br;
+    if (!br) {
+        for (int i = 0; i < w->n; i++) {
+            w->conns[i]->in = malloc(RECV_BUF);
+        }
+        return;
+    }
+    for (unsigned i = 0; i < w->nbuf; i++) {
+        io_uring_buf_ring_add(br, w->bufs + (size_t)i * RECV_BUF, RECV_BUF, (unsigned short)i,
+                              io_uring_buf_ring_mask(w->nbuf), (int)i);
+    }
+    io_uring_buf_ring_advance(br, (int)w->nbuf);
+}
+
+static void give_back(struct worker *w, unsigned bid)
+{
+    io_uring_buf_ring_add(w->br, w->bufs + (size_t)bid * RECV_BUF, RECV_BUF,
+                          (unsigned short)bid, io_uring_buf_ring_mask(w->nbuf), 0);
+    io_uring_buf_ring_advance(w->br, 1);
 }
 
 static void arm_send(struct conn *c)
@@ -266,9 +322,14 @@ static void on_eof(struct conn *c, uint64_t now)
     reset(c);
 }
 
-static void on_recv(struct conn *c, int res, uint64_t now)
+/* res bytes at in (or an error, or 0: EOF); rearm: the recv is over and must be armed again */
+static void on_recv(struct conn *c, int res, const char *in, bool rearm, uint64_t now)
 {
     struct worker *w = c->w;
+    if (res == -ENOBUFS) { /* every buffer in use: the multishot ended, start it again */
+        arm_recv(c);
+        return;
+    }
     if (res < 0) {
         w->st.err[ERR_READ]++;
         reset(c);
@@ -286,7 +347,7 @@ static void on_recv(struct conn *c, int res, uint64_t now)
             reset(c);
             return;
         }
-        long used = resp_feed(&c->resp, c->in + off, n - off);
+        long used = resp_feed(&c->resp, in + off, n - off);
         if (used < 0) {
             w->st.err[ERR_PARSE]++;
             reset(c);
@@ -306,7 +367,9 @@ static void on_recv(struct conn *c, int res, uint64_t now)
             }
         }
     }
-    arm_recv(c);
+    if (rearm) {
+        arm_recv(c);
+    }
 }
 
 static uint64_t on_cqe(struct worker *w, struct io_uring_cqe *cqe, uint64_t now)
@@ -314,7 +377,17 @@ static uint64_t on_cqe(struct worker *w, struct io_uring_cqe *cqe, uint64_t now)
     uint64_t ud = io_uring_cqe_get_data64(cqe);
     struct conn *c = (struct conn *)(uintptr_t)(ud & ~7ull);
     enum op op = (enum op)(ud & 7);
-    c->pending--;
+    /* a multishot recv stays in the ring until a completion without F_MORE */
+    bool more = op == OP_RECV && (cqe->flags & IORING_CQE_F_MORE);
+    if (!more) {
+        c->pending--;
+    }
+    const char *in = c->in;
+    int bid = -1;
+    if (op == OP_RECV && (cqe->flags & IORING_CQE_F_BUFFER)) {
+        bid = (int)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+        in = w->bufs + (size_t)bid * RECV_BUF;
+    }
     if (c->state == C_DRAIN) {
         if (c->pending == 0) {
             c->state = C_IDLE;
@@ -345,7 +418,10 @@ static uint64_t on_cqe(struct worker *w, struct io_uring_cqe *cqe, uint64_t now)
             }
         }
     } else {
-        on_recv(c, cqe->res, now);
+        on_recv(c, cqe->res, in, !more, now);
+    }
+    if (bid >= 0) { /* parsed: the kernel may fill it again (a submit while parsing could) */
+        give_back(w, (unsigned)bid);
     }
     return w->running ? pump(c, now) : UINT64_MAX;
 }
@@ -469,6 +545,7 @@ void *worker_main(void *arg)
         pthread_barrier_wait(&w->sync->go);
         return NULL;
     }
+    setup_buffers(w);
     connect_all(w);
     pthread_barrier_wait(&w->sync->ready);
     pthread_barrier_wait(&w->sync->go);
@@ -531,10 +608,13 @@ void worker_free(struct worker *w)
 {
     for (int i = 0; i < w->n; i++) {
         check_free(w->conns[i]->chk);
+        free(w->conns[i]->in);
         free(w->conns[i]->out);
         free(w->conns[i]);
     }
     free(w->conns);
+    free(w->bufs);
+    free(w->br);
     free(w->suffix);
     free((char *)w->prefix);
     free(w->st.lat);
