@@ -288,6 +288,17 @@ def test_close_makes_a_connection_per_request(tmp_path):
         assert run["requests"] <= srv.connections <= run["requests"] + 2 + 2
 
 
+@pytest.mark.parametrize("args", [[], ["--pipeline", "8"], ["--close"], ["-R", "500"]])
+def test_plain_ring_fallback(tmp_path, args):
+    """Without DEFER_TASKRUN and provided buffers (an older kernel's ring): the same figures."""
+    env = dict(os.environ, SPATE_LOAD_PLAIN_RING="1")
+    with PyServer(mode="chunked") as srv:
+        run, _ = load_json(tmp_path, "-c", 3, "-d", "300ms", *args, srv.url("/f"), env=env)
+        time.sleep(0.1)
+        assert run["requests"] == srv.requests > 50
+    assert all(v == 0 for v in run["errors"].values()), run["errors"]
+
+
 def test_pipelining_sends_requests_together(tmp_path):
     with PyServer() as srv:
         run, _ = load_json(tmp_path, "-c", 2, "-d", "300ms", "--pipeline", 16, srv.url("/a"))

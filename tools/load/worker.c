@@ -169,7 +169,9 @@ static void setup_buffers(struct worker *w)
     }
     size_t ring_bytes = w->nbuf * sizeof(struct io_uring_buf);
     void *br = NULL;
-    if (posix_memalign(&br, 4096, ring_bytes) || !(w->bufs = malloc((size_t)w->nbuf * RECV_BUF))) {
+    const char *plain = getenv("SPATE_LOAD_PLAIN_RING");
+    if ((plain && *plain == '1') || posix_memalign(&br, 4096, ring_bytes) ||
+        !(w->bufs = malloc((size_t)w->nbuf * RECV_BUF))) {
         free(br);
         br = NULL;
     } else {
@@ -535,7 +537,9 @@ void *worker_main(void *arg)
     /* one thread submits and reaps, so the kernel may run completions' task work only when we
      * wait (DEFER_TASKRUN): no interrupt in the middle of a batch; older kernels get the plain ring */
     struct io_uring_params p = {.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN};
-    int rc = io_uring_queue_init_params(entries, &w->ring, &p);
+    /* SPATE_LOAD_PLAIN_RING=1: what an older kernel gets (the tests run both) */
+    bool plain = getenv("SPATE_LOAD_PLAIN_RING") && *getenv("SPATE_LOAD_PLAIN_RING") == '1';
+    int rc = plain ? -EINVAL : io_uring_queue_init_params(entries, &w->ring, &p);
     if (rc < 0) {
         rc = io_uring_queue_init(entries, &w->ring, 0);
     }
