@@ -288,7 +288,8 @@ def test_close_makes_a_connection_per_request(tmp_path):
         assert run["requests"] <= srv.connections <= run["requests"] + 2 + 2
 
 
-@pytest.mark.parametrize("args", [[], ["--pipeline", "8"], ["--close"], ["-R", "500"]])
+@pytest.mark.parametrize("args", [[], ["--pipeline", "8"], ["--close"], ["-R", "500"],
+                                  ["-R", "500", "--spin", "0"]])
 def test_plain_ring_fallback(tmp_path, args):
     """Without DEFER_TASKRUN and provided buffers (an older kernel's ring): the same figures."""
     env = dict(os.environ, SPATE_LOAD_PLAIN_RING="1")
@@ -422,6 +423,7 @@ def test_unreachable_server():
     (["https://127.0.0.1/"], "only http://"),
     (["http://127.0.0.1:99999/"], "bad port"),
     (["--cpus", "3-1", "http://127.0.0.1:1/"], "bad CPU list '3-1'"),
+    (["--spin", "1s", "http://127.0.0.1:1/"], "bad --spin '1s'"),
     (["-H", "nocolon", "http://127.0.0.1:1/"], "bad header 'nocolon'"),
     ([], "no URL given"),
 ])

@@ -35,6 +35,7 @@ struct addrinfo;
 struct load_opts {
     int threads, conns, pipeline;
     uint64_t duration_ns, timeout_ns;
+    uint64_t spin_ns; /* --spin: a wait for a send shorter than this polls instead of sleeping */
     double rate; /* requests/s over all connections; 0: closed loop */
     bool poisson, close;
     const char *method;

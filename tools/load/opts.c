@@ -31,6 +31,7 @@ static const char usage_text[] =
     "      --check FILE     every body must equal FILE's bytes\n"
     "      --sha256 HEX     every body must have this SHA-256\n"
     "      --timeout T      a response later than T after its send is an error (default 2s)\n"
+    "      --spin T         poll instead of sleeping when a send is due within T (30us)\n"
     "      --cpus LIST      CPUs for the threads: 0,2-3 (default: the first -t of the mask)\n"
     "      --json FILE      figures as JSON (latencies in microseconds)\n"
     "      --plot FILE      latency-percentile plot, .svg or .html\n"
@@ -66,6 +67,25 @@ int opts_duration(const char *s, uint64_t *ns)
         return -1;
     }
     if (v * mul < 1e6 || v * mul > 1e9 * 86400 * 7) { /* 1 ms .. a week */
+        return -1;
+    }
+    *ns = (uint64_t)(v * mul);
+    return 0;
+}
+
+int opts_spin(const char *s, uint64_t *ns)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !(v >= 0)) {
+        return -1;
+    }
+    double mul = !strcmp(end, "us") ? 1e3 : !strcmp(end, "ms") ? 1e6 : !strcmp(end, "ns") ? 1 : -1;
+    if (!*end && v == 0) {
+        mul = 0;
+    }
+    if (mul < 0 || v * mul > 1e7) {
         return -1;
     }
     *ns = (uint64_t)(v * mul);
@@ -249,7 +269,7 @@ static void add_header(struct load_opts *o, const char *h)
 }
 
 enum { O_PIPE = 256, O_CLOSE, O_PATHS, O_ZIPF, O_JSON, O_PLOT, O_MERGE, O_CPUS, O_POISSON,
-       O_TIMEOUT, O_CHECK, O_SHA, O_LABEL };
+       O_TIMEOUT, O_CHECK, O_SHA, O_LABEL, O_SPIN };
 
 int opts_parse(struct load_opts *o, int argc, char **argv, bool *merge, int *merge_argi)
 {
@@ -260,10 +280,11 @@ int opts_parse(struct load_opts *o, int argc, char **argv, bool *merge, int *mer
         {"zipf", 1, 0, O_ZIPF},      {"json", 1, 0, O_JSON},     {"plot", 1, 0, O_PLOT},
         {"plot-merge", 0, 0, O_MERGE}, {"cpus", 1, 0, O_CPUS},   {"poisson", 0, 0, O_POISSON},
         {"timeout", 1, 0, O_TIMEOUT}, {"check", 1, 0, O_CHECK},  {"sha256", 1, 0, O_SHA},
-        {"label", 1, 0, O_LABEL},    {"help", 0, 0, 'h'},        {"version", 0, 0, 'V'},
+        {"label", 1, 0, O_LABEL},    {"spin", 1, 0, O_SPIN},    {"help", 0, 0, 'h'},        {"version", 0, 0, 'V'},
         {0, 0, 0, 0}};
     *o = (struct load_opts){.threads = 1, .conns = 10, .pipeline = 1, .method = "GET",
-                            .duration_ns = 10000000000ull, .timeout_ns = 2000000000ull};
+                            .duration_ns = 10000000000ull, .timeout_ns = 2000000000ull,
+                            .spin_ns = 30000};
     *merge = false;
     const char *cpus = NULL;
     int c;
@@ -337,6 +358,11 @@ int opts_parse(struct load_opts *o, int argc, char **argv, bool *merge, int *mer
             o->check = true;
             break;
         case O_LABEL: o->label = optarg; break;
+        case O_SPIN:
+            if (opts_spin(optarg, &o->spin_ns) < 0) {
+                usage_error("bad --spin '%s' (0, or up to 10ms: 30us, 1ms)", optarg);
+            }
+            break;
         case 'h': fputs(usage_text, stdout); exit(0);
         case 'V': puts("spate-load " SPATE_VERSION); exit(0);
         default: fputs(usage_text, stderr); exit(2);

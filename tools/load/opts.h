@@ -15,4 +15,5 @@ void opts_free(struct load_opts *o);
 /* Parsers, exposed for the unit test: 0 on success, -1 on a bad value. */
 int opts_duration(const char *s, uint64_t *ns);
 int opts_rate(const char *s, double *rate);
+int opts_spin(const char *s, uint64_t *ns); /* 0, or a time in ns/us/ms up to 10 ms */
 int opts_cpus(const char *s, int **cpus, int *n);

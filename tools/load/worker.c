@@ -65,6 +65,7 @@ struct worker {
     bool head, running, stopping;
     uint64_t start, end, rng;
     uint64_t inflight; /* requests owed over all connections */
+    uint64_t spin_ns;  /* a wait shorter than this polls instead of sleeping */
     struct io_uring ring;
     /* provided buffers for multishot recv: one armed recv per connection for its whole life,
      * and buffers shared by all connections instead of one idle buffer each */
@@ -451,6 +452,10 @@ static void wait_until(struct worker *w, uint64_t wake, uint64_t now)
         return;
     }
     uint64_t d = wake - now;
+    if (d < w->spin_ns) { /* near: poll; a timer and a wake-up cost more and come late */
+        io_uring_submit_and_get_events(&w->ring);
+        return;
+    }
     if (d > 100000000ull) {
         d = 100000000ull;
     }
@@ -577,6 +582,7 @@ struct worker *worker_new(const struct load_opts *o, struct load_sync *sync, int
     w->first = first;
     w->n = n;
     w->depth = o->close ? 1 : (unsigned)o->pipeline;
+    w->spin_ns = o->spin_ns;
     w->head = !strcmp(o->method, "HEAD");
     w->rng = 0xA0761D6478BD642Full ^ ((uint64_t)id << 32 | 1);
     w->st.lat = calloc(1, sizeof(struct hist));

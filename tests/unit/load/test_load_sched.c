@@ -85,6 +85,13 @@ static void test_value_parsers(void **state)
     assert_true(r == 0);
     assert_int_equal(opts_rate("fast", &r), -1);
     assert_int_equal(opts_rate("-5", &r), -1);
+    assert_int_equal(opts_spin("30us", &ns), 0);
+    assert_int_equal(ns, 30000);
+    assert_int_equal(opts_spin("0", &ns), 0);
+    assert_int_equal(ns, 0);
+    assert_int_equal(opts_spin("1s", &ns), -1);
+    assert_int_equal(opts_spin("20ms", &ns), -1);
+    assert_int_equal(opts_spin("5", &ns), -1);
     int *cpus, n;
     assert_int_equal(opts_cpus("0,2-4,7", &cpus, &n), 0);
     assert_int_equal(n, 5);

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""latency_bench.py - spate, nginx, lighttpd and h2o side by side under spate-load: each
+server's maximum (closed loop), then its latency at fixed rates of 50% and 90% of that maximum
+(open loop, so queueing shows in full), p50/p99/p99.9 per server and a plot of every curve.
+
+Every server gets one worker pinned to CPU 0 (taskset), spate-load -t1 runs pinned to CPU 1,
+over 127.0.0.1, against /small.bin (1 KiB); every response body is checked (--check) in the
+correctness precheck. Servers missing from this machine are skipped (tools/deps bench installs
+them: nginx-light, lighttpd, h2o). Self-contained: no ../shared/bench needed.
+
+  bench/e2e/latency_bench.py [--seconds 5] [--conns 64] [--servers spate,nginx,lighttpd,h2o]
+                             [--out DIR]   (JSON of every run and latency.svg there)
+
+Needs a Release build: build-rel/spate and build-rel/tools/load/spate-load (or --spate and
+--load). Python 3 standard library only.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from wrkbench import free_port, group_cpu, nginx_conf, wait_port  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def lighttpd_cmd(tmp, port, docroot):
+    conf = os.path.join(tmp, "lighttpd-%d.conf" % port)
+    with open(conf, "w") as f:
+        f.write('server.document-root = "%s"\nserver.bind = "127.0.0.1"\nserver.port = %d\n'
+                'server.pid-file = "%s/lighttpd.pid"\nserver.errorlog = "%s/lighttpd.err"\n'
+                'server.max-fds = 16384\nserver.max-connections = 8192\n'
+                'server.max-keep-alive-requests = 1000000\nserver.max-keep-alive-idle = 60\n'
+                'mimetype.assign = (".bin" => "application/octet-stream", '
+                '".html" => "text/html")\n' % (docroot, port, tmp, tmp))
+    return ["lighttpd", "-D", "-f", conf]
+
+
+def h2o_cmd(tmp, port, docroot):
+    conf = os.path.join(tmp, "h2o-%d.conf" % port)
+    with open(conf, "w") as f:
+        # no pid-file: h2o writes it after dropping to nobody, who cannot write in tmp
+        f.write("num-threads: 1\nuser: nobody\nmax-connections: 65536\n"
+                "error-log: %s/h2o.err\n"
+                "listen:\n  host: 127.0.0.1\n  port: %d\n"
+                'hosts:\n  "default":\n    paths:\n      /:\n        file.dir: %s\n'
+                % (tmp, port, docroot))
+    return ["h2o", "-c", conf]
+
+
+def load(args, extra, url, json_path, label):
+    cmd = [args.load, "-t1", "--cpus", "1", "-c%d" % args.conns, "-d%ds" % args.seconds,
+           "--json", json_path, "--label", label] + extra + [url]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError("%s: %s" % (" ".join(cmd), p.stderr))
+    with open(json_path) as f:
+        return json.load(f), p.stderr
+
+
+def bench(name, argv, port, args, small):
+    proc = subprocess.Popen(["taskset", "-c", "0"] + argv, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    rows = {}
+    try:
+        wait_port(port, proc)
+        url = "http://127.0.0.1:%d/small.bin" % port
+        # precheck (1 s, also the warm-up): every answer a 200 with the file's bytes
+        pc = os.path.join(args.out, "%s-precheck.json" % name)
+        p = subprocess.run([args.load, "-c4", "-d1s", "--check", small, "--json", pc, url],
+                           capture_output=True, text=True)
+        ok = p.returncode == 0
+        if ok:
+            with open(pc) as f:
+                r = json.load(f)
+            ok = r["requests"] > 0 and r["status"]["2xx"] == r["requests"] and \
+                not any(r["errors"].values())
+        if not ok:
+            raise RuntimeError("%s fails the precheck: %s %s" % (name, p.stdout, p.stderr))
+        c0 = group_cpu(proc.pid)
+        mx, _ = load(args, [], url, os.path.join(args.out, "%s-max.json" % name), name + " max")
+        c1 = group_cpu(proc.pid)
+        rows["max"] = mx
+        rows["cpu_us"] = (c1 - c0) * 1e6 / max(mx["requests"], 1)
+        for pct in (50, 90):
+            rate = int(mx["rate"] * pct / 100)
+            r, err = load(args, ["-R", str(rate)], url,
+                          os.path.join(args.out, "%s-%d.json" % (name, pct)),
+                          "%s at %d%% (%d/s)" % (name, pct, rate))
+            rows[pct] = r
+            if err.strip():
+                print(err.strip(), file=sys.stderr)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--conns", type=int, default=64)
+    ap.add_argument("--servers", default="spate,nginx,lighttpd,h2o")
+    ap.add_argument("--spate", default=os.path.join(ROOT, "build-rel", "spate"))
+    ap.add_argument("--load", default=os.path.join(ROOT, "build-rel", "tools", "load",
+                                                   "spate-load"))
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="latbench-")
+    os.chmod(tmp, 0o755)  # servers that drop to nobody must enter it
+    args.out = args.out or tmp
+    os.makedirs(args.out, exist_ok=True)
+    docroot = os.path.join(tmp, "www")
+    os.makedirs(docroot)
+    os.chmod(docroot, 0o755)
+    small = os.path.join(docroot, "small.bin")
+    with open(small, "wb") as f:
+        f.write(os.urandom(1024))
+    os.chmod(small, 0o644)
+    results = {}
+    for name in args.servers.split(","):
+        exe = args.spate if name == "spate" else name
+        if not shutil.which(exe):
+            print("%s not found: skipped" % name, file=sys.stderr)
+            continue
+        port = free_port()
+        argv = {"spate": lambda: [args.spate, "--root", docroot, "--listen",
+                                  "127.0.0.1:%d" % port, "--workers", "1"],
+                "nginx": lambda: nginx_conf(tmp, port, docroot),
+                "lighttpd": lambda: lighttpd_cmd(tmp, port, docroot),
+                "h2o": lambda: h2o_cmd(tmp, port, docroot)}[name]()
+        results[name] = bench(name, argv, port, args, small)
+        m = results[name]
+        print("%-8s max %8.0f req/s (%.2f us/req server CPU); 50%%: p50 %.0f p99 %.0f "
+              "p99.9 %.0f us; 90%%: p50 %.0f p99 %.0f p99.9 %.0f us" % (
+                  name, m["max"]["rate"], m["cpu_us"],
+                  *(m[50]["latency_us"][k] for k in ("p50", "p99", "p99.9")),
+                  *(m[90]["latency_us"][k] for k in ("p50", "p99", "p99.9"))), file=sys.stderr)
+    print("| server | max req/s | server CPU us/req | load | achieved req/s | p50 us | p99 us "
+          "| p99.9 us | max us |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, m in results.items():
+        for pct in (50, 90):
+            r = m[pct]
+            lat = r["latency_us"]
+            print("| %s | %.0f | %.2f | %d%% (%.0f/s) | %.0f%s | %.0f | %.0f | %.0f | %.0f |" % (
+                name, m["max"]["rate"], m["cpu_us"], pct, r["target_rate"], r["rate"],
+                " (short)" if r["rate_short"] else "", lat["p50"], lat["p99"], lat["p99.9"],
+                lat["max"]))
+    jsons = [os.path.join(args.out, "%s-%d.json" % (n, p)) for n in results for p in (50, 90)]
+    if jsons:
+        svg = os.path.join(args.out, "latency.svg")
+        subprocess.run([args.load, "--plot-merge", svg] + jsons, check=True)
+        print("\nplot: %s" % svg)
+    if args.out != tmp:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
