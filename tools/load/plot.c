@@ -37,17 +37,17 @@ static double xpos(double pct)
     return ML + (W - ML - MR) * nines / NINES;
 }
 
-/* A round top for the y axis: 1, 2 or 5 times a power of ten. */
+/* A round top for the y axis: 1, 2, 2.5 or 5 times a power of ten. */
 static double nice_top(double v)
 {
     if (v <= 0) {
         return 1;
     }
     double p = pow(10, floor(log10(v)));
-    for (double m = 1; m <= 10; m *= 2) {
-        double step = m == 4 ? 5 : m;
-        if (step * p >= v) {
-            return step * p;
+    static const double steps[] = {1, 2, 2.5, 5, 10};
+    for (int i = 0; i < 5; i++) {
+        if (steps[i] * p >= v) {
+            return steps[i] * p;
         }
     }
     return 10 * p;
