@@ -12,6 +12,7 @@ import resource
 import selectors
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -441,3 +442,26 @@ def test_too_many_connections_for_the_fd_limit(tmp_path):
         p = load("-c", 500, "-d", "1s", srv.url("/"), preexec_fn=low_limit)
     assert p.returncode == 1
     assert "-c 500 needs about" in p.stderr and "RLIMIT_NOFILE allows 64" in p.stderr, p.stderr
+
+
+def test_man_page_renders_without_warnings(tmp_path):
+    """spate-load(1) is made from docs/spate-load.md (packaging/CMakeLists.txt)."""
+    import re
+    import shutil
+    if not shutil.which("man"):
+        pytest.skip("man is not installed")
+    src = os.path.join(os.path.dirname(__file__), "..", "..")
+    page = tmp_path / "spate-load.1"
+    subprocess.run([sys.executable, os.path.join(src, "tools", "man-from-md"), "--name",
+                    "spate-load", "--section", "1", "--summary", "load generator",
+                    "--see-also", "spate(8)", "--source", "spate", "-o", str(page),
+                    os.path.join(src, "docs", "spate-load.md")], check=True)
+    env = dict(os.environ, MANWIDTH="80", MANPAGER="cat", PAGER="cat")
+    for w in ("mac", "w"):
+        r = subprocess.run(["man", "--warnings=%s" % w, "-l", str(page)], env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and r.stderr == "", r.stderr
+    heads = re.findall(r"^([A-Z][A-Z0-9 /().,]*)$", r.stdout, re.M)
+    for h in ("NAME", "SYNOPSIS", "OPTIONS", "OUTPUT", "SEE ALSO"):
+        assert h in heads, heads
+    assert "**" not in r.stdout and not re.search(r"(?m)^\s*\|.*\|\s*$", r.stdout)
