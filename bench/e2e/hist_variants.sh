@@ -1,0 +1,24 @@
+#!/bin/sh
+# hist_variants.sh off|hist|on PORT ROOT (bench/RESULTS.md, issue 15): a compare.sh server command
+# run.sh off|hist|on PORT ROOT: spate from build-rel with histograms and reports off, histograms
+# only, or histograms + metrics + status + location_latency (metrics also on 127.0.0.1:19145)
+v=$1; port=$2; root=$3
+conf=${TMPDIR:-/tmp}/$v.$port.conf
+case $v in
+  off)  main=""; extra=""; side="" ;;
+  hist) main="latency_histograms on;"; extra=""; side="" ;;
+  on)   main="latency_histograms on;"
+        extra="location = /metrics { metrics; } location = /status { status; } location / { location_latency on; }"
+        side="server { listen 127.0.0.1:19145; root /tmp; location = /metrics { metrics; } location = /status { status; } }" ;;
+esac
+cat > $conf <<EOC
+workers 1;
+user root;
+error_log ${TMPDIR:-/tmp}/error.log warn;
+http {
+  $main
+  server { listen 127.0.0.1:$port; root $root; $extra }
+  $side
+}
+EOC
+exec ${SPATE_BIN:-build-rel/spate} -c $conf
