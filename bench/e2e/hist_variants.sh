@@ -1,6 +1,6 @@
 #!/bin/sh
 # hist_variants.sh off|hist|on PORT ROOT (bench/RESULTS.md, issue 15): a compare.sh server command
-# run.sh off|hist|on PORT ROOT: spate from build-rel with histograms and reports off, histograms
+# spate ($SPATE_BIN, else build-rel/spate) with histograms and reports off, histograms
 # only, or histograms + metrics + status + location_latency (metrics also on 127.0.0.1:19145)
 v=$1; port=$2; root=$3
 conf=${TMPDIR:-/tmp}/$v.$port.conf
