@@ -46,7 +46,7 @@ static const struct metric counters[] = {
     M("connections_open", "gauge", "Client connections open now.", conns_open),
     M("connections_accepted_total", "counter", "Connections accepted.", accepted),
     M("connections_refused_total", "counter",
-      "Connections closed at accept: max_connections, draining, out of memory.", refused),
+      "Connections closed at accept: worker_connections reached, out of memory.", refused),
     M("connections_denied_total", "counter", "Connections closed at accept by allow/deny rules.",
       denied),
     M("connections_closed_total", "counter", "Connections closed.", closed),

@@ -45,6 +45,18 @@ def alive(pid):
         return False
 
 
+def answers(port):
+    """True when GET / on port is answered 200."""
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        c.request("GET", "/")
+        ok = c.getresponse().status == 200
+        c.close()
+        return ok
+    except OSError:
+        return False
+
+
 def wait_for(cond, timeout, what):
     deadline = time.monotonic() + timeout
     while not cond():
@@ -96,14 +108,7 @@ class Site:
             return 0
 
     def answers(self):
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-            c.request("GET", "/")
-            ok = c.getresponse().status == 200
-            c.close()
-            return ok
-        except OSError:
-            return False
+        return answers(self.port)
 
     def ctl(self, name):
         r = subprocess.run([str(self.bin), "-s", name, "-c", str(self.conf)],
@@ -325,16 +330,7 @@ backend spates
                           stderr=subprocess.PIPE)
     load = None
     try:
-        def through():
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", front, timeout=2)
-                c.request("GET", "/")
-                ok = c.getresponse().status == 200
-                c.close()
-                return ok
-            except OSError:
-                return False
-        wait_for(through, 20, "haproxy does not answer")
+        wait_for(lambda: answers(front), 20, "haproxy does not answer")
         time.sleep(1)  # both servers up (rise 2)
         load = Load(front, nkeep=2, nclose=2)
         time.sleep(1)
