@@ -142,10 +142,15 @@ def ptrace(op, tid):
 
 
 def log_thread(pid):
-    for tid in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
-            if f.read().strip() == "spate-log":
-                return int(tid)
+    # the thread names itself once it runs, which on a loaded machine can come a little
+    # after spate says it listens
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                if f.read().strip() == "spate-log":
+                    return int(tid)
+        time.sleep(0.02)
     raise AssertionError("no spate-log thread")
 
 
