@@ -40,7 +40,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from wrkbench import free_port, group_cpu, wait_port  # noqa: E402  (the same CPU accounting)
+from servers import free_port, group_cpu, wait_port  # noqa: E402  (the same CPU accounting)
 
 USER, PASSWORD = "legit", "correct horse battery"
 

@@ -103,7 +103,7 @@ def gen(args):
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from wrkbench import free_port, group_cpu  # noqa: E402  (the same CPU accounting as wrkbench)
+from servers import free_port, group_cpu  # noqa: E402  (the same CPU accounting as every bench here)
 
 SHARED = os.path.join(HERE, "..", "..", "..", "shared", "bench")
 HOT = 100

@@ -3,7 +3,7 @@
 server's maximum (closed loop), then its latency at fixed rates of 50% and 90% of that maximum
 (open loop, so queueing shows in full), p50/p99/p99.9 per server and a plot of every curve.
 
-Every server gets one worker pinned to CPU 0 (taskset), spate-load -t1 runs pinned to CPU 1,
+Every server gets one worker pinned to CPU 0 (servers.py), spate-load -t1 runs pinned to CPU 1,
 over 127.0.0.1, against /small.bin (1 KiB); every response body is checked (--check) in the
 correctness precheck. Servers missing from this machine are skipped (tools/deps bench installs
 them: nginx-light, lighttpd, h2o). Self-contained: no ../shared/bench needed.
@@ -19,47 +19,19 @@ import json
 import os
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wrkbench import free_port, group_cpu, nginx_conf, wait_port  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def lighttpd_cmd(tmp, port, docroot):
-    conf = os.path.join(tmp, "lighttpd-%d.conf" % port)
-    with open(conf, "w") as f:
-        f.write('server.document-root = "%s"\nserver.bind = "127.0.0.1"\nserver.port = %d\n'
-                'server.pid-file = "%s/lighttpd.pid"\nserver.errorlog = "%s/lighttpd.err"\n'
-                'server.max-fds = 16384\nserver.max-connections = 8192\n'
-                'server.max-keep-alive-requests = 1000000\nserver.max-keep-alive-idle = 60\n'
-                'mimetype.assign = (".bin" => "application/octet-stream", '
-                '".html" => "text/html")\n' % (docroot, port, tmp, tmp))
-    return ["lighttpd", "-D", "-f", conf]
-
-
-def h2o_cmd(tmp, port, docroot):
-    conf = os.path.join(tmp, "h2o-%d.conf" % port)
-    with open(conf, "w") as f:
-        # no pid-file: h2o writes it after dropping to nobody, who cannot write in tmp
-        f.write("num-threads: 1\nuser: nobody\nmax-connections: 65536\n"
-                "error-log: %s/h2o.err\n"
-                "listen:\n  host: 127.0.0.1\n  port: %d\n"
-                'hosts:\n  "default":\n    paths:\n      /:\n        file.dir: %s\n'
-                % (tmp, port, docroot))
-    return ["h2o", "-c", conf]
+from servers import CLIENT_CPU, ROOT, Server, free_port, pin, server_cmd  # noqa: E402
 
 
 def load(args, extra, url, json_path, label):
-    cmd = [args.load, "-t1", "--cpus", "1", "-c%d" % args.conns, "-d%ds" % args.seconds,
-           "--json", json_path, "--label", label] + extra + [url]
+    cmd = [args.load, "-t1", "--cpus", str(CLIENT_CPU), "-c%d" % args.conns,
+           "-d%ds" % args.seconds, "--json", json_path, "--label", label] + extra + [url]
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    p = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=pin(CLIENT_CPU))
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0:
         raise RuntimeError("%s: %s" % (" ".join(cmd), p.stderr))
@@ -72,16 +44,13 @@ def load(args, extra, url, json_path, label):
 
 
 def bench(name, argv, port, args, small):
-    proc = subprocess.Popen(["taskset", "-c", "0"] + argv, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
     rows = {}
-    try:
-        wait_port(port, proc)
+    with Server(argv, port) as srv:
         url = "http://127.0.0.1:%d/small.bin" % port
         # precheck (1 s, also the warm-up): every answer a 200 with the file's bytes
         pc = os.path.join(args.out, "%s-precheck.json" % name)
         p = subprocess.run([args.load, "-c4", "-d1s", "--check", small, "--json", pc, url],
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, preexec_fn=pin(CLIENT_CPU))
         ok = p.returncode == 0
         if ok:
             with open(pc) as f:
@@ -90,9 +59,9 @@ def bench(name, argv, port, args, small):
                 not any(r["errors"].values())
         if not ok:
             raise RuntimeError("%s fails the precheck: %s %s" % (name, p.stdout, p.stderr))
-        c0 = group_cpu(proc.pid)
+        c0 = srv.cpu()
         mx, _ = load(args, [], url, os.path.join(args.out, "%s-max.json" % name), name + " max")
-        c1 = group_cpu(proc.pid)
+        c1 = srv.cpu()
         rows["max"] = mx
         rows["cpu_us"] = (c1 - c0) * 1e6 / max(mx["requests"], 1)
         for pct in (50, 90):
@@ -103,13 +72,6 @@ def bench(name, argv, port, args, small):
             rows[pct] = r
             if err.strip():
                 print(err.strip(), file=sys.stderr)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     return rows
 
 
@@ -141,11 +103,7 @@ def main():
             print("%s not found: skipped" % name, file=sys.stderr)
             continue
         port = free_port()
-        argv = {"spate": lambda: [args.spate, "--root", docroot, "--listen",
-                                  "127.0.0.1:%d" % port, "--workers", "1"],
-                "nginx": lambda: nginx_conf(tmp, port, docroot),
-                "lighttpd": lambda: lighttpd_cmd(tmp, port, docroot),
-                "h2o": lambda: h2o_cmd(tmp, port, docroot)}[name]()
+        argv = server_cmd(name, tmp, port, docroot, spate_bin=args.spate)
         results[name] = bench(name, argv, port, args, small)
         m = results[name]
         print("%-8s max %8.0f req/s (%.2f us/req server CPU); 50%%: p50 %.0f p99 %.0f "

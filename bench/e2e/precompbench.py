@@ -63,7 +63,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from wrkbench import free_port, group_cpu, wait_port  # noqa: E402  (the same CPU accounting)
+from servers import free_port, group_cpu, wait_port  # noqa: E402  (the same CPU accounting)
 from routebench import cpu_stat, pct, REPORT_LUA  # noqa: E402
 
 PRECOMPRESS = os.path.join(ROOT, "tools", "precompress")

@@ -53,7 +53,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from wrkbench import free_port, group_cpu, wait_port  # noqa: E402  (the same CPU accounting)
+from servers import free_port, group_cpu, wait_port  # noqa: E402  (the same CPU accounting)
 
 SHARED = os.path.join(ROOT, "..", "shared", "bench")
 REPORT_LUA = os.path.join(SHARED, "lua", "report.lua")

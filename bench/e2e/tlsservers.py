@@ -32,7 +32,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import serverrun  # noqa: E402  (beside this file)
+import servers  # noqa: E402  (beside this file: the launch, pinning and CPU accounting)
+from servers import group_pids  # noqa: E402  (Profile: the server's processes)
 
 ROOT = "/tmp/tlsbench"
 CIPHER = "TLS_AES_128_GCM_SHA256"
@@ -236,8 +237,10 @@ def server_cmd(name, kinds, spate_bin=None, spate_conf_command=True):
     raise ValueError(name)
 
 
-class Server:
-    """A server pinned to CPU 0 in its own process group, stopped (the whole group) on exit."""
+class Server(servers.Server):
+    """A server pinned to CPU 0 in its own process group, stopped (the whole group) on exit;
+    refuses to start when one of its fixed ports is taken. Its stderr goes to ROOT/NAME.stderr
+    and it runs with the bench's OpenSSL configuration (env())."""
 
     def __init__(self, name, cmd, ports):
         self.name = name
@@ -248,38 +251,8 @@ class Server:
                 continue
             raise RuntimeError("port %d is in use by another process; not starting %s" %
                                (port, name))
-        self.p = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=subprocess.DEVNULL,
-                                  stderr=open(ROOT + "/%s.stderr" % name, "w"),
-                                  start_new_session=True, env=env())
-        try:
-            for port in ports:
-                serverrun.wait_port(port)
-        except Exception:
-            self.stop()
-            raise
-
-    def cpu(self):
-        return serverrun.group_cpu(self.p.pid)
-
-    def alive(self):
-        return self.p.poll() is None
-
-    def stop(self):
-        try:
-            os.killpg(self.p.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            self.p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.p.pid, signal.SIGKILL)
-            self.p.wait()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
+        super().__init__(cmd, list(ports), log=ROOT + "/%s.stderr" % name, env=env())
+        self.p = self.proc
 
 
 def tls_context():
@@ -365,20 +338,6 @@ class Load:
 
 SYSCALLS = ["io_uring_enter", "epoll_wait", "read", "write", "writev", "sendmsg", "sendto",
             "recvfrom", "sendfile64", "accept4", "close"]
-
-
-def group_pids(pgid):
-    pids = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open("/proc/%s/stat" % pid) as f:
-                    st = f.read()
-            except OSError:
-                continue
-            if int(st[st.rindex(")") + 2:].split()[2]) == pgid:
-                pids.append(pid)
-    return pids
 
 
 class Profile:
