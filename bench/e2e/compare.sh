@@ -1,20 +1,15 @@
 #!/usr/bin/env bash
-# bench/e2e/compare.sh [harness options] - Spate against nginx and lighttpd through the shared
-# side-by-side harness (../shared/bench, see its README): same pinning (server on CPU 0, wrk on
-# CPU 1), interleaved rounds, medians and ratios.
+# bench/e2e/compare.sh [compare.py options] - Spate against nginx, lighttpd and h2o with the
+# project's own harness (bench/e2e/compare.py: same pinning, server on CPU 0 and the client on
+# CPU 1, interleaved rounds, medians and ratios to nginx). Installs the peers (tools/deps
+# bench), builds Release (build-rel: spate and spate-load) and runs every benchmark under
+# flock /tmp/spate-bench.lock, so two benchmarks never share the machine.
 #   bench/e2e/compare.sh --scenarios small,pipe --rounds 3
-#   PEERS="nginx lighttpd h2o sol-uring" bench/e2e/compare.sh
-# Builds Release first. Set HARNESS to the harness directory if it is elsewhere.
+#   bench/e2e/compare.sh --servers spate,nginx --client wrk --json /tmp/cmp.json
+#   bench/e2e/compare.sh --server base='/tmp/old/spate --root {ROOT} --listen 127.0.0.1:{PORT} --workers 1'
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-HARNESS=${HARNESS:-../shared/bench}
-if [ ! -x "$HARNESS/compare.sh" ]; then
-  echo "compare.sh: no harness at $HARNESS (set HARNESS=...); bench/e2e/wrkbench.py runs without it" >&2
-  exit 2
-fi
 ./tools/deps bench
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build >/dev/null
-read -r -a peers <<< "${PEERS:-nginx lighttpd}"
-exec "$HARNESS/compare.sh" "${peers[@]}" \
-  spate="$PWD/build/spate --root {ROOT} --listen 127.0.0.1:{PORT} --workers 1 ${SPATE_ARGS:-}" "$@"
+cmake -S . -B build-rel -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPATE_TESTS=OFF >/dev/null
+cmake --build build-rel --target spate spate-load >/dev/null
+exec flock /tmp/spate-bench.lock python3 bench/e2e/compare.py "$@"

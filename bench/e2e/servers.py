@@ -232,8 +232,7 @@ class Server:
     with Server(argv, port, log=PATH) as s: ... s.cpu() ...   (stopped on exit)
     """
 
-    def __init__(self, argv, port, log=None, cpu=SERVER_CPU, env=None, wait=True,
-                 timeout=10):
+    def __init__(self, argv, port, log=None, cpu=None, env=None, wait=True, timeout=10):
         self.argv = argv
         self.port = port
         ports = port if isinstance(port, (list, tuple)) else [port]
@@ -242,7 +241,8 @@ class Server:
         try:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True,
-                                         preexec_fn=pin(cpu), env=env)
+                                         preexec_fn=pin(SERVER_CPU if cpu is None else cpu),
+                                         env=env)
         finally:
             if log:
                 out.close()
