@@ -262,7 +262,7 @@ static void print_stats(const char *who, const struct worker_stats *s)
             "fcache_evictions=%llu fcache_entries=%llu fcache_bytes=%llu log_lines=%llu "
             "log_stalls=%llu log_dropped=%llu enobufs=%llu cold_reads=%llu fcache_rechecks=%llu "
             "fcache_rejected=%llu tls_handshakes=%llu tls_failed=%llu tls_resumed=%llu tls_ktls=%llu "
-            "tls_user=%llu\n",
+            "tls_user=%llu tls_sealed=%llu\n",
             who, (unsigned long long)s->requests, (unsigned long long)s->responses[1],
             (unsigned long long)s->responses[2], (unsigned long long)s->responses[3],
             (unsigned long long)s->responses[4], (unsigned long long)s->responses[5],
@@ -279,7 +279,7 @@ static void print_stats(const char *who, const struct worker_stats *s)
             (unsigned long long)s->fcache_rechecks, (unsigned long long)s->fcache_rejected,
             (unsigned long long)s->tls_handshakes, (unsigned long long)s->tls_failed,
             (unsigned long long)s->tls_resumed, (unsigned long long)s->tls_ktls,
-            (unsigned long long)s->tls_user);
+            (unsigned long long)s->tls_user, (unsigned long long)s->tls_sealed);
 }
 
 static void dump_stats(const struct runtime *rt)

@@ -74,6 +74,8 @@ static const struct metric counters[] = {
     M("tls_resumed_total", "counter", "TLS handshakes that resumed a session.", tls_resumed),
     M("tls_ktls_total", "counter", "TLS connections handed to kernel TLS.", tls_ktls),
     M("tls_userspace_total", "counter", "TLS connections encrypted in user space.", tls_user),
+    M("tls_sealed_total", "counter",
+      "TLS connections in user space whose records spate seals in place (TLS 1.3).", tls_sealed),
 };
 
 static uint64_t field(const struct worker_stats *s, size_t off)

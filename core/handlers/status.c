@@ -147,8 +147,9 @@ static void json_worker(struct rbuf *b, const struct report_worker *w, bool tota
               s->log_lines, s->log_stalls, s->log_dropped);
     rb_printf(b,
               "\"tls\":{\"handshakes\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"resumed\":%" PRIu64
-              ",\"ktls\":%" PRIu64 ",\"userspace\":%" PRIu64 "}",
-              s->tls_handshakes, s->tls_failed, s->tls_resumed, s->tls_ktls, s->tls_user);
+              ",\"ktls\":%" PRIu64 ",\"userspace\":%" PRIu64 ",\"sealed\":%" PRIu64 "}",
+              s->tls_handshakes, s->tls_failed, s->tls_resumed, s->tls_ktls, s->tls_user,
+              s->tls_sealed);
     if (w->service) {
         rb_puts(b, ",\"latency_us\":{");
         json_latency(b, "service", w->service);

@@ -46,7 +46,7 @@ struct worker_stats {
     uint64_t enobufs, cold_reads;
     /* TLS (net/tls.c, from transport_env): handshakes done, failed, resumed; connections
      * handed to kernel TLS, and those encrypted in user space */
-    uint64_t tls_handshakes, tls_failed, tls_resumed, tls_ktls, tls_user;
+    uint64_t tls_handshakes, tls_failed, tls_resumed, tls_ktls, tls_user, tls_sealed;
     uint64_t fcache_rechecks, fcache_rejected;
 };
 

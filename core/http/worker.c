@@ -247,6 +247,7 @@ void worker_stats(const struct worker *w, struct worker_stats *o)
     o->tls_resumed = ctr_get(&w->tenv.tls_resumed);
     o->tls_ktls = ctr_get(&w->tenv.tls_ktls);
     o->tls_user = ctr_get(&w->tenv.tls_user);
+    o->tls_sealed = ctr_get(&w->tenv.tls_sealed);
     o->fcache_rechecks = ctr_get(&c->fcache_rechecks);
     o->fcache_rejected = ctr_get(&c->fcache_rejected);
 }

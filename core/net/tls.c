@@ -36,7 +36,9 @@
 #include "core/net/plain.h"
 #include "core/net/tls_bio.h"
 #include "core/net/tls_conn.h"
+#include "core/net/tls_keys.h"
 #include "core/net/tls_ktls.h"
+#include "core/net/tls_seal.h"
 #include "log/errlog.h"
 
 #include <errno.h>
@@ -84,6 +86,7 @@ static void drop_out(struct tls_conn *tc)
     if (tc->out && tc->out_len == 0) {
         block_put(&tc->w->out_pool, tc->out);
         tc->out = NULL;
+        tc->out_skip = 0;
     }
 }
 
@@ -108,7 +111,7 @@ static void send_out(struct transport *t, bool fin)
     if (fin) {
         io_reserve(t->env->loop, 2);
     }
-    io_send(t->env->loop, &t->send_op, t->fd, tc->out, tc->out_busy,
+    io_send(t->env->loop, &t->send_op, t->fd, tc->out + tc->out_skip, tc->out_busy - tc->out_skip,
             MSG_NOSIGNAL | MSG_WAITALL | (fin ? MSG_MORE : 0));
     tc->flags |= TLS_SEND | TLS_SENT_ANY;
     t->pending++;
@@ -136,17 +139,16 @@ static bool seal(struct transport *t, const char *p, size_t n)
     return false;
 }
 
-/* Gathers the memory segments at the head into the staging buffer (one record); bytes. */
-static size_t gather(struct outq *q, char *stage)
+size_t tls_gather(struct outq *q, char *dst, size_t cap)
 {
     size_t n = 0;
-    for (uint32_t i = 0; i < q->count && n < TLS_REC_PLAIN; i++) {
+    for (uint32_t i = 0; i < q->count && n < cap; i++) {
         const struct outq_seg *s = outq_seg(q, i);
         if (s->kind == OUTQ_FILE) {
             break;
         }
-        size_t k = (size_t)MIN(s->len, TLS_REC_PLAIN - n);
-        tls_copy(stage + n, s->ptr, k);
+        size_t k = (size_t)MIN(s->len, cap - n);
+        tls_copy(dst + n, s->ptr, k);
         n += k;
     }
     return n;
@@ -154,24 +156,50 @@ static size_t gather(struct outq *q, char *stage)
 
 static void on_read(struct io_op *op, int res, unsigned flags);
 
+void tls_read_failed(struct transport *t, long n)
+{
+    errlog(ERRLOG_WARN, "reading a file for conn %llu: %s", (unsigned long long)t->id,
+           n == 0 ? "the file shrank while being sent" : strerror((int)-n));
+    t->ev->error(t, n == 0 ? EIO : (int)-n);
+}
+
+/* The file buffer, at the alignment of file offset off (the kernel's copy from the page cache
+ * is fast when the buffer has it: its source is a page). False: out of memory (raised). */
+static bool file_buffer(struct transport *t, uint64_t off)
+{
+    struct tls_conn *tc = tls_of(t);
+    if (!tc->file && !(tc->file = block_get(&tc->w->file_pool))) {
+        t->ev->error(t, ENOMEM);
+        return false;
+    }
+    tc->file_skew = (uint32_t)(off - (uintptr_t)tc->file) & (TLS_ALIGN - 1);
+    return true;
+}
+
+bool tls_read_async(struct transport *t, const struct outq_seg *s, size_t want)
+{
+    struct tls_conn *tc = tls_of(t);
+    if (!file_buffer(t, s->off)) {
+        return false;
+    }
+    struct transport_env *env = t->env;
+    atomic_fetch_add_explicit(&env->reads, 1, memory_order_relaxed);
+    io_read(env->loop, &t->read_op, s->ref->fd, tc->file + tc->file_skew, (unsigned)want, s->off);
+    tc->flags |= TLS_READ;
+    t->pending++;
+    sync_sending(t);
+    return true;
+}
+
 /*
  * Fills the file buffer from the file segment at the head: pread when the range is cached,
- * else an io_uring read (true: wait for it). False with the buffer filled, or on error (raised:
- * the caller sees closed()... or TLS_FAILED) -- *err tells.
+ * else an io_uring read (true: wait for it). False with the buffer filled, or on error (raised)
+ * -- *err tells.
  */
 static bool read_file(struct transport *t, const struct outq_seg *s, bool *err)
 {
     struct tls_conn *tc = tls_of(t);
-    *err = false;
-    if (!tc->file && !(tc->file = block_get(&tc->w->file_pool))) {
-        t->ev->error(t, ENOMEM);
-        *err = true;
-        return false;
-    }
     size_t want = (size_t)MIN(s->len, TLS_FILE_CHUNK);
-    /* the kernel's copy from the page cache is fast when the buffer has the file offset's
-     * alignment (its source is a page) */
-    tc->file_skew = (uint32_t)(s->off - (uintptr_t)tc->file) & (TLS_ALIGN - 1);
     struct transport_env *env = t->env;
     bool cold = env->cold_reads && !transport_sock_cached(t, s, want);
     if (want == s->len) {
@@ -180,25 +208,22 @@ static bool read_file(struct transport *t, const struct outq_seg *s, bool *err)
         t->warm_ref = NULL;
     }
     if (cold) {
-        atomic_fetch_add_explicit(&env->reads, 1, memory_order_relaxed);
-        io_read(env->loop, &t->read_op, s->ref->fd, tc->file + tc->file_skew, (unsigned)want,
-                s->off);
-        tc->flags |= TLS_READ;
-        t->pending++;
-        sync_sending(t);
-        return true;
+        *err = !tls_read_async(t, s, want);
+        return !*err;
+    }
+    *err = true;
+    if (!file_buffer(t, s->off)) {
+        return false;
     }
     ssize_t r;
     do {
         r = pread(s->ref->fd, tc->file + tc->file_skew, want, (off_t)s->off);
     } while (r < 0 && errno == EINTR);
     if (r <= 0) {
-        errlog(ERRLOG_WARN, "reading a file for conn %llu: %s", (unsigned long long)t->id,
-               r == 0 ? "the file shrank while being sent" : strerror(errno));
-        t->ev->error(t, r == 0 ? EIO : errno);
-        *err = true;
+        tls_read_failed(t, r < 0 ? -errno : 0);
         return false;
     }
+    *err = false;
     tc->file_pos = tc->file_skew;
     tc->file_len = tc->file_skew + (uint32_t)r;
     return false;
@@ -212,6 +237,9 @@ static bool fill(struct transport *t)
 {
     struct tls_conn *tc = tls_of(t);
     struct outq *q = t->out;
+    if (tc->flags & TLS_SEALED) {
+        return tls_seal_fill(t); /* our records, built in place */
+    }
     while (TLS_OUT_CAP - tc->out_len >= TLS_REC_ROOM) {
         if (tc->file_pos < tc->file_len) {
             size_t n = MIN(tc->file_len - tc->file_pos, TLS_REC_PLAIN);
@@ -252,7 +280,7 @@ static bool fill(struct transport *t)
                 ok = seal(t, s->ptr, n);
             }
         } else {
-            ok = seal(t, stage, gather(q, stage));
+            ok = seal(t, stage, tls_gather(q, stage, TLS_REC_PLAIN));
         }
         if (!ok) {
             return false;
@@ -342,9 +370,7 @@ static void on_read(struct io_op *op, int res, unsigned flags)
             tc->file_len = tc->file_skew + (uint32_t)res;
             tls_flush(t);
         } else {
-            errlog(ERRLOG_WARN, "reading a file for conn %llu: %s", (unsigned long long)t->id,
-                   res == 0 ? "the file shrank while being sent" : strerror(-res));
-            t->ev->error(t, res == 0 ? EIO : -res);
+            tls_read_failed(t, res);
         }
     }
     transport_sock_leave(t);
@@ -372,10 +398,10 @@ static void on_send(struct io_op *op, int res, unsigned flags)
         return;
     }
     /* what OpenSSL wrote meanwhile (an alert, a key update) moves to the front */
-    uint32_t done = MIN((uint32_t)res, tc->out_busy);
+    uint32_t done = tc->out_skip + MIN((uint32_t)res, tc->out_busy - tc->out_skip);
     memmove(tc->out, tc->out + done, tc->out_len - done);
     tc->out_len -= done;
-    tc->out_busy = 0;
+    tc->out_busy = tc->out_skip = 0;
     uint64_t plain = tc->busy_plain;
     tc->busy_plain = 0;
     if (plain) {
@@ -424,7 +450,12 @@ static void read_records(struct transport *t)
         return;
     }
     if (SSL_get_key_update_type(tc->ssl) != SSL_KEY_UPDATE_NONE) {
-        /* the client asked for our key update too: SSL_do_handshake writes it */
+        /* the client asked for our key update too: SSL_do_handshake writes it, once OpenSSL
+         * is "in init" again, which SSL_write would do and SSL_key_update does (a sealed
+         * connection never calls SSL_write; it fails harmlessly when already in init) */
+        if ((tc->flags & TLS_SEALED) && !SSL_key_update(tc->ssl, SSL_KEY_UPDATE_NOT_REQUESTED)) {
+            ERR_clear_error();
+        }
         if (SSL_do_handshake(tc->ssl) <= 0) {
             ERR_clear_error();
         }
@@ -498,6 +529,9 @@ static void handshake(struct transport *t)
     tc->rx_records = 0; /* TLS 1.3: the client's application keys start here */
     if (!(tc->flags & TLS_KEYS)) {
         count(&t->env->tls_user);
+        if (tls_seal_start(t)) {
+            count(&t->env->tls_sealed);
+        }
     }
     if (tc->ev->secured) {
         tc->ev->secured(t);
@@ -632,6 +666,7 @@ static void tls_close(struct transport *t)
             count(&t->env->tls_user); /* closed before kernel TLS was tried */
         }
         SSL_free(tc->ssl);
+        tls_seal_free(tc);
         tc->out_len = 0;
         drop_out(tc);
         drop_file(tc);
@@ -770,5 +805,7 @@ void tls_transport_prepare_ctx(SSL_CTX *ctx)
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     /* TLS 1.2 renegotiation: refused (a client-initiated one is a CPU attack) */
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
-    tls_ktls_prepare_ctx(ctx);
+    /* the secrets and record counts that kernel TLS and the sealer need */
+    tls_keys_prepare_ctx(ctx);
+    tls_ktls_available(); /* the probe, before the sandbox */
 }

@@ -5,7 +5,8 @@
  * copy of ours, OpenSSL's record layer takes the bytes from the provided buffer. Writes go
  * into the connection's send buffer, taken from the worker's pool on the first byte; a full
  * buffer says "retry" (tls.c makes sure a whole record fits before it calls SSL_write, so
- * that only happens to what OpenSSL writes on its own).
+ * that only happens to what OpenSSL writes on its own). Once the sealer sends (tls_seal.c),
+ * writes are dropped: the message callback gave the sealer their plaintext.
  */
 #include "core/net/tls_bio.h"
 
@@ -39,6 +40,10 @@ static int bio_write(BIO *b, const char *buf, int len)
 {
     struct tls_conn *tc = tls_of(BIO_get_data(b));
     BIO_clear_retry_flags(b);
+    if (tc->flags & TLS_SEALED) {
+        /* OpenSSL's keys for sending are stale: the sealer sends this (tls_seal_control) */
+        return len;
+    }
     if (!tc->out && !(tc->out = block_get(&tc->w->out_pool))) {
         return -1; /* out of memory: the write fails and so does the connection */
     }

@@ -1,6 +1,7 @@
 /*
  * tls_conn.h - the TLS transport's own state, shared by its parts (tls.c: the data path in user
- * space; tls_ktls.c: the hand-over to kernel TLS). Nothing outside core/net/tls*.c includes it.
+ * space; tls_seal.c: TLS 1.3 records sealed in place; tls_keys.c: the secrets; tls_ktls.c: the
+ * hand-over to kernel TLS). Nothing outside core/net/tls*.c (and their tests) includes it.
  *
  * Memory: a struct tls_conn per connection (t->priv, made at init, freed at close) holds the
  * SSL object and the bookkeeping; the buffers that carry bytes come from the worker's pools
@@ -49,7 +50,8 @@ enum tls_flag {
     TLS_KTLS = 1u << 5,     /* the kernel encrypts and decrypts: the socket is plain to us */
     TLS_SENT_ANY = 1u << 6, /* some ciphertext went out (a ServerHello at least) */
     TLS_BROKEN = 1u << 7,   /* no SSL object (out of memory at init): the error is raised */
-    TLS_KEYS = 1u << 8,     /* kernel TLS may be tried: the secrets are being collected */
+    TLS_KEYS = 1u << 8,     /* kernel TLS may be tried (once, at a quiet point) */
+    TLS_SEALED = 1u << 9,   /* we seal the records we send (tls_seal.c); OpenSSL only reads */
 };
 
 struct tls_conn {
@@ -62,9 +64,11 @@ struct tls_conn {
     const char *in;
     size_t in_len;
 
-    /* the send buffer: ciphertext [0, out_len), of which [0, out_busy) is being sent */
+    /* the send buffer: ciphertext [out_skip, out_len), of which [out_skip, out_busy) is being
+     * sent; out_skip (< TLS_ALIGN) only ever leads a buffer the sealer filled from empty, to
+     * align the first file bytes (tls_seal.c) */
     char *out;
-    uint32_t out_len, out_busy;
+    uint32_t out_len, out_busy, out_skip;
     uint64_t out_plain;  /* plaintext bytes in [out_busy, out_len) (reported as sent) */
     uint64_t busy_plain; /* plaintext bytes in [0, out_busy) */
 
@@ -77,16 +81,38 @@ struct tls_conn {
      * writes), and the bytes between it and the plaintext (header, explicit IV) */
     uint8_t wmod, wlead;
 
-    /* kernel TLS: records since the current keys (message callback), the traffic secrets */
+    /* records since the current keys (message callback), the traffic secrets (tls_keys.c);
+     * the sealer moves tx_secret on at each of its key updates */
     uint64_t tx_records, rx_records;
     uint8_t secret_len;
     uint8_t tx_secret[48], rx_secret[48]; /* TLS 1.3: SERVER_ / CLIENT_TRAFFIC_SECRET_0 */
+
+    /* the sealer (TLS_SEALED): the cipher keyed with the current send key, its IV, and the
+     * sequence number of the next record */
+    EVP_CIPHER_CTX *seal;
+    uint64_t seal_seq, seal_limit; /* seal_limit: the key updates itself at this many records */
+    uint8_t seal_iv[12];
 };
 
 static inline struct tls_conn *tls_of(const struct transport *t)
 {
     return (struct tls_conn *)t->priv;
 }
+
+/* tls.c's helpers the sealer shares */
+
+/* Gathers the memory segments at the head of q into dst, at most cap bytes; their count. */
+size_t tls_gather(struct outq *q, char *dst, size_t cap);
+
+/*
+ * Starts an io_uring read of want bytes of file segment s into the file buffer, at the file
+ * offset's alignment (TLS_READ until it completes, then tls_flush goes on). False: out of
+ * memory (the error was raised).
+ */
+bool tls_read_async(struct transport *t, const struct outq_seg *s, size_t want);
+
+/* Reports a failed read of a file for t (n: what pread or the read returned, -errno). */
+void tls_read_failed(struct transport *t, long n);
 
 /*
  * Copies n bytes in pieces of 2 KiB. A large memcpy becomes `rep movsb`, which on some CPUs

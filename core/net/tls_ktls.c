@@ -6,13 +6,10 @@
  * kernel with TLS answers ENOTCONN, one without it ENOENT. Without it nothing below runs and
  * every connection encrypts in user space (tls.c).
  *
- * With it, each connection collects what the kernel needs during the handshake:
- * - the traffic secrets (TLS 1.3) from the key-log callback, SERVER_TRAFFIC_SECRET_0 and
- *   CLIENT_TRAFFIC_SECRET_0, expanded into key and IV with OpenSSL's TLS13-KDF; for TLS 1.2
- *   the key block is derived from the master secret and the randoms with TLS1-PRF;
- * - the record sequence numbers: the message callback counts the records written and read
- *   since the keys last changed (a ChangeCipherSpec, the server's application secret, the
- *   end of the handshake for the client's TLS 1.3 keys).
+ * With it, the keys the kernel needs come from what tls_keys.c collected during the handshake:
+ * the TLS 1.3 traffic secrets, expanded into key and IV with OpenSSL's TLS13-KDF (for TLS 1.2
+ * the key block is derived from the master secret and the randoms with TLS1-PRF), and the
+ * record sequence numbers the message callback counted.
  * The switch is made at a quiet point after the handshake: none of our ciphertext waiting or
  * in flight, every received byte read by OpenSSL (SSL_has_pending is 0). Only AES-128-GCM,
  * AES-256-GCM and ChaCha20-Poly1305 go to the kernel; anything else, or a kernel that refuses,
@@ -29,6 +26,7 @@
 #include "core/base/compiler.h"
 #include "core/net/plain.h"
 #include "core/net/tls_conn.h"
+#include "core/net/tls_keys.h"
 #include "log/errlog.h"
 
 #include <errno.h>
@@ -83,98 +81,6 @@ bool tls_ktls_probe(char *why, size_t len)
     return false;
 }
 
-/* ---------------------------------------------------------------- collecting */
-
-static struct tls_conn *conn_of(const SSL *ssl)
-{
-    struct transport *t = SSL_get_app_data(ssl);
-    struct tls_conn *tc = t ? tls_of(t) : NULL;
-    return tc && (tc->flags & TLS_KEYS) ? tc : NULL;
-}
-
-static void on_msg(int write_p, int version, int content_type, const void *buf, size_t len,
-                   SSL *ssl, void *arg)
-{
-    (void)version;
-    (void)buf;
-    (void)len;
-    (void)arg;
-    struct tls_conn *tc = conn_of(ssl);
-    if (!tc) {
-        return;
-    }
-    if (content_type == SSL3_RT_HEADER) {
-        if (write_p) {
-            tc->tx_records++;
-        } else {
-            tc->rx_records++;
-        }
-    } else if (content_type == SSL3_RT_CHANGE_CIPHER_SPEC) {
-        /* TLS 1.2: the records after it are the first under the new keys */
-        if (write_p) {
-            tc->tx_records = 0;
-        } else {
-            tc->rx_records = 0;
-        }
-    }
-}
-
-static int unhex(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* "LABEL <client random> <secret>": the secret's bytes into out; their count, 0 if malformed. */
-static size_t parse_secret(const char *line, uint8_t *out, size_t cap)
-{
-    const char *p = strchr(line, ' ');
-    p = p ? strchr(p + 1, ' ') : NULL;
-    if (!p) {
-        return 0;
-    }
-    p++;
-    size_t n = 0;
-    while (p[0] && p[1] && n < cap) {
-        int hi = unhex(p[0]), lo = unhex(p[1]);
-        if (hi < 0 || lo < 0) {
-            return 0;
-        }
-        out[n++] = (uint8_t)(hi << 4 | lo);
-        p += 2;
-    }
-    return n;
-}
-
-static void on_keylog(const SSL *ssl, const char *line)
-{
-    struct tls_conn *tc = conn_of(ssl);
-    if (!tc) {
-        return;
-    }
-    static const char tx[] = "SERVER_TRAFFIC_SECRET_0 ", rx[] = "CLIENT_TRAFFIC_SECRET_0 ";
-    if (strncmp(line, tx, sizeof(tx) - 1) == 0) {
-        tc->secret_len = (uint8_t)parse_secret(line, tc->tx_secret, sizeof(tc->tx_secret));
-        tc->tx_records = 0; /* what we write from now on is under this secret */
-    } else if (strncmp(line, rx, sizeof(rx) - 1) == 0) {
-        parse_secret(line, tc->rx_secret, sizeof(tc->rx_secret));
-    }
-}
-
-void tls_ktls_prepare_ctx(SSL_CTX *ctx)
-{
-    if (!tls_ktls_available()) {
-        return; /* no callbacks: they cost a call per record and a formatted line per secret */
-    }
-    SSL_CTX_set_msg_callback(ctx, on_msg);
-    SSL_CTX_set_keylog_callback(ctx, on_keylog);
-}
-
 /* ---------------------------------------------------------------- the keys */
 
 struct ktls_cipher {
@@ -199,36 +105,6 @@ static bool cipher_of(const SSL *ssl, struct ktls_cipher *c)
     default:
         return false;
     }
-}
-
-static const EVP_MD *digest_of(const SSL *ssl)
-{
-    const SSL_CIPHER *sc = SSL_get_current_cipher(ssl);
-    return sc ? SSL_CIPHER_get_handshake_digest(sc) : NULL;
-}
-
-/* TLS 1.3 HKDF-Expand-Label(secret, label, "", n). */
-static bool expand13(const EVP_MD *md, const uint8_t *secret, size_t slen, const char *label,
-                     uint8_t *out, size_t n)
-{
-    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "TLS13-KDF", NULL);
-    EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-    EVP_KDF_free(kdf);
-    if (!kc) {
-        return false;
-    }
-    int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_int(OSSL_KDF_PARAM_MODE, &mode),
-        OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)EVP_MD_get0_name(md), 0),
-        OSSL_PARAM_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, slen),
-        OSSL_PARAM_octet_string(OSSL_KDF_PARAM_PREFIX, (void *)"tls13 ", 6),
-        OSSL_PARAM_octet_string(OSSL_KDF_PARAM_LABEL, (void *)label, strlen(label)),
-        OSSL_PARAM_END,
-    };
-    bool ok = EVP_KDF_derive(kc, out, n, params) > 0;
-    EVP_KDF_CTX_free(kc);
-    return ok;
 }
 
 /* TLS 1.2 key block: PRF(master, "key expansion", server_random + client_random). */
@@ -307,7 +183,7 @@ bool tls_ktls_crypto_info(const struct tls_conn *tc, union tls_ktls_info *tx, so
                           union tls_ktls_info *rx, socklen_t *rxlen)
 {
     struct ktls_cipher c;
-    const EVP_MD *md = digest_of(tc->ssl);
+    const EVP_MD *md = tls_keys_digest(tc->ssl);
     int version = SSL_version(tc->ssl);
     if ((version != TLS1_2_VERSION && version != TLS1_3_VERSION) || !md ||
         !cipher_of(tc->ssl, &c)) {
@@ -318,10 +194,10 @@ bool tls_ktls_crypto_info(const struct tls_conn *tc, union tls_ktls_info *tx, so
     const uint8_t *ck = kb, *sk = kb + c.key_len, *civ = kb + 2 * c.key_len, *siv = civ + c.iv_len;
     if (v13) {
         uint8_t *k = kb;
-        if (!tc->secret_len || !expand13(md, tc->rx_secret, tc->secret_len, "key", k, c.key_len) ||
-            !expand13(md, tc->tx_secret, tc->secret_len, "key", k + c.key_len, c.key_len) ||
-            !expand13(md, tc->rx_secret, tc->secret_len, "iv", k + 2 * c.key_len, 12) ||
-            !expand13(md, tc->tx_secret, tc->secret_len, "iv", k + 2 * c.key_len + 12, 12)) {
+        if (!tc->secret_len || !tls_keys_expand(md, tc->rx_secret, tc->secret_len, "key", k, c.key_len) ||
+            !tls_keys_expand(md, tc->tx_secret, tc->secret_len, "key", k + c.key_len, c.key_len) ||
+            !tls_keys_expand(md, tc->rx_secret, tc->secret_len, "iv", k + 2 * c.key_len, 12) ||
+            !tls_keys_expand(md, tc->tx_secret, tc->secret_len, "iv", k + 2 * c.key_len + 12, 12)) {
             return false;
         }
     } else if (!key_block12(tc->ssl, md, kb, 2 * c.key_len + 2 * c.iv_len)) {

@@ -33,9 +33,6 @@ bool tls_ktls_probe(char *why, size_t len);
 /* The same, without the sentence. */
 bool tls_ktls_available(void);
 
-/* The message and key-log callbacks kernel TLS needs, on ctx (nothing when not available). */
-void tls_ktls_prepare_ctx(SSL_CTX *ctx);
-
 /*
  * The keys of tc's connection for both directions, as the kernel takes them: from the TLS 1.3
  * traffic secrets (tc->tx_secret, rx_secret) or the TLS 1.2 master secret, with the record

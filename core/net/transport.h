@@ -94,10 +94,11 @@ struct transport_env {
     SP_ATOMIC(uint64_t) reads;   /* file ranges read and sent (not cached, or sendfile off) */
     /* TLS (net/tls.c): the worker's buffers, made on its first TLS connection (tls_env_fini
      * frees them); handshakes completed, failed, resumed; connections whose keys went to the
-     * kernel (kernel TLS), and those encrypted in user space */
+     * kernel (kernel TLS), those encrypted in user space, and of those the ones whose records
+     * the transport seals itself (tls_seal.c) */
     struct tls_worker *tls;
     SP_ATOMIC(uint64_t) tls_handshakes, tls_failed, tls_resumed;
-    SP_ATOMIC(uint64_t) tls_ktls, tls_user;
+    SP_ATOMIC(uint64_t) tls_ktls, tls_user, tls_sealed;
 };
 
 enum transport_flag {

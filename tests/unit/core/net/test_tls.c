@@ -4,12 +4,17 @@
  * raises secured once before any data; memory and file segments (cached ones with pread, cold
  * ones through io_uring reads) arrive whole and in order, and sent counts plaintext bytes;
  * garbage before a ClientHello gets no byte back; close_notify both ways; a TLS 1.3 key
- * update asked by the client; TLS 1.2 renegotiation refused.
+ * update asked by the client; TLS 1.2 renegotiation refused. Where the kernel has no TLS,
+ * TLS 1.3 connections go through the in-place sealer (core/net/tls_seal.c), checked here by
+ * OpenSSL's client reading what it sealed: file ranges at odd offsets, a KeyUpdate answering
+ * the client's, our own key updates at the per-key record limit; TLS 1.2 stays OpenSSL's.
  */
 #include "common/unit.h"
 #include "core/base/hash.h"
 #include "core/net/plain.h"
 #include "core/net/tls.h"
+#include "core/net/tls_conn.h"
+#include "core/net/tls_ktls.h"
 #include "fs/cache.h"
 #include "fs/docroot.h"
 
@@ -194,6 +199,20 @@ struct pair {
     SSL *cl;
 };
 
+/* KeyUpdate messages the client received (its message callback). */
+static int key_updates_in;
+
+static void client_msg(int write_p, int version, int type, const void *buf, size_t len, SSL *ssl,
+                       void *arg)
+{
+    (void)version;
+    (void)ssl;
+    (void)arg;
+    if (!write_p && type == SSL3_RT_HANDSHAKE && len && ((const uint8_t *)buf)[0] == 24) {
+        key_updates_in++;
+    }
+}
+
 static void pair_open(struct pair *p, SSL_CTX *cctx)
 {
     memset(p, 0, sizeof(*p));
@@ -206,6 +225,7 @@ static void pair_open(struct pair *p, SSL_CTX *cctx)
     p->o.t.ops->read_start(&p->o.t);
     if (cctx) {
         p->cl = SSL_new(cctx);
+        SSL_set_msg_callback(p->cl, client_msg);
         SSL_set_fd(p->cl, p->cfd);
         SSL_set_connect_state(p->cl);
     }
@@ -315,6 +335,8 @@ static void test_request_and_file(void **state)
     assert_memory_equal(p.o.got, "GET / HTTP/1.1\r\n\r\n", 18);
     assert_int_equal(p.o.secured, 1);
     assert_false(p.o.data_before_secured);
+    bool sealed = (tls_of(&p.o.t)->flags & TLS_SEALED) != 0;
+    assert_true(sealed == !tls_ktls_available()); /* TLS 1.3: ours, unless the kernel's */
     struct slice alpn = p.o.t.ops->alpn(&p.o.t);
     assert_int_equal(alpn.len, 0);
     assert_non_null(p.o.t.ops->ssl(&p.o.t));
@@ -338,6 +360,23 @@ static void test_request_and_file(void **state)
     assert_true(p.o.drained >= 1);
     assert_true(outq_empty(p.o.t.out));
     assert_false(p.o.t.flags & TR_SENDING);
+
+    /* cached ranges at offsets of every alignment, each after a head of another length */
+    static const uint32_t offs[] = {1, 13, 4097, 16320, 16383, 99999};
+    for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+        uint64_t before = p.o.sent;
+        uint32_t n = FILE_LEN - offs[i] - 7 * (uint32_t)i;
+        outq_push_mem(p.o.t.out, "0123456789", i + 1, NULL);
+        outq_push_file(p.o.t.out, e, offs[i], n);
+        p.o.t.ops->flush(&p.o.t);
+        client_recv(&p, buf, i + 1 + n);
+        assert_memory_equal(buf, "0123456789", i + 1);
+        assert_memory_equal(buf + i + 1, big + offs[i], n);
+        for (int k = 0; k < 100 && p.o.sent < before + i + 1 + n; k++) {
+            turn();
+        }
+        assert_int_equal(p.o.sent, before + i + 1 + n);
+    }
 
     uint64_t reads = env.reads;
     assert_int_equal(fdatasync(e->fd), 0); /* dirty pages stay cached */
@@ -433,6 +472,7 @@ static void test_key_update(void **state)
     pair_open(&p, client_ctx);
     assert_int_equal(client(&p, do_connect, NULL, 0), 1);
     assert_int_equal(SSL_version(p.cl), TLS1_3_VERSION);
+    key_updates_in = 0;
     char buf[8];
     for (int round = 0; round < 3; round++) {
         assert_int_equal(SSL_key_update(p.cl, round == 1 ? SSL_KEY_UPDATE_NOT_REQUESTED
@@ -445,6 +485,42 @@ static void test_key_update(void **state)
         client_recv(&p, buf, 1);
         assert_int_equal(buf[0], 'K');
     }
+    /* rounds 0 and 2 asked for ours: answered (sealed, the answer is the sealer's) */
+    assert_int_equal(key_updates_in, 2);
+    assert_int_equal(p.o.error, 0);
+    pair_close(&p);
+}
+
+/* The sealer updates its key by itself before a key has sealed too many records. */
+static void test_own_key_updates(void **state)
+{
+    (void)state;
+    if (tls_ktls_available()) {
+        skip(); /* the kernel sends these connections' records */
+    }
+    struct pair p;
+    pair_open(&p, client_ctx);
+    assert_int_equal(client(&p, do_connect, NULL, 0), 1);
+    for (int i = 0; i < 200 && !p.o.secured; i++) {
+        turn(); /* the client's Finished reaches the server */
+    }
+    struct tls_conn *tc = tls_of(&p.o.t);
+    assert_true(tc->flags & TLS_SEALED);
+    key_updates_in = 0;
+    tc->seal_limit = tc->seal_seq + 12; /* AES-GCM's is 2^24: too many to send here */
+    struct fs_entry *e = fs_cache_get(cache, &root, 0, SLICE_LIT("/f"), 0);
+    assert_non_null(e);
+    outq_push_file(p.o.t.out, e, 0, FILE_LEN); /* 19 records */
+    outq_push_mem(p.o.t.out, big, sizeof(big), NULL); /* 65 more */
+    p.o.t.ops->flush(&p.o.t);
+    static char buf[FILE_LEN + sizeof(big)];
+    client_recv(&p, buf, sizeof(buf));
+    assert_memory_equal(buf, big, FILE_LEN);
+    assert_memory_equal(buf + FILE_LEN, big, sizeof(big));
+    assert_true(key_updates_in >= 1);
+    /* each key sealed at most seal_limit records (the first one's count had started) */
+    assert_true(key_updates_in >= (int)((19 + 65) / 12) - 1);
+    fs_entry_release(e);
     assert_int_equal(p.o.error, 0);
     pair_close(&p);
 }
@@ -456,6 +532,7 @@ static void test_renegotiation_refused(void **state)
     pair_open(&p, client12_ctx);
     assert_int_equal(client(&p, do_connect, NULL, 0), 1);
     assert_int_equal(SSL_version(p.cl), TLS1_2_VERSION);
+    assert_false(tls_of(&p.o.t)->flags & TLS_SEALED); /* TLS 1.2: OpenSSL's records */
     client_send(&p, "x");
     wait_for(&p, 1);
     assert_int_equal(SSL_renegotiate(p.cl), 1);
@@ -472,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_request_and_file),     cmocka_unit_test(test_large_memory),
         cmocka_unit_test(test_garbage_before_hello), cmocka_unit_test(test_close_notify),
         cmocka_unit_test(test_key_update),           cmocka_unit_test(test_renegotiation_refused),
+        cmocka_unit_test(test_own_key_updates),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
