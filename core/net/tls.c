@@ -28,7 +28,10 @@
  * garbage before the ClientHello gets a close and no byte back.
  *
  * After the handshake, kernel TLS takes over where it can (tls_ktls.c): the transport then
- * behaves as a plain socket (plain.c's send path and sendfile).
+ * behaves as a plain socket (plain.c's send path and sendfile). Where the kernel has no TLS,
+ * TLS 1.3 connections seal their own records in the send buffer (tls_seal.c): fill() hands
+ * over to tls_seal_fill, and OpenSSL only reads. tls_queue.c takes bytes from the queue for
+ * both.
  */
 #include "core/net/tls.h"
 
@@ -38,6 +41,7 @@
 #include "core/net/tls_conn.h"
 #include "core/net/tls_keys.h"
 #include "core/net/tls_ktls.h"
+#include "core/net/tls_queue.h"
 #include "core/net/tls_seal.h"
 #include "log/errlog.h"
 
@@ -90,17 +94,6 @@ static void drop_out(struct tls_conn *tc)
     }
 }
 
-/* TR_SENDING mirrors our own send and read: the owner knows no more than "in flight". */
-static void sync_sending(struct transport *t)
-{
-    struct tls_conn *tc = tls_of(t);
-    if (tc->flags & (TLS_SEND | TLS_READ)) {
-        t->flags |= TR_SENDING;
-    } else {
-        t->flags &= ~TR_SENDING;
-    }
-}
-
 /* Sends the ciphertext in the buffer (one send; MSG_WAITALL lets the kernel finish it). */
 static void send_out(struct transport *t, bool fin)
 {
@@ -115,7 +108,7 @@ static void send_out(struct transport *t, bool fin)
             MSG_NOSIGNAL | MSG_WAITALL | (fin ? MSG_MORE : 0));
     tc->flags |= TLS_SEND | TLS_SENT_ANY;
     t->pending++;
-    sync_sending(t);
+    tls_sync_sending(t);
     if (fin) {
         transport_sock_fin(t, true);
     }
@@ -139,95 +132,7 @@ static bool seal(struct transport *t, const char *p, size_t n)
     return false;
 }
 
-size_t tls_gather(struct outq *q, char *dst, size_t cap)
-{
-    size_t n = 0;
-    for (uint32_t i = 0; i < q->count && n < cap; i++) {
-        const struct outq_seg *s = outq_seg(q, i);
-        if (s->kind == OUTQ_FILE) {
-            break;
-        }
-        size_t k = (size_t)MIN(s->len, cap - n);
-        tls_copy(dst + n, s->ptr, k);
-        n += k;
-    }
-    return n;
-}
-
 static void on_read(struct io_op *op, int res, unsigned flags);
-
-void tls_read_failed(struct transport *t, long n)
-{
-    errlog(ERRLOG_WARN, "reading a file for conn %llu: %s", (unsigned long long)t->id,
-           n == 0 ? "the file shrank while being sent" : strerror((int)-n));
-    t->ev->error(t, n == 0 ? EIO : (int)-n);
-}
-
-/* The file buffer, at the alignment of file offset off (the kernel's copy from the page cache
- * is fast when the buffer has it: its source is a page). False: out of memory (raised). */
-static bool file_buffer(struct transport *t, uint64_t off)
-{
-    struct tls_conn *tc = tls_of(t);
-    if (!tc->file && !(tc->file = block_get(&tc->w->file_pool))) {
-        t->ev->error(t, ENOMEM);
-        return false;
-    }
-    tc->file_skew = (uint32_t)(off - (uintptr_t)tc->file) & (TLS_ALIGN - 1);
-    return true;
-}
-
-bool tls_read_async(struct transport *t, const struct outq_seg *s, size_t want)
-{
-    struct tls_conn *tc = tls_of(t);
-    if (!file_buffer(t, s->off)) {
-        return false;
-    }
-    struct transport_env *env = t->env;
-    atomic_fetch_add_explicit(&env->reads, 1, memory_order_relaxed);
-    io_read(env->loop, &t->read_op, s->ref->fd, tc->file + tc->file_skew, (unsigned)want, s->off);
-    tc->flags |= TLS_READ;
-    t->pending++;
-    sync_sending(t);
-    return true;
-}
-
-/*
- * Fills the file buffer from the file segment at the head: pread when the range is cached,
- * else an io_uring read (true: wait for it). False with the buffer filled, or on error (raised)
- * -- *err tells.
- */
-static bool read_file(struct transport *t, const struct outq_seg *s, bool *err)
-{
-    struct tls_conn *tc = tls_of(t);
-    size_t want = (size_t)MIN(s->len, TLS_FILE_CHUNK);
-    struct transport_env *env = t->env;
-    bool cold = env->cold_reads && !transport_sock_cached(t, s, want);
-    if (want == s->len) {
-        /* the segment's last read: its entry may go, and another file's entry at the same
-         * address must not inherit what the page-cache check learnt */
-        t->warm_ref = NULL;
-    }
-    if (cold) {
-        *err = !tls_read_async(t, s, want);
-        return !*err;
-    }
-    *err = true;
-    if (!file_buffer(t, s->off)) {
-        return false;
-    }
-    ssize_t r;
-    do {
-        r = pread(s->ref->fd, tc->file + tc->file_skew, want, (off_t)s->off);
-    } while (r < 0 && errno == EINTR);
-    if (r <= 0) {
-        tls_read_failed(t, r < 0 ? -errno : 0);
-        return false;
-    }
-    *err = false;
-    tc->file_pos = tc->file_skew;
-    tc->file_len = tc->file_skew + (uint32_t)r;
-    return false;
-}
 
 /*
  * Encrypts from the head of the queue into the send buffer while a whole record fits. Returns
@@ -263,7 +168,7 @@ static bool fill(struct transport *t)
         if (s->kind == OUTQ_FILE) {
             tc->file_len = tc->file_pos = 0;
             bool err;
-            if (read_file(t, s, &err) || err) {
+            if (tls_read_file(t, s, &err) || err) {
                 return !err; /* reading: what is encrypted already goes out meanwhile */
             }
             continue;
@@ -363,7 +268,7 @@ static void on_read(struct io_op *op, int res, unsigned flags)
     transport_sock_enter(t);
     t->pending--;
     tc->flags &= ~TLS_READ;
-    sync_sending(t);
+    tls_sync_sending(t);
     if (!closed(t)) {
         if (res > 0) {
             tc->file_pos = tc->file_skew;
@@ -386,7 +291,7 @@ static void on_send(struct io_op *op, int res, unsigned flags)
     transport_sock_enter(t);
     t->pending--;
     tc->flags &= ~TLS_SEND;
-    sync_sending(t);
+    tls_sync_sending(t);
     if (closed(t)) {
         transport_sock_leave(t);
         return;

@@ -99,20 +99,16 @@ static inline struct tls_conn *tls_of(const struct transport *t)
     return (struct tls_conn *)t->priv;
 }
 
-/* tls.c's helpers the sealer shares */
-
-/* Gathers the memory segments at the head of q into dst, at most cap bytes; their count. */
-size_t tls_gather(struct outq *q, char *dst, size_t cap);
-
-/*
- * Starts an io_uring read of want bytes of file segment s into the file buffer, at the file
- * offset's alignment (TLS_READ until it completes, then tls_flush goes on). False: out of
- * memory (the error was raised).
- */
-bool tls_read_async(struct transport *t, const struct outq_seg *s, size_t want);
-
-/* Reports a failed read of a file for t (n: what pread or the read returned, -errno). */
-void tls_read_failed(struct transport *t, long n);
+/* TR_SENDING mirrors our own send and read: the owner knows no more than "in flight". */
+static inline void tls_sync_sending(struct transport *t)
+{
+    struct tls_conn *tc = tls_of(t);
+    if (tc->flags & (TLS_SEND | TLS_READ)) {
+        t->flags |= TR_SENDING;
+    } else {
+        t->flags &= ~TR_SENDING;
+    }
+}
 
 /*
  * Copies n bytes in pieces of 2 KiB. A large memcpy becomes `rep movsb`, which on some CPUs

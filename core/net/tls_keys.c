@@ -13,8 +13,6 @@
 #include "core/net/tls_conn.h"
 #include "core/net/tls_seal.h"
 
-#include <openssl/core_names.h>
-#include <openssl/kdf.h>
 #include <string.h>
 
 static struct tls_conn *conn_of(const SSL *ssl)
@@ -107,33 +105,4 @@ void tls_keys_prepare_ctx(SSL_CTX *ctx)
 {
     SSL_CTX_set_msg_callback(ctx, on_msg);
     SSL_CTX_set_keylog_callback(ctx, on_keylog);
-}
-
-const EVP_MD *tls_keys_digest(const SSL *ssl)
-{
-    const SSL_CIPHER *sc = SSL_get_current_cipher(ssl);
-    return sc ? SSL_CIPHER_get_handshake_digest(sc) : NULL;
-}
-
-bool tls_keys_expand(const EVP_MD *md, const uint8_t *secret, size_t slen, const char *label,
-                     uint8_t *out, size_t n)
-{
-    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "TLS13-KDF", NULL);
-    EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-    EVP_KDF_free(kdf);
-    if (!kc) {
-        return false;
-    }
-    int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_int(OSSL_KDF_PARAM_MODE, &mode),
-        OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)EVP_MD_get0_name(md), 0),
-        OSSL_PARAM_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, slen),
-        OSSL_PARAM_octet_string(OSSL_KDF_PARAM_PREFIX, (void *)"tls13 ", 6),
-        OSSL_PARAM_octet_string(OSSL_KDF_PARAM_LABEL, (void *)label, strlen(label)),
-        OSSL_PARAM_END,
-    };
-    bool ok = EVP_KDF_derive(kc, out, n, params) > 0;
-    EVP_KDF_CTX_free(kc);
-    return ok;
 }

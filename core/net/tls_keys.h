@@ -1,7 +1,7 @@
 /*
- * tls_keys.h - what the TLS transport learns from OpenSSL about a connection's keys, for the
- * two ways it can take the record layer over after the handshake: kernel TLS (tls_ktls.c) and
- * the in-place sealer (tls_seal.c).
+ * tls_keys.h - what the TLS transport learns from OpenSSL about a connection's keys (into its
+ * struct tls_conn), for the two ways it can take the record layer over after the handshake:
+ * kernel TLS (tls_ktls.c) and the in-place sealer (tls_seal.c).
  *
  * - the TLS 1.3 traffic secrets (SERVER_ / CLIENT_TRAFFIC_SECRET_0) from the key-log callback;
  * - the records written and read under the current keys, counted by the message callback (the
@@ -15,16 +15,6 @@
 #pragma once
 
 #include <openssl/types.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 
 /* Installs the key-log and message callbacks on ctx (every context the transport serves). */
 void tls_keys_prepare_ctx(SSL_CTX *ctx);
-
-/* The handshake digest of ssl's cipher suite, or NULL before one is chosen. */
-const EVP_MD *tls_keys_digest(const SSL *ssl);
-
-/* TLS 1.3's HKDF-Expand-Label(secret, label, "", n) into out. */
-bool tls_keys_expand(const EVP_MD *md, const uint8_t *secret, size_t slen, const char *label,
-                     uint8_t *out, size_t n);

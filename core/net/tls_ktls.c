@@ -26,7 +26,7 @@
 #include "core/base/compiler.h"
 #include "core/net/plain.h"
 #include "core/net/tls_conn.h"
-#include "core/net/tls_keys.h"
+#include "core/net/tls_kdf.h"
 #include "log/errlog.h"
 
 #include <errno.h>
@@ -183,7 +183,7 @@ bool tls_ktls_crypto_info(const struct tls_conn *tc, union tls_ktls_info *tx, so
                           union tls_ktls_info *rx, socklen_t *rxlen)
 {
     struct ktls_cipher c;
-    const EVP_MD *md = tls_keys_digest(tc->ssl);
+    const EVP_MD *md = tls_kdf_digest(tc->ssl);
     int version = SSL_version(tc->ssl);
     if ((version != TLS1_2_VERSION && version != TLS1_3_VERSION) || !md ||
         !cipher_of(tc->ssl, &c)) {
@@ -194,10 +194,10 @@ bool tls_ktls_crypto_info(const struct tls_conn *tc, union tls_ktls_info *tx, so
     const uint8_t *ck = kb, *sk = kb + c.key_len, *civ = kb + 2 * c.key_len, *siv = civ + c.iv_len;
     if (v13) {
         uint8_t *k = kb;
-        if (!tc->secret_len || !tls_keys_expand(md, tc->rx_secret, tc->secret_len, "key", k, c.key_len) ||
-            !tls_keys_expand(md, tc->tx_secret, tc->secret_len, "key", k + c.key_len, c.key_len) ||
-            !tls_keys_expand(md, tc->rx_secret, tc->secret_len, "iv", k + 2 * c.key_len, 12) ||
-            !tls_keys_expand(md, tc->tx_secret, tc->secret_len, "iv", k + 2 * c.key_len + 12, 12)) {
+        if (!tc->secret_len || !tls_kdf_expand(md, tc->rx_secret, tc->secret_len, "key", k, c.key_len) ||
+            !tls_kdf_expand(md, tc->tx_secret, tc->secret_len, "key", k + c.key_len, c.key_len) ||
+            !tls_kdf_expand(md, tc->rx_secret, tc->secret_len, "iv", k + 2 * c.key_len, 12) ||
+            !tls_kdf_expand(md, tc->tx_secret, tc->secret_len, "iv", k + 2 * c.key_len + 12, 12)) {
             return false;
         }
     } else if (!key_block12(tc->ssl, md, kb, 2 * c.key_len + 2 * c.iv_len)) {

@@ -32,7 +32,8 @@
 
 #include "core/net/plain.h"
 #include "core/net/tls_conn.h"
-#include "core/net/tls_keys.h"
+#include "core/net/tls_kdf.h"
+#include "core/net/tls_queue.h"
 #include "log/errlog.h"
 
 #include <errno.h>
@@ -61,8 +62,8 @@ static bool set_keys(struct tls_conn *tc, const EVP_MD *md, const EVP_CIPHER *c)
     uint8_t key[32];
     size_t klen = (size_t)EVP_CIPHER_get_key_length(c ? c : EVP_CIPHER_CTX_get0_cipher(tc->seal));
     bool ok = klen <= sizeof(key) &&
-              tls_keys_expand(md, tc->tx_secret, tc->secret_len, "key", key, klen) &&
-              tls_keys_expand(md, tc->tx_secret, tc->secret_len, "iv", tc->seal_iv, 12) &&
+              tls_kdf_expand(md, tc->tx_secret, tc->secret_len, "key", key, klen) &&
+              tls_kdf_expand(md, tc->tx_secret, tc->secret_len, "iv", tc->seal_iv, 12) &&
               EVP_EncryptInit_ex2(tc->seal, c, key, NULL, NULL) > 0;
     OPENSSL_cleanse(key, sizeof(key));
     tc->seal_seq = 0;
@@ -72,10 +73,10 @@ static bool set_keys(struct tls_conn *tc, const EVP_MD *md, const EVP_CIPHER *c)
 /* After a KeyUpdate of ours went into the stream: the next traffic secret and its keys. */
 static bool next_key(struct tls_conn *tc)
 {
-    const EVP_MD *md = tls_keys_digest(tc->ssl);
+    const EVP_MD *md = tls_kdf_digest(tc->ssl);
     uint8_t next[sizeof(tc->tx_secret)];
     bool ok = md &&
-              tls_keys_expand(md, tc->tx_secret, tc->secret_len, "traffic upd", next,
+              tls_kdf_expand(md, tc->tx_secret, tc->secret_len, "traffic upd", next,
                               tc->secret_len);
     if (ok) {
         memcpy(tc->tx_secret, next, tc->secret_len);
@@ -98,7 +99,7 @@ bool tls_seal_start(struct transport *t)
     struct tls_conn *tc = tls_of(t);
     SSL *ssl = tc->ssl;
     const SSL_CIPHER *sc = SSL_get_current_cipher(ssl);
-    const EVP_MD *md = tls_keys_digest(ssl);
+    const EVP_MD *md = tls_kdf_digest(ssl);
     if (SSL_version(ssl) != TLS1_3_VERSION || !sc || !md || !tc->secret_len ||
         SSL_SESSION_get_max_fragment_length(SSL_get_session(ssl)) !=
             TLSEXT_max_fragment_length_DISABLED) {
