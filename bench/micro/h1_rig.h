@@ -11,6 +11,9 @@ extern "C" {
  * that takes every byte at once. conf_extra goes into the server block. 0 or -1. */
 int h1_rig_init(const char *conf_extra);
 
+/* The same with main_extra at the top level too (latency_histograms on;). 0 or -1. */
+int h1_rig_init_main(const char *main_extra, const char *conf_extra);
+
 /* Feeds n bytes to the connection and runs the loop's deferred work; returns bytes "sent". */
 size_t h1_rig_feed(const char *p, size_t n);
 
