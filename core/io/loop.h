@@ -85,11 +85,12 @@ struct io_loop {
     const char *mode;     /* what io_uring setup succeeded, for the startup log */
 
     /* clocks, refreshed once per turn */
-    uint64_t now_ms;    /* CLOCK_MONOTONIC_COARSE */
-    time_t now_s;       /* wall clock seconds */
-    uint64_t now_us;    /* CLOCK_MONOTONIC, only when precise_clock */
-    uint64_t epoch_ms;  /* CLOCK_REALTIME, only when precise_clock */
-    bool precise_clock; /* set by the owner when something needs the fine clocks (logging) */
+    uint64_t now_ms;     /* CLOCK_MONOTONIC (COARSE unless precise_clock), never decreasing */
+    time_t now_s;        /* wall clock seconds */
+    uint64_t now_us;     /* CLOCK_MONOTONIC, only when precise_clock */
+    uint64_t epoch_ms;   /* CLOCK_REALTIME, only when precise_clock */
+    int64_t wall_off_us; /* CLOCK_REALTIME - CLOCK_MONOTONIC, read once a wall second */
+    bool precise_clock;  /* set by the owner when something needs the fine clocks (logging) */
 
     /* deferred work: `work` is taken once per turn (fairness), `arm` is run to the end */
     struct io_defer *work, *arm;
