@@ -64,6 +64,7 @@ struct loc_set {
     uint32_t prefix_mask, exact_mask;
     uint32_t *lens; /* distinct prefix lengths, ascending */
     unsigned nlens, nexact;
+    uint64_t exact_lens; /* bit n: an exact location of n bytes (bit 63: of 63 or more) */
     const struct route_loc **regex; /* in file order */
     unsigned nregex;
 };
@@ -192,6 +193,7 @@ static struct loc_set *set_build(struct route_loc *locs, unsigned n,
         } else if (l->kind == ROUTE_LOC_EXACT) {
             tab_put(set->exact, set->exact_mask, l);
             set->nexact++;
+            set->exact_lens |= 1ull << MIN(l->prefix_len, (size_t)63);
         } else if (l->kind == ROUTE_LOC_REGEX) {
             set->regex[set->nregex++] = l;
         }
@@ -423,23 +425,23 @@ static struct found find_in(const struct loc_set *set, struct slice path,
     struct found f = {NULL, false};
     /* one pass: the rolling hash is probed at each length some prefix has */
     uint64_t h = FNV_OFF;
-    unsigned li = 0;
+    size_t at = 0; /* bytes of the path in h */
     const struct route_loc *pre = NULL;
-    for (size_t i = 0; i < path.len; i++) {
-        if (li == set->nlens && !set->nexact) {
-            break; /* no longer prefix, and no exact location to hash the whole path for */
+    for (unsigned li = 0; li < set->nlens && set->lens[li] <= path.len; li++) {
+        for (size_t n = set->lens[li]; at < n; at++) {
+            h = fnv_step(h, (unsigned char)path.ptr[at]);
         }
-        h = fnv_step(h, (unsigned char)path.ptr[i]);
-        if (li < set->nlens && set->lens[li] == i + 1) {
-            const struct route_loc *l = tab_get(set->prefix, set->prefix_mask, h, path.ptr, i + 1);
-            if (l) {
-                pre = l;
-            }
-            li++;
+        const struct route_loc *l = tab_get(set->prefix, set->prefix_mask, h, path.ptr, at);
+        if (l) {
+            pre = l;
         }
     }
-    if (set->nexact) {
-        /* the loop ran to the end: h is the whole path's */
+    /* the whole path's hash only when some exact location has its length: `location =
+     * /metrics` must not make every other request hash its path to the end */
+    if (set->exact_lens & (1ull << MIN(path.len, (size_t)63))) {
+        for (; at < path.len; at++) {
+            h = fnv_step(h, (unsigned char)path.ptr[at]);
+        }
         const struct route_loc *ex = tab_get(set->exact, set->exact_mask, h, path.ptr, path.len);
         if (ex) {
             return (struct found){ex, true};

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char text[] = "server {\n"
@@ -33,6 +34,10 @@ static const char text[] = "server {\n"
                            "  listen 127.0.0.1:8001;\n"
                            "  root /tmp;\n"
                            "  server_name *.exact.example sub.wild.example;\n"
+                           "  location = /metrics { }\n"
+                           "  location = /status { }\n"
+                           "  location = /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa { }\n"
+                           "  location /m { }\n"
                            "}\n";
 
 static struct conf c;
@@ -114,12 +119,37 @@ static void test_locations(void **state)
     assert_non_null(route_location(s, SLICE_LIT("/stream"))->handler_conf);
 }
 
+/* exact locations are looked up only at the lengths they have (bit 63: 63 bytes or more) */
+static void test_exact_locations(void **state)
+{
+    (void)state;
+    const struct route_server *s = &t->servers[2];
+    assert_int_equal(s->nlocs, 4);
+    assert_string_equal(route_location(s, SLICE_LIT("/metrics"))->prefix, "/metrics");
+    assert_int_equal(route_location(s, SLICE_LIT("/metrics"))->kind, ROUTE_LOC_EXACT);
+    assert_string_equal(route_location(s, SLICE_LIT("/metricz"))->prefix, "/m"); /* same length */
+    assert_string_equal(route_location(s, SLICE_LIT("/metrics/"))->prefix, "/m");
+    assert_string_equal(route_location(s, SLICE_LIT("/status"))->prefix, "/status");
+    assert_ptr_equal(route_location(s, SLICE_LIT("/statuz")), &s->self);
+    assert_ptr_equal(route_location(s, SLICE_LIT("/small.bin")), &s->self);
+    assert_ptr_equal(route_location(s, SLICE_LIT("")), &s->self);
+    const char *lng = "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    assert_int_equal(route_location(s, slice_cstr(lng))->kind, ROUTE_LOC_EXACT);
+    char other[80];
+    snprintf(other, sizeof(other), "%sb", lng); /* 71 bytes: the same bit, not the same length */
+    assert_ptr_equal(route_location(s, slice_cstr(other)), &s->self);
+    other[69] = 'b';
+    other[70] = 0; /* 70 bytes, the last one differs */
+    assert_ptr_equal(route_location(s, slice_cstr(other)), &s->self);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_groups),
         cmocka_unit_test(test_virtual_hosts),
         cmocka_unit_test(test_locations),
+        cmocka_unit_test(test_exact_locations),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
