@@ -86,18 +86,30 @@ uint64_t hist_percentile(const struct hist_snap *s, double pct)
     return s->max;
 }
 
-uint64_t hist_count_le(const struct hist_snap *s, uint64_t ns)
+/* How many buckets from the first hold only values at most ns. */
+static unsigned buckets_le(uint64_t ns)
 {
     unsigned last = hist_index(ns);
-    if (hist_bucket_high(last) > ns) { /* ns inside bucket `last`: leave it out */
-        if (last == 0) {
-            return 0;
-        }
-        last--;
-    }
+    return hist_bucket_high(last) > ns ? last : last + 1; /* ns inside `last`: leave it out */
+}
+
+uint64_t hist_count_le(const struct hist_snap *s, uint64_t ns)
+{
     uint64_t n = 0;
-    for (unsigned i = 0; i <= last; i++) {
+    for (unsigned i = 0, end = buckets_le(ns); i < end; i++) {
         n += s->b[i];
     }
     return n;
+}
+
+void hist_counts_le(const struct hist_snap *s, const uint64_t *ns, unsigned n, uint64_t *out)
+{
+    uint64_t acc = 0;
+    unsigned i = 0;
+    for (unsigned k = 0; k < n; k++) {
+        for (unsigned end = buckets_le(ns[k]); i < end; i++) {
+            acc += s->b[i];
+        }
+        out[k] = acc;
+    }
 }

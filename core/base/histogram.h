@@ -90,6 +90,10 @@ uint64_t hist_percentile(const struct hist_snap *s, double pct);
  * bucket's samples otherwise. */
 uint64_t hist_count_le(const struct hist_snap *s, uint64_t ns);
 
+/* out[k] = hist_count_le(s, ns[k]) for n ascending bounds, in one walk of the buckets (an
+ * exporter's `le` series: 25 bounds cost one pass, not 25). */
+void hist_counts_le(const struct hist_snap *s, const uint64_t *ns, unsigned n, uint64_t *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct metrics_conf {
     bool on;
@@ -128,13 +129,26 @@ static const uint64_t bounds_ns[] = {
     10000000000, 20000000000, 50000000000, 60000000000,
 };
 
-static void put_hist(struct rbuf *b, const char *name, const char *labels,
+/* The bounds as `le` labels print them (%g of seconds), made once a scrape, not once a line. */
+struct le_text {
+    char s[ARRAY_SIZE(bounds_ns)][16];
+};
+
+static void le_text_init(struct le_text *t)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(bounds_ns); i++) {
+        snprintf(t->s[i], sizeof(t->s[i]), "%g", (double)bounds_ns[i] / 1e9);
+    }
+}
+
+static void put_hist(struct rbuf *b, const struct le_text *le, const char *name, const char *labels,
                      const struct hist_snap *s)
 {
     const char *sep = labels[0] ? "," : "";
+    uint64_t n[ARRAY_SIZE(bounds_ns)];
+    hist_counts_le(s, bounds_ns, ARRAY_SIZE(bounds_ns), n); /* one walk of the 3840 buckets */
     for (size_t i = 0; i < ARRAY_SIZE(bounds_ns); i++) {
-        rb_printf(b, "%s_bucket{%s%sle=\"%g\"} %" PRIu64 "\n", name, labels, sep,
-                  (double)bounds_ns[i] / 1e9, hist_count_le(s, bounds_ns[i]));
+        rb_printf(b, "%s_bucket{%s%sle=\"%s\"} %" PRIu64 "\n", name, labels, sep, le->s[i], n[i]);
     }
     rb_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name, labels, sep, s->count);
     rb_printf(b, "%s_sum%s%s%s %.9f\n", name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
@@ -170,17 +184,21 @@ static void put_histograms(struct rbuf *b, const struct report *rep)
          offsetof(struct report_worker, queue)},
     };
     char labels[64];
+    struct le_text le;
+    le_text_init(&le);
     for (size_t k = 0; rep->latency && k < ARRAY_SIZE(kinds); k++) {
         char name[80];
         family(b, "", kinds[k].name, "histogram", kinds[k].help);
         snprintf(name, sizeof(name), "spate_%s", kinds[k].name);
-        put_hist(b, name, "", *(struct hist_snap *const *)((const char *)&rep->total + kinds[k].off));
+        put_hist(b, &le, name, "",
+                 *(struct hist_snap *const *)((const char *)&rep->total + kinds[k].off));
         family(b, "worker_", kinds[k].name, "histogram", kinds[k].help);
         snprintf(name, sizeof(name), "spate_worker_%s", kinds[k].name);
         for (unsigned i = 0; i < rep->nworkers; i++) {
             const struct report_worker *w = &rep->w[i];
             snprintf(labels, sizeof(labels), "worker=\"%u\",cpu=\"%d\"", w->s.worker, w->s.cpu);
-            put_hist(b, name, labels, *(struct hist_snap *const *)((const char *)w + kinds[k].off));
+            put_hist(b, &le, name, labels,
+                     *(struct hist_snap *const *)((const char *)w + kinds[k].off));
         }
     }
     if (!rep->nlocs) {
@@ -198,7 +216,7 @@ static void put_histograms(struct rbuf *b, const struct report *rep)
         if (lb.oom) {
             b->oom = true;
         } else {
-            put_hist(b, "spate_location_request_duration_seconds", lb.p, rep->locs[i].service);
+            put_hist(b, &le, "spate_location_request_duration_seconds", lb.p, rep->locs[i].service);
         }
         sp_free(lb.p);
     }

@@ -1,5 +1,6 @@
 /* test_histogram.c - the log-linear histogram: buckets, error bound, percentiles, export. */
 #include "common/unit.h"
+#include "core/base/compiler.h"
 #include "core/base/histogram.h"
 
 #include <stdlib.h>
@@ -138,6 +139,32 @@ static void test_count_le(void **state)
     free(s);
 }
 
+/* the one-walk form gives what the bound-by-bound one gives, bounds on and inside buckets */
+static void test_counts_le(void **state)
+{
+    (void)state;
+    struct hist_snap *s = snap_new();
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        hist_snap_record(s, x >> (28 + (x & 31)), 1 + (x & 3)); /* 0 .. 2^36: every octave */
+    }
+    hist_snap_record(s, 1ull << 40, 1); /* past the top: the last bucket */
+    uint64_t hi = hist_bucket_high(hist_index(77777));
+    uint64_t ns[] = {0,          1,         255, 256, 257, 1000, 5000, hi, 1000000, 60000000000ull,
+                     1ull << 36, UINT64_MAX};
+    uint64_t out[ARRAY_SIZE(ns)];
+    hist_counts_le(s, ns, ARRAY_SIZE(ns), out);
+    for (size_t k = 0; k < ARRAY_SIZE(ns); k++) {
+        assert_int_equal(out[k], hist_count_le(s, ns[k]));
+    }
+    assert_int_equal(out[ARRAY_SIZE(ns) - 1], s->count);
+    assert_true(out[0] > 0 && out[5] > out[0]);
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +174,7 @@ int main(void)
         cmocka_unit_test(test_tail_sample),
         cmocka_unit_test(test_record_snapshot_merge),
         cmocka_unit_test(test_count_le),
+        cmocka_unit_test(test_counts_le),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
