@@ -362,6 +362,21 @@ def test_stall_is_charged_to_every_request_it_delayed(tmp_path):
     assert above(run, 50) <= 10
 
 
+def test_a_stall_longer_than_the_timeout_stays_in_the_tail(tmp_path):
+    """A 1 s stall against a 250 ms timeout: the requests given up are charged what they
+    waited (at least the timeout), not left out, so the tail shows the stall."""
+    rate, stall = 1000, 1.0
+    with PyServer(stall_after=500, stall_s=stall) as srv:
+        run, p = load_json(tmp_path, "-c", 4, "-d", "2s", "-R", rate, "--timeout", "250ms",
+                           srv.url("/s"))
+        assert srv.stalled_at is not None
+    timeouts = run["errors"]["timeout"]
+    assert timeouts >= 4, run["errors"]  # at least what was owed on each connection
+    assert run["latency_us"]["max"] >= 250000, run["latency_us"]
+    assert above(run, 240) >= timeouts, (above(run, 240), timeouts)
+    assert "includes the %d timed-out requests" % timeouts in p.stdout, p.stdout
+
+
 def test_poisson_keeps_the_rate(tmp_path):
     with PyServer() as srv:
         run, p = load_json(tmp_path, "-c", 4, "-d", "1s", "-R", 1000, "--poisson", srv.url("/p"))

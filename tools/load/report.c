@@ -118,6 +118,11 @@ void report_text(FILE *f, const struct load_opts *o, const struct load_result *r
                 (unsigned long long)t->err[ERR_PARSE], (unsigned long long)t->err[ERR_CLOSED],
                 (unsigned long long)t->err[ERR_CHECK]);
     }
+    if (t->err[ERR_TIMEOUT]) {
+        fprintf(f, "  The latency distribution includes the %llu timed-out requests, each at the "
+                   "time it was given up\n",
+                (unsigned long long)t->err[ERR_TIMEOUT]);
+    }
     fprintf(f, "Requests/sec: %10.2f\n", r->rate);
     fmt_bytes(a, sizeof(a), r->seconds > 0 ? (double)t->bytes / r->seconds : 0);
     fprintf(f, "Transfer/sec: %10s\n", a);

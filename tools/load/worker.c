@@ -268,7 +268,15 @@ static uint64_t pump(struct conn *c, uint64_t now)
     if (c->q_n) {
         uint64_t deadline = c->sent_at[c->q_head] + w->o->timeout_ns;
         if (now >= deadline) {
-            w->st.err[ERR_TIMEOUT]++;
+            /* every request still owed here has waited at least this long: each is charged
+             * what it waited until now (a lower bound), so a stall longer than --timeout
+             * still shows in the distribution instead of leaving it; and each counts as a
+             * timeout (not as a response) */
+            for (unsigned i = 0; i < c->q_n; i++) {
+                uint64_t t0 = c->intended[(c->q_head + i) % LOAD_MAX_PIPELINE];
+                hist_record(w->st.lat, now > t0 ? now - t0 : 0);
+            }
+            w->st.err[ERR_TIMEOUT] += c->q_n;
             reset(c);
             return c->state == C_IDLE ? now : UINT64_MAX;
         }
