@@ -104,7 +104,9 @@ static int make_socket(const struct net_addr *a, const struct listen_opts *o, bo
                        int *out, const char **what)
 {
     *what = NULL;
-    int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* non-blocking: a stopping worker sweeps the queue with accept4 (sweep()), and io_uring's
+     * accepts try without waiting anyway */
+    int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
         return -errno;
     }
@@ -158,6 +160,10 @@ int listen_open(struct net_addr *a, const struct listen_opts *o, unsigned n, int
         /* its socket options stay the old process's, as a reload keeps a kept address's
          * (some, ipv6only, cannot change on a bound socket) */
         fcntl(fd, F_SETFD, FD_CLOEXEC);
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0 && !(fl & O_NONBLOCK)) {
+            fcntl(fd, F_SETFL, fl | O_NONBLOCK); /* as make_socket's (an older spate's were not) */
+        }
         fds[taken] = fd;
         if (net_addr_port(a) == 0) {
             struct net_addr got = *a;
@@ -243,6 +249,36 @@ static void reap(struct accept_set *s, struct acceptor *a)
     sp_free(a);
 }
 
+/*
+ * A stopped set's accept on a has ended: takes what waits in a's queue, at most a backlog's
+ * worth (connections still arriving with nobody else accepting are not ours to chase).
+ *
+ * Why: the kernel wakes one polled accept per connection (io_uring polls accept with
+ * EPOLLEXCLUSIVE), the first armed. When that is ours and the drain's cancel reaches it before
+ * our ring ran the task work that accepts, the wake-up is spent: another process accepting on
+ * the same socket (a binary upgrade's new one) is not told, and the connection waits in the
+ * queue until another one arrives, maybe never. Ours is off the socket's wait queue now, so
+ * every later connection wakes the other one; what is queued now we serve. A plain stop gains
+ * too: those connections are served instead of reset when the socket closes.
+ */
+static void sweep(struct accept_set *s, struct acceptor *a)
+{
+    for (unsigned i = 0; i < LISTEN_BACKLOG; i++) {
+        int fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) {
+                continue; /* one reset while queued: the next */
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
+            }
+            return;
+        }
+        atomic_fetch_add_explicit(&s->accepted, 1, memory_order_relaxed);
+        s->on_conn(s->arg, fd, a->index);
+    }
+}
+
 static void on_accept(struct io_op *op, int res, unsigned flags)
 {
     struct acceptor *a = container_of(op, struct acceptor, op);
@@ -281,7 +317,9 @@ static void on_accept(struct io_op *op, int res, unsigned flags)
         }
         return;
     }
-    if (!a->armed && !s->paused && !s->stopped) {
+    if (!a->armed && s->stopped) {
+        sweep(s, a); /* its last completion: nothing comes after it */
+    } else if (!a->armed && !s->paused) {
         arm(s, a);
     }
 }
@@ -365,10 +403,18 @@ void accept_start(struct accept_set *s)
 
 void accept_stop(struct accept_set *s)
 {
+    if (s->stopped) {
+        return;
+    }
     s->stopped = true;
     for (struct acceptor *a = s->list; a; a = a->next) {
-        if (a->armed && !a->removed) {
-            io_cancel(s->loop, &a->op);
+        if (a->removed) {
+            continue;
+        }
+        if (a->armed) {
+            io_cancel(s->loop, &a->op); /* its last completion sweeps */
+        } else if (s->started) {
+            sweep(s, a); /* paused: nothing of ours waits on the socket */
         }
     }
 }

@@ -12,6 +12,9 @@
  * the worker stops accepting for ACCEPT_PAUSE_MS, keeps serving the
  * connections it has, then tries again; one warning per episode goes to the
  * error log (an episode ends with the next successful accept).
+ *
+ * Listening sockets are non-blocking (O_NONBLOCK on the open file, which a binary upgrade's
+ * processes share): nothing accepts on them with a call that could wait.
  */
 #pragma once
 
@@ -115,7 +118,12 @@ void accept_remove(struct accept_set *s, struct acceptor *a);
 /* Arms every accept. */
 void accept_start(struct accept_set *s);
 
-/* Stops accepting for good (drain): armed accepts are cancelled. */
+/*
+ * Stops accepting for good (drain): armed accepts are cancelled. Once each has ended, what
+ * waits in its socket's queue is accepted without waiting and handed to on_conn like any
+ * connection (a cancelled accept may have spent the kernel's wake-up for it, see sweep() in
+ * listener.c). Only the first call counts.
+ */
 void accept_stop(struct accept_set *s);
 
 /* When a paused set wants to be woken (UINT64_MAX: not paused). */
