@@ -223,7 +223,7 @@ def run_client(a, port, scen, seconds, tmp):
     st = j["status"]
     return dict(requests=j["requests"], bytes=j["bytes"], seconds=j["duration_s"],
                 non2xx=j["requests"] - st["2xx"] - st["3xx"], errors=sum(j["errors"].values()),
-                client_cpu=cpu)
+                client_cpu=cpu, status=st, error_kinds=j["errors"])
 
 
 # ---------------------------------------------------------------- one run
@@ -270,6 +270,9 @@ def one_run(a, name, scen, rnd, tmp):
                    client_cpu_pct=100 * r["client_cpu"] / secs, other_pct=other_pct,
                    requests=r["requests"], non2xx=r["non2xx"], errors=r["errors"],
                    died=not srv.alive())
+        for k in ("status", "error_kinds"):  # spate-load's breakdown, for the JSON
+            if k in r:
+                rec[k] = r[k]
     return rec
 
 
