@@ -5,6 +5,7 @@
 #include "core/base/alloc.h"
 #include "core/http/registry.h"
 #include "core/http/route.h"
+#include "core/net/inherit.h"
 #include "core/net/listener.h"
 #include "log/errlog.h"
 
@@ -75,18 +76,27 @@ static void listen_unref(struct runtime_listen *l)
 static struct runtime_listen *listen_new(const struct runtime *rt, const struct route_group *rg,
                                          char *err, size_t errlen)
 {
+    /* a binary upgrade from more workers: every socket the old process had (worker.h) */
+    unsigned inherited = inherit_count(&rg->addr), n = MAX(rt->nworkers, inherited);
     struct runtime_listen *l = sp_calloc(1, sizeof(*l));
-    if (!l || !(l->wl.fds = sp_malloc(rt->nworkers * sizeof(int)))) {
+    if (!l || !(l->wl.fds = sp_malloc(n * sizeof(int)))) {
         sp_free(l);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     l->conf_addr = l->addr = rg->addr;
     l->opts = rg->opts;
-    l->nfds = rt->nworkers;
+    l->nfds = l->wl.nfds = n;
+    l->wl.nworkers = rt->nworkers;
     l->refs = 1;
     char msg[CONF_ERR_MAX];
-    if (listen_open(&l->addr, &l->opts, rt->nworkers, l->wl.fds, msg, sizeof(msg)) < 0) {
+    if (n > rt->nworkers) {
+        errlog(ERRLOG_NOTICE,
+               "listen %s: %u sockets from the old process for %u workers: some workers accept "
+               "on more than one (a restart evens them out)",
+               rg->addr.text, n, rt->nworkers);
+    }
+    if (listen_open(&l->addr, &l->opts, n, l->wl.fds, msg, sizeof(msg)) < 0) {
         if (rg->opts_at.file) {
             conf_fail_at(err, errlen, rg->opts_at, "%s", msg);
         } else {

@@ -386,21 +386,29 @@ static void switch_conn(struct conn *c, void *arg)
 static void switch_accept(struct worker *w, const struct worker_gen *from,
                           const struct worker_gen *g, const int *to)
 {
+    /* an acceptor's key is its socket's slot in its worker_listen, which a kept address keeps */
     for (unsigned i = 0; i < from->nlisten; i++) {
-        struct acceptor *a = accept_find(&w->accept, from->listen[i]);
-        if (!a) {
-            continue;
-        }
-        if (to[i] < 0) {
-            accept_remove(&w->accept, a);
-        } else {
-            accept_set_index(a, (unsigned)to[i]);
+        const struct worker_listen *l = from->listen[i];
+        for (unsigned k = w->id - 1; k < l->nfds; k += l->nworkers) {
+            struct acceptor *a = accept_find(&w->accept, &l->fds[k]);
+            if (!a) {
+                continue;
+            }
+            if (to[i] < 0) {
+                accept_remove(&w->accept, a);
+            } else {
+                accept_set_index(a, (unsigned)to[i]);
+            }
         }
     }
     for (unsigned j = 0; j < g->nlisten; j++) {
         const struct worker_listen *l = g->listen[j];
-        if (!accept_find(&w->accept, l) && !accept_add(&w->accept, l->fds[w->id - 1], j, l)) {
-            errlog(ERRLOG_ERROR, "reload: out of memory: worker %u misses a new address", w->id);
+        for (unsigned k = w->id - 1; k < l->nfds; k += l->nworkers) {
+            if (!accept_find(&w->accept, &l->fds[k]) &&
+                !accept_add(&w->accept, l->fds[k], j, &l->fds[k])) {
+                errlog(ERRLOG_ERROR, "reload: out of memory: worker %u misses a new address",
+                       w->id);
+            }
         }
     }
 }
@@ -606,9 +614,11 @@ int worker_init(struct worker *w)
     w->conns.h2 = &h2_session; /* h2c prior knowledge and ALPN h2 switch to it */
     for (unsigned g = 0; g < w->gen->nlisten; g++) {
         const struct worker_listen *l = w->gen->listen[g];
-        if (!accept_add(&w->accept, l->fds[w->id - 1], g, l)) {
-            snprintf(w->init_err, sizeof(w->init_err), "out of memory");
-            return -ENOMEM;
+        for (unsigned k = w->id - 1; k < l->nfds; k += l->nworkers) {
+            if (!accept_add(&w->accept, l->fds[k], g, &l->fds[k])) {
+                snprintf(w->init_err, sizeof(w->init_err), "out of memory");
+                return -ENOMEM;
+            }
         }
     }
     alog_worker_start(&w->log, w->flusher, &w->loop, &w->ctr, w->id, log_resume, w);

@@ -46,10 +46,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* One listening address as the workers see it: its socket for each worker. */
+/*
+ * One listening address as the workers see it: its sockets, one per worker, and after a binary
+ * upgrade to fewer workers the old process's others (nfds > nworkers). Those stay in the
+ * address's SO_REUSEPORT group, which hands them their share of new connections, and closing
+ * one would reset what waits in its queue: so they are accepted on too, worker k taking
+ * fds[k - 1], fds[k - 1 + nworkers], ...
+ */
 struct worker_listen {
-    int *fds; /* [worker id - 1]; the process owns and closes them */
+    int *fds;          /* the process owns and closes them */
+    unsigned nfds;     /* >= nworkers */
+    unsigned nworkers; /* the stride between one worker's sockets */
 };
+
 
 /* A configuration and its listening sockets: what a worker serves with (built by core/app). */
 struct worker_gen {

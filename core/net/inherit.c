@@ -80,6 +80,26 @@ int inherit_take(const struct net_addr *a)
     return -1;
 }
 
+unsigned inherit_count(const struct net_addr *a)
+{
+    struct net_addr want = *a;
+    unsigned n = 0;
+    for (unsigned i = 0; i < nfds; i++) {
+        struct sockaddr_storage got;
+        socklen_t len = sizeof(got);
+        if (fds[i] >= 0 && getsockname(fds[i], (struct sockaddr *)&got, &len) == 0 &&
+            same_place(&got, &want)) {
+            if (!net_addr_port(&want)) {
+                struct net_addr g = want;
+                memcpy(&g.ss, &got, sizeof(got));
+                net_addr_set_port(&want, net_addr_port(&g));
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
 unsigned inherit_close_rest(void)
 {
     unsigned n = 0;

@@ -22,5 +22,12 @@ unsigned inherit_init(void);
  */
 int inherit_take(const struct net_addr *a);
 
+/*
+ * How many inherited sockets not yet taken are bound to a (port 0 in a: to the port of the
+ * first one, which is the one listen_open then takes): all of them must be taken, even more
+ * than the workers, since each is in the address's SO_REUSEPORT group and gets connections.
+ */
+unsigned inherit_count(const struct net_addr *a);
+
 /* Closes the inherited sockets nobody took; their number. */
 unsigned inherit_close_rest(void);

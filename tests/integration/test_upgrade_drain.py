@@ -68,7 +68,7 @@ class Site:
     """A spate run from a copy of the binary (so a test can replace the file), with a pid file,
     an error log and an access log; stderr of every process that follows goes to one file."""
 
-    def __init__(self, tmp, port=None, server="", main="", name="s", env=None):
+    def __init__(self, tmp, port=None, server="", main="", name="s", env=None, workers=2):
         self.tmp = tmp
         self.port = port or free_port()
         self.bin = tmp / ("spate-" + name)
@@ -84,11 +84,11 @@ class Site:
         (root / "big.bin").write_bytes(os.urandom(300000))
         # `user root;`: the new binary reads pytest's directories (root's, 0700) again
         self.conf.write_text(
-            "user root;\nworkers 2;\npid %s;\nerror_log %s info;\n%s\n"
+            "user root;\nworkers %d;\npid %s;\nerror_log %s info;\n%s\n"
             "log_format up '$request_uri $status';\n"
             "http {\n  access_log %s up;\n  server {\n    listen 127.0.0.1:%d;\n    root %s;\n"
             "    location = /healthz { health; }\n    location = /metrics { metrics; }\n%s\n"
-            "  }\n}\n" % (self.pid, self.errlog, main, self.access, self.port, root, server))
+            "  }\n}\n" % (workers, self.pid, self.errlog, main, self.access, self.port, root, server))
         env = dict(os.environ, **(env or {}))
         env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1:exitcode=66")
         self.err = open(self.stderr, "wb")
@@ -231,6 +231,35 @@ def test_ten_upgrades_under_load_lose_nothing(tmp_path):
     got = [u for u in load.ok]
     assert sorted(l for l in logged if "?t=" in l) == sorted(got)
     print("answered %d, resent on a closed idle connection %d" % (len(got), load.retries))
+
+
+def test_upgrades_to_fewer_and_more_workers_lose_nothing(tmp_path):
+    """The new binary may run fewer workers than the old (the configuration changed): the
+    sockets it does not need one per worker are still in the address's SO_REUSEPORT group, and
+    the kernel goes on handing them connections, so it accepts on those too."""
+    site = Site(tmp_path, workers=4)
+    load = None
+    try:
+        load = Load(site.port, nkeep=1, nclose=3)
+        time.sleep(0.3)
+        for workers in (2, 1, 3, 1):
+            old = site.pidnow()
+            site.conf.write_text(re.sub(r"workers \d+;", "workers %d;" % workers,
+                                        site.conf.read_text()))
+            site.ctl("upgrade")
+            wait_for(lambda: site.pidnow() not in (0, old), 60, site.log()[-3000:])
+            wait_for(lambda: not alive(old), 30, "old %d did not exit" % old)
+            time.sleep(0.5)  # the old one's sockets, if it left any behind, are closed now
+        load.finish()
+        assert not load.failures, load.failures[:10]
+        assert len(load.ok) > 100
+        log = site.log()
+        # every socket passes on: 4 from the first, then 4 (2 of them shared), ...
+        assert log.count("took 4 listening socket(s) from the old process") == 4, log[-3000:]
+    finally:
+        if load:
+            load.finish()
+        site.stop()
 
 
 def test_a_failed_new_binary_leaves_the_old_serving(tmp_path):
