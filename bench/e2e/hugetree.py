@@ -3,7 +3,8 @@
 
     hugetree.py gen ROOT [--files N] [--per-dir K] [--seed S]
     hugetree.py run ROOT [--mode warm|cold] [--rounds 3] [--seconds 20] SERVER...
-        SERVER: nginx, lighttpd, h2o (the shared harness's launchers, ../shared/bench), or
+        SERVER: nginx, lighttpd, h2o (configured as every benchmark here configures them:
+        bench/e2e/servers.py, one worker, access log off), or
         NAME='COMMAND {PORT} {ROOT}' (run in the foreground, pinned to CPU 0 like them).
 
 Writes ROOT/t/DDD/FFFF.bin: N files (default 1,000,000), K per directory (default 1,000),
@@ -103,9 +104,9 @@ def gen(args):
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from servers import free_port, group_cpu  # noqa: E402  (the same CPU accounting as every bench here)
+# the same launchers and CPU accounting as every benchmark here
+from servers import LAUNCHERS, SERVER_CPU, free_port, group_cpu, pin  # noqa: E402
 
-SHARED = os.path.join(HERE, "..", "..", "..", "shared", "bench")
 HOT = 100
 
 
@@ -134,42 +135,54 @@ class Server:
         self.name, _, cmd = spec.partition("=")
         self.cmd, self.root = cmd, root
         self.proc = self.pid = None
-        self.errfile = None
+        self.errfile = self.rundir = None
 
     def start(self, port):
+        self.errfile = tempfile.NamedTemporaryFile(prefix="hugetree-err-", delete=False)
         if self.cmd:
-            self.errfile = tempfile.NamedTemporaryFile(prefix="hugetree-err-", delete=False)
             cmd = self.cmd.replace("{PORT}", str(port)).replace("{ROOT}", self.root)
-            self.proc = subprocess.Popen(["taskset", "-c", "0", "sh", "-c", "exec " + cmd],
-                                         stdout=subprocess.DEVNULL, stderr=self.errfile,
-                                         start_new_session=True)
-            self.pid = self.proc.pid
+            argv = ["sh", "-c", "exec " + cmd]
         else:
-            out = subprocess.run([os.path.join(SHARED, "launchers", self.name + ".sh"),
-                                  str(port), self.root, "nolog"], check=True,
-                                 capture_output=True, text=True).stdout
-            self.pid = int(out.split()[-1])
+            if self.name not in LAUNCHERS:
+                raise SystemExit("hugetree: unknown server %r (nginx, lighttpd, h2o or "
+                                 "NAME='COMMAND {PORT} {ROOT}')" % self.name)
+            # its configuration and pid file go to a scratch folder of its own, removed at stop
+            self.rundir = tempfile.mkdtemp(prefix="hugetree-%s-" % self.name)
+            os.chmod(self.rundir, 0o755)
+            argv = LAUNCHERS[self.name](self.rundir, port, self.root)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.errfile,
+                                     stdin=subprocess.DEVNULL, start_new_session=True,
+                                     preexec_fn=pin(SERVER_CPU))
+        self.pid = self.proc.pid  # also its process group's id
         for _ in range(200):
             if port_answers(port):
                 return
+            if self.proc.poll() is not None:
+                raise SystemExit("%s exited (status %s): %s" % (self.name, self.proc.returncode,
+                                                                self.stop().strip()[-400:]))
             time.sleep(0.05)
-        raise SystemExit("%s did not answer on %d" % (self.name, port))
+        raise SystemExit("%s did not answer on %d: %s" % (self.name, port,
+                                                          self.stop().strip()[-400:]))
 
     def stop(self):
-        """Stops it (by PID); returns its stderr when we started it ourselves."""
-        if self.proc:
-            os.kill(self.pid, signal.SIGTERM)
+        """Stops its process group (by the leader's PID); returns what it wrote to stderr."""
+        if self.proc.poll() is None:
+            os.killpg(self.pid, signal.SIGTERM)
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(self.pid, signal.SIGKILL)
                 self.proc.wait()
-            self.errfile.close()
-            err = open(self.errfile.name, errors="replace").read()
-            os.unlink(self.errfile.name)
-            return err
-        subprocess.run([os.path.join(SHARED, "launchers", "stop.sh"), str(self.pid)], check=False)
-        return ""
+        self.errfile.close()
+        err = open(self.errfile.name, errors="replace").read()
+        os.unlink(self.errfile.name)
+        if self.rundir:
+            err += "".join(open(os.path.join(dp, f), errors="replace").read()
+                           for dp, _, fs in os.walk(self.rundir) for f in fs
+                           if f == "error.log")
+            shutil.rmtree(self.rundir, ignore_errors=True)
+            self.rundir = None
+        return err
 
 
 def wrk_cmd(port, conns, seconds, paths, hot):

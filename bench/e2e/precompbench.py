@@ -47,7 +47,6 @@ zstd, gzip (tools/deps bench, tools/deps test). Python 3 standard library only.
 import argparse
 import json
 import os
-import pwd
 import random
 import re
 import resource
@@ -64,7 +63,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from servers import free_port, group_cpu, wait_port  # noqa: E402  (the same CPU accounting)
-from routebench import cpu_stat, pct, REPORT_LUA  # noqa: E402
+import servers  # noqa: E402
+from routebench import cpu_stat, pct, wrk_script  # noqa: E402
 
 PRECOMPRESS = os.path.join(ROOT, "tools", "precompress")
 BROWSER_AE = "gzip, deflate, br"
@@ -172,38 +172,6 @@ server {
 """ % (port, doc)
 
 
-def nginx_conf(tmp, port, doc):
-    t = os.path.join(tmp, "nginx-%d" % port)
-    os.makedirs(t, exist_ok=True)
-    return """worker_processes 1;
-daemon off;
-master_process on;
-user %(u)s;
-pid %(t)s/nginx.pid;
-error_log %(t)s/error.log warn;
-worker_rlimit_nofile 16384;
-events { worker_connections 16384; use epoll; }
-http {
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    sendfile on; tcp_nopush on; tcp_nodelay on;
-    keepalive_timeout 65s; keepalive_requests 1000000;
-    access_log off;
-    open_file_cache max=10000 inactive=60s;
-    client_body_temp_path %(t)s/b; proxy_temp_path %(t)s/p; fastcgi_temp_path %(t)s/f;
-    uwsgi_temp_path %(t)s/u; scgi_temp_path %(t)s/s;
-    server {
-        listen 127.0.0.1:%(p)d backlog=4096;
-        server_name localhost;
-        root %(r)s;
-        gzip_static on;
-        gzip_vary on;
-        location / { }
-    }
-}
-""" % {"u": pwd.getpwuid(os.getuid()).pw_name, "t": t, "p": port, "r": doc}
-
-
 def ae(v):
     return {"Accept-Encoding": v}
 
@@ -271,36 +239,31 @@ def wrk(args, port, path, headers, seconds):
     cmd = ["taskset", "-c", "1", "wrk", "-t1", "-c%d" % args.conns, "-d%ds" % seconds]
     for kv in headers.items():
         cmd += ["-H", "%s: %s" % kv]
-    if os.path.exists(REPORT_LUA):
-        cmd += ["-s", REPORT_LUA]
+    cmd += ["-s", args.wrk_lua]
     cmd.append("http://127.0.0.1:%d%s" % (port, path))
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cli = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     m = re.search(r"^BENCHJSON (\{.*\})$", out, re.M)
-    if m:
-        j = json.loads(m.group(1))
-        return j["requests"], j["err_status"], sum(j[k] for k in (
-            "err_connect", "err_read", "err_write", "err_timeout")), j["p99_us"], \
-            j["bytes"], cli
-    m = re.search(r"(\d+) requests in", out)
-    return (int(m.group(1)) if m else 0), 0, 0, None, None, cli
+    if not m:
+        raise RuntimeError("wrk printed no summary: %s" % out.strip()[-300:])
+    j = json.loads(m.group(1))
+    return j["requests"], j["err_status"], sum(j[k] for k in (
+        "err_connect", "err_read", "err_write", "err_timeout")), j["p99_us"], j["bytes"], cli
 
 
 def run_one(args, tmp, doc, name):
     server, path, hdrs_out, expect, coding = CASES[name]
     port = free_port()
     if server == "nginx":
-        cpath = os.path.join(tmp, "nginx-%d.conf" % port)
-        argv = ["nginx", "-c", cpath]
-        text = nginx_conf(tmp, port, doc)
+        # configured as every benchmark here configures it, serving the .gz files beside
+        argv = servers.nginx_conf(tmp, port, doc, "gzip_static on; gzip_vary on; location / { }")
     else:
         cpath = os.path.join(tmp, "spate-%d.conf" % port)
         argv = [args.bin, "-c", cpath]
-        text = spate_conf(port, doc)
-    with open(cpath, "w") as f:
-        f.write(text)
+        with open(cpath, "w") as f:
+            f.write(spate_conf(port, doc))
     proc = subprocess.Popen(["taskset", "-c", "0"] + argv, stdout=subprocess.DEVNULL,
                             stderr=open(os.path.join(tmp, "%s-%d.err" % (name, port)), "w"),
                             start_new_session=True)
@@ -440,6 +403,7 @@ def main():
         print("precompbench: nginx not installed: its cases left out", file=sys.stderr)
         names = [c for c in names if CASES[c][0] != "nginx"]
     tmp = tempfile.mkdtemp(prefix="precompbench-")
+    args.wrk_lua = wrk_script(tmp, 1)
     os.chmod(tmp, 0o755)  # started as root, spate serves as nobody: it must enter
     runs = []
     try:

@@ -3,8 +3,8 @@
 and `return 200` against nginx's (issue 10, "Profiles and measurement").
 
 Each case is a generated configuration and one request that wrk -t1 (pinned to CPU 1) repeats
-over keep-alive connections to one worker pinned to CPU 0 (taskset), 127.0.0.1, as in the
-shared harness (../shared/bench). Every run starts its server fresh. Cases compared with each
+over keep-alive connections to one worker pinned to CPU 0 (taskset), 127.0.0.1, as in every
+benchmark here. Every run starts its server fresh. Cases compared with each
 other run next to each other in every round (groups and the order within them rotate round by
 round), because this machine has slow phases lasting tens of seconds. For each run: req/s,
 server CPU microseconds per request (utime+stime of the server's process group from /proc, as
@@ -30,15 +30,14 @@ Cases (every file served is 1 KiB; the request is the same bytes in the cases co
                                           no parsing) answering "ok": the ceiling of this
                                           client and loopback
   ping-spate-pipe, -nginx-pipe, -sol-pipe the three above with 16 requests per write
-                                          (../shared/bench/lua/pipeline.lua)
 
-Needs wrk, nginx for ping-nginx, liburing-dev and ../shared/bench for ping-sol (tools/deps
-bench). Python 3 standard library only.
+nginx is configured as in every benchmark here (bench/e2e/servers.py: one worker, a master,
+access log off). Needs wrk and nginx (tools/deps bench); ping-sol also needs ../shared/bench
+and liburing-dev, and is left out without them. Python 3 standard library only.
 """
 import argparse
 import json
 import os
-import pwd
 import re
 import resource
 import shutil
@@ -53,10 +52,31 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from servers import free_port, group_cpu, wait_port  # noqa: E402  (the same CPU accounting)
+import servers  # noqa: E402  (the same launchers and CPU accounting as every bench here)
+from servers import free_port, group_cpu, wait_port  # noqa: E402
 
-SHARED = os.path.join(ROOT, "..", "shared", "bench")
-REPORT_LUA = os.path.join(SHARED, "lua", "report.lua")
+SHARED = os.path.join(ROOT, "..", "shared", "bench")  # only for ping-sol's sol-uring
+
+# wrk's script for every run: `depth` requests in one write when depth > 1 (built once in
+# init, so wrk keeps no per-request Lua beyond returning it), and one BENCHJSON line at the
+# end with the counts and percentiles this script reads (times in microseconds)
+WRK_LUA = """local depth = %d
+local req
+if depth > 1 then
+  function init(args)
+    local r = {}
+    for i = 1, depth do r[i] = wrk.format(nil) end
+    req = table.concat(r)
+  end
+  function request() return req end
+end
+function done(s, lat, _)
+  local e = s.errors
+  io.write(string.format('BENCHJSON {"requests": %%d, "err_status": %%d, "err_connect": %%d, ' ..
+    '"err_read": %%d, "err_write": %%d, "err_timeout": %%d, "p99_us": %%d, "bytes": %%d}\\n',
+    s.requests, e.status, e.connect, e.read, e.write, e.timeout, lat:percentile(99), s.bytes))
+end
+"""
 NVHOST = 1000
 
 
@@ -89,37 +109,6 @@ def conf_ping(port, doc):
     main, listen = spate_main(port)
     return "%sserver {\n%s  root %s;\n  location = /ping { return 200 \"ok\"; }\n}\n" % (
         main, listen, doc)
-
-
-def nginx_conf(tmp, port, doc):
-    """nginx as ../shared/bench/launchers/nginx.sh starts it (one worker, a master), with the
-    same /ping location and no access log."""
-    t = os.path.join(tmp, "nginx-%d" % port)
-    os.makedirs(t, exist_ok=True)
-    return """worker_processes 1;
-daemon off;
-master_process on;
-user %(u)s;
-pid %(t)s/nginx.pid;
-error_log %(t)s/error.log warn;
-worker_rlimit_nofile 16384;
-events { worker_connections 16384; use epoll; }
-http {
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    sendfile on; tcp_nopush on; tcp_nodelay on;
-    keepalive_timeout 65s; keepalive_requests 1000000;
-    access_log off;
-    client_body_temp_path %(t)s/b; proxy_temp_path %(t)s/p; fastcgi_temp_path %(t)s/f;
-    uwsgi_temp_path %(t)s/u; scgi_temp_path %(t)s/s;
-    server {
-        listen 127.0.0.1:%(p)d backlog=4096;
-        server_name localhost;
-        root %(r)s;
-        location = /ping { return 200 "ok"; }
-    }
-}
-""" % {"u": pwd.getpwuid(os.getuid()).pw_name, "t": t, "p": port, "r": doc}
 
 
 # name: (server, configuration(port, doc) or None for nginx, path, Host, check (path, body))
@@ -197,15 +186,10 @@ def pct(a, b, cpu, k):
 
 
 def wrk_script(tmp, depth):
-    """report.lua, behind pipeline.lua at depth when depth > 1 (one script: wrk takes one)."""
-    if depth <= 1:
-        return REPORT_LUA if os.path.exists(REPORT_LUA) else None
-    path = os.path.join(tmp, "pipe%d.lua" % depth)
+    """WRK_LUA at depth, written to tmp (precompbench.py uses it too)."""
+    path = os.path.join(tmp, "wrk-depth%d.lua" % depth)
     with open(path, "w") as f:
-        f.write("depth = %d\n" % depth)
-        f.write(open(os.path.join(SHARED, "lua", "pipeline.lua")).read())
-        if os.path.exists(REPORT_LUA):
-            f.write(open(REPORT_LUA).read())
+        f.write(WRK_LUA % depth)
     return path
 
 
@@ -221,22 +205,21 @@ def wrk(args, port, path, host, seconds, script):
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cli = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     m = re.search(r"^BENCHJSON (\{.*\})$", out, re.M)
-    if m:
-        j = json.loads(m.group(1))
-        return j["requests"], j["err_status"], sum(j[k] for k in (
-            "err_connect", "err_read", "err_write", "err_timeout")), j["p99_us"], cli
-    m = re.search(r"(\d+) requests in", out)
-    return (int(m.group(1)) if m else 0), 0, 0, None, cli
+    if not m:
+        raise RuntimeError("wrk printed no summary: %s" % out.strip()[-300:])
+    j = json.loads(m.group(1))
+    return j["requests"], j["err_status"], sum(j[k] for k in (
+        "err_connect", "err_read", "err_write", "err_timeout")), j["p99_us"], cli
 
 
 def run_one(args, tmp, doc, name, case, kib):
     server, conf, path, host, check = case[:5]
     script = wrk_script(tmp, case[5] if len(case) > 5 else 1)
     port = free_port()
+    text = None
     if server == "nginx":
-        cpath = os.path.join(tmp, "nginx-%d.conf" % port)
-        argv = ["nginx", "-c", cpath]
-        text = nginx_conf(tmp, port, doc)
+        # configured as every benchmark here configures it, with the same /ping location
+        argv = servers.nginx_conf(tmp, port, doc, 'location = /ping { return 200 "ok"; }')
     elif server == "sol":
         cpath = os.path.join(tmp, "ok.txt")
         argv = [args.sol, str(port), cpath]
@@ -245,8 +228,9 @@ def run_one(args, tmp, doc, name, case, kib):
         cpath = os.path.join(tmp, "spate-%d.conf" % port)
         argv = [args.bin, "-c", cpath]
         text = conf(port, doc)
-    with open(cpath, "w") as f:
-        f.write(text)
+    if text is not None:
+        with open(cpath, "w") as f:
+            f.write(text)
     proc = subprocess.Popen(["taskset", "-c", "0"] + argv, stdout=subprocess.DEVNULL,
                             stderr=open(os.path.join(tmp, "%s-%d.err" % (name, port)), "w"),
                             start_new_session=True)

@@ -140,9 +140,10 @@ def _rundir(tmp, name, port):
     return d
 
 
-def nginx_conf(tmp, port, docroot):
+def nginx_conf(tmp, port, docroot, server="location / { }"):
     """nginx (Debian's nginx-light): a master and one worker, epoll, sendfile, keep-alive
-    without a request cap, open_file_cache on, access_log off. Returns its argv."""
+    without a request cap, open_file_cache on, access_log off; `server` is the rest of the
+    server block (its locations). Returns its argv."""
     t = _rundir(tmp, "nginx", port)
     # every cached entry holds an fd: below the hard limit, leaving room for the sockets,
     # or a tree of many files makes nginx fail with EMFILE and stop accepting
@@ -169,10 +170,10 @@ http {
   client_body_temp_path %(t)s/b; proxy_temp_path %(t)s/p; fastcgi_temp_path %(t)s/f;
   uwsgi_temp_path %(t)s/u; scgi_temp_path %(t)s/s;
   server { listen 127.0.0.1:%(p)d backlog=4096; server_name localhost; root %(r)s;
-           location / { } }
+           %(s)s }
 }
 """ % {"u": pwd.getpwuid(os.getuid()).pw_name, "t": t, "n": nofile_limit(), "ofc": ofc,
-       "p": port, "r": docroot})
+       "p": port, "r": docroot, "s": server})
     return ["nginx", "-p", t, "-c", conf]
 
 
