@@ -24,7 +24,10 @@ How a run goes (servers.py starts them all the same way):
   range of req/s, in % of the median), and flags: `client` when the client used >= 90% of its
   core in a round (req/s then understates the server: compare its CPU per request), `server`
   when the server did, `other-load` when other processes used more than --other-max % of a
-  core, `errors` for non-2xx answers or socket errors, `died` when the server exited.
+  core, `errors` for non-2xx answers or socket errors, `fds-at-limit` when a process of the
+  server ended the run with 99% or more of its RLIMIT_NOFILE open (lighttpd's stat cache keeps
+  one descriptor per file it served: on `tree` it reaches its 16,384 and answers 403), `died`
+  when the server exited.
 
 Precheck (Python sockets, no client needed): the scenario's requests on one connection, each
 answer a 200 whose body is the file's exact bytes: two keep-alive requests (small, index,
@@ -260,6 +263,7 @@ def one_run(a, name, scen, rnd, tmp):
             r = run_client(a, port, scen, a.seconds, tmp)
             c1 = srv.cpu()
             _, other_pct = other.end()
+            fds = servers.group_fds(srv.pid)
         except (RuntimeError, subprocess.TimeoutExpired) as e:
             rec["failed"] = "client failed: %s" % e
             return rec
@@ -269,7 +273,10 @@ def one_run(a, name, scen, rnd, tmp):
                    server_cpu_pct=100 * (c1 - c0) / secs,
                    client_cpu_pct=100 * r["client_cpu"] / secs, other_pct=other_pct,
                    requests=r["requests"], non2xx=r["non2xx"], errors=r["errors"],
-                   died=not srv.alive())
+                   died=not srv.alive(),
+                   # descriptors of its fullest process at the end, against its limit
+                   fds=max(((n, lim) for _, n, lim in fds), default=(0, 0),
+                           key=lambda x: x[0] / max(x[1], 1)))
         for k in ("status", "error_kinds"):  # spate-load's breakdown, for the JSON
             if k in r:
                 rec[k] = r[k]
@@ -286,6 +293,12 @@ def tail_of(path):
 
 
 # ---------------------------------------------------------------- report
+
+def fds_full(r):
+    """The server ended the run with (almost) every descriptor its limit allows open."""
+    n, lim = r.get("fds", (0, 0))
+    return lim > 0 and n >= lim * 0.99
+
 
 def summarize(a, runs):
     rows = []
@@ -312,6 +325,7 @@ def summarize(a, runs):
                                   ("server", lambda r: r["server_cpu_pct"] >= CLIENT_BUSY),
                                   ("other-load", lambda r: r["other_pct"] > a.other_max),
                                   ("errors", lambda r: r["non2xx"] or r["errors"]),
+                                  ("fds-at-limit", fds_full),
                                   ("died", lambda r: r["died"])):
                     k = sum(1 for r in ok if hit(r))
                     if k:

@@ -14,6 +14,7 @@ same way everywhere:
 - group_cpu: utime+stime of every process of a group, threads included, from /proc: the
   server's CPU, counted the same way for every server (loopback softirq work that the kernel
   charges to the server's threads included).
+- group_fds: each process's open descriptors against its RLIMIT_NOFILE.
 - free_port, wait_port, pin (for clients: CLIENT_CPU), OtherCpu (CPU used meanwhile by
   processes that are neither the server nor this script and its children).
 
@@ -81,6 +82,23 @@ def _proc_stats():
 def group_pids(pgid):
     """Pids (as strings) of every process in process group pgid."""
     return [str(pid) for pid, g, _, _ in _proc_stats() if g == pgid]
+
+
+def group_fds(pgid):
+    """[(pid, open descriptors, soft RLIMIT_NOFILE)] of every process in the group: a server
+    at its limit refuses work (EMFILE) in ways its answers do not always say (lighttpd's
+    stat cache keeps a descriptor per file served and answers 403 once they run out)."""
+    out = []
+    for pid in group_pids(pgid):
+        try:
+            n = len(os.listdir("/proc/%s/fd" % pid))
+            with open("/proc/%s/limits" % pid) as f:
+                lim = next(int(line.split()[3]) for line in f
+                           if line.startswith("Max open files"))
+        except (OSError, StopIteration, ValueError):
+            continue  # exited while we looked, or unlimited
+        out.append((int(pid), n, lim))
+    return out
 
 
 def group_cpu(pgid, children=False):
