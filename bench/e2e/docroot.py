@@ -58,7 +58,8 @@ def build(root, tree_files=TREE_FILES):
     try:
         with open(stamp) as f:
             have = f.read()
-        if have == _stamp(tree_files) or (tree_files is None and have.startswith(VERSION + " ")):
+        if (have.startswith(VERSION + " ") if tree_files is None
+                else have == _stamp(tree_files)):
             return root
     except OSError:
         pass

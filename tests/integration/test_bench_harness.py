@@ -89,3 +89,43 @@ def test_spate_beside_nginx(world_dir):
     assert row(table, "nginx")[5] == "1.00x", table
     assert re.fullmatch(r"\d+\.\d\dx", row(table, "spate")[5]), table
     assert {r["server"] for r in res["summary"]} == {"spate", "nginx"}
+
+
+sys.path.insert(0, os.path.join(SRC, "bench", "e2e"))
+import docroot  # noqa: E402
+import servers  # noqa: E402
+
+
+def test_docroot_is_reused_when_any_tree_will_do(world_dir):
+    root = os.path.join(world_dir, "www")
+    docroot.build(root, 5)
+    with open(os.path.join(root, "tree-paths.txt")) as f:
+        assert len(f.read().split()) == 5
+    # a run without the tree scenario (tree_files None) keeps what is there
+    assert docroot.build(root, None) == root
+    with open(os.path.join(root, "tree-paths.txt")) as f:
+        assert len(f.read().split()) == 5
+    docroot.build(root, 7)  # another size: rebuilt
+    with open(os.path.join(root, "tree-paths.txt")) as f:
+        assert len(f.read().split()) == 7
+
+
+def test_group_fds_sees_a_process_at_its_descriptor_limit():
+    # a child that fills its (lowered) RLIMIT_NOFILE, then waits to be looked at
+    code = ("import resource, os, sys, time\n"
+            "resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))\n"
+            "fds = []\n"
+            "try:\n"
+            "    while True: fds.append(os.open('/dev/null', os.O_RDONLY))\n"
+            "except OSError: pass\n"
+            "print('full', flush=True); time.sleep(30)\n")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        assert p.stdout.readline().strip() == "full"
+        got = servers.group_fds(p.pid)
+        assert [(pid, lim) for pid, _, lim in got] == [(p.pid, 40)], got
+        assert got[0][1] == 40, got
+    finally:
+        p.kill()
+        p.wait()
