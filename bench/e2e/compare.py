@@ -2,7 +2,7 @@
 """compare.py - spate side by side with nginx, lighttpd and h2o: static-file throughput, the
 tables of bench/RESULTS.md, with nothing from outside this repository.
 
-  bench/e2e/compare.py [--servers spate,nginx,lighttpd,h2o] [--server NAME='CMD {PORT} {ROOT}']
+  bench/e2e/compare.py [--servers spate,nginx,nginx-nosendfile,lighttpd,h2o] [--server NAME='CMD {PORT} {ROOT}']
                        [--scenarios small,index,16k,1m,tree,close,pipe] [--rounds 3]
                        [--seconds 5] [--warmup 1] [--client spate-load|wrk] [--json FILE]
                        [--md FILE]
@@ -43,9 +43,11 @@ Scenarios (each with --conns connections, 64 by default):
   pipe   /small.bin, 16 requests pipelined per connection (the client's cost per request
          falls, so the server is more often the limit)
 
-Servers: spate (--spate BIN, default build-rel/spate; --spate-args), nginx, lighttpd, h2o
-(Debian's nginx-light, lighttpd, h2o: tools/deps bench); one not installed is reported and
-skipped. --server NAME='CMD' adds any other (a variant of spate, say): CMD runs under sh with
+Servers: spate (--spate BIN, default build-rel/spate; --spate-args), nginx, nginx-nosendfile,
+lighttpd, h2o (Debian's nginx-light, lighttpd, h2o: tools/deps bench); one not installed is
+reported and skipped. nginx runs with sendfile and tcp_nopush on, as Debian's nginx.conf has
+them; nginx-nosendfile with both off, which costs it less CPU on small files and does not stall
+pipelined answers: a claim against nginx holds against the better of the two. --server NAME='CMD' adds any other (a variant of spate, say): CMD runs under sh with
 {PORT} and {ROOT} replaced, must stay in the foreground and listen on 127.0.0.1:{PORT}.
 
 The docroot (docroot.py) is built in --docroot (default /tmp/spate-bench-docroot) when it is
@@ -72,7 +74,7 @@ import docroot as dr  # noqa: E402
 from servers import OtherCpu, ROOT, Server, free_port, pin, server_cmd  # noqa: E402
 import servers  # noqa: E402
 
-NAMED = ["spate", "nginx", "lighttpd", "h2o"]
+NAMED = ["spate", "nginx", "nginx-nosendfile", "lighttpd", "h2o"]
 # name: (path, or None for the tree's paths; pipeline depth; Connection: close)
 SCENARIOS = {
     "small": ("/small.bin", 1, False),
@@ -363,6 +365,7 @@ def markdown(rows):
 
 def version(name, a):
     cmds = {"spate": [a.spate, "--version"], "nginx": ["nginx", "-v"],
+            "nginx-nosendfile": ["nginx", "-v"],
             "lighttpd": ["lighttpd", "-v"], "h2o": ["h2o", "--version"]}
     if name not in cmds:
         return a.custom.get(name, "")
@@ -445,7 +448,7 @@ def main(argv=None):
         raise SystemExit("compare.py: needs two distinct CPUs for server (%d) and client (%d); "
                          "this process may use %s" % (a.server_cpu, a.client_cpu, sorted(allowed)))
     missing = [s for s in a.servers if s not in a.custom and
-               not shutil.which(a.spate if s == "spate" else s)]
+               not shutil.which(a.spate if s == "spate" else servers.BINARY.get(s, s))]
     for s in missing:
         print("compare.py: %s is not installed: reported, not measured" % s, file=sys.stderr)
     dr.build(a.docroot, a.tree_files)
