@@ -10,6 +10,7 @@ import json
 import os
 import resource
 import selectors
+import signal
 import socket
 import subprocess
 import sys
@@ -360,6 +361,32 @@ def test_stall_is_charged_to_every_request_it_delayed(tmp_path):
         run, _ = load_json(tmp_path, "-c", 10, "-d", "1s", srv.url("/s"))
         assert srv.stalled_at is not None
     assert above(run, 50) <= 10
+
+
+def test_a_stopped_spate_is_charged_in_full(tmp_path, spate):
+    """The same against the real spate, stopped (SIGSTOP) for 200 ms in the middle of a run at
+    2,000 req/s: every request intended in the stall's first 100 ms waits longer than 100 ms,
+    about 2000 * 0.2 / 2 = 200 of them; a closed loop would see one per connection (10)."""
+    rate, stall = 2000, 0.2
+
+    def stop_then_go():
+        time.sleep(1.0)
+        os.kill(spate.proc.pid, signal.SIGSTOP)
+        time.sleep(stall)
+        os.kill(spate.proc.pid, signal.SIGCONT)
+    t = threading.Thread(target=stop_then_go)
+    t.start()
+    try:
+        run, p = load_json(tmp_path, "-c", 10, "-d", "2500ms", "-R", rate,
+                           spate.url("/hello.txt"))
+    finally:
+        t.join()
+    assert all(v == 0 for v in run["errors"].values()), run["errors"]
+    assert run["status"]["2xx"] == run["requests"]
+    want = rate * stall / 2
+    got = above(run, 100)
+    assert 0.6 * want <= got <= 1.8 * want, (got, run["latency_us"], p.stderr)
+    assert run["latency_us"]["max"] > 180000, run["latency_us"]  # the first one it stopped
 
 
 def test_a_stall_longer_than_the_timeout_stays_in_the_tail(tmp_path):
