@@ -9,7 +9,7 @@ void resp_begin(struct resp *r, bool head)
     r->status = 0;
     r->head = head;
     r->close = false;
-    r->have_length = r->chunked = false;
+    r->have_length = r->chunked = r->te = false;
     r->length = r->remain = r->body = 0;
     r->linelen = 0;
 }
@@ -45,6 +45,24 @@ static bool has_token(const char *s, size_t n, const char *tok)
     return false;
 }
 
+/* Whether the last coding of a Transfer-Encoding list is tok (RFC 9112 6.1: chunked counts
+ * only as the final coding). */
+static bool last_coding_is(const char *s, size_t n, const char *tok)
+{
+    size_t i = n;
+    while (i > 0 && s[i - 1] != ',') {
+        i--;
+    }
+    const char *c = s + i;
+    size_t cl = n - i;
+    while (cl && (*c == ' ' || *c == '\t')) {
+        c++, cl--;
+    }
+    size_t k = strlen(tok);
+    return cl >= k && ieq_prefix(c, cl, tok) &&
+           (cl == k || c[k] == ' ' || c[k] == '\t' || c[k] == ';');
+}
+
 static int status_line(struct resp *r, const char *s, size_t n)
 {
     /* HTTP/1.x SP 3DIGIT [SP reason] */
@@ -64,7 +82,7 @@ static int status_line(struct resp *r, const char *s, size_t n)
     }
     r->status = st;
     r->close = s[7] == '0'; /* HTTP/1.0 closes unless it says keep-alive */
-    r->have_length = r->chunked = false;
+    r->have_length = r->chunked = r->te = false;
     r->state = RESP_HEADERS;
     return 0;
 }
@@ -101,7 +119,10 @@ static int header_line(struct resp *r, const char *s, size_t n)
         r->have_length = true;
         r->length = len;
     } else if (nl == 17 && ieq_prefix(s, nl, "transfer-encoding")) {
-        r->chunked = has_token(v, vl, "chunked");
+        /* another coding last: the body runs to the close (RFC 9112 6.3), whatever
+         * Content-Length says */
+        r->te = true;
+        r->chunked = last_coding_is(v, vl, "chunked");
     } else if (nl == 10 && ieq_prefix(s, nl, "connection")) {
         if (has_token(v, vl, "close")) {
             r->close = true;
@@ -123,7 +144,7 @@ static void end_of_head(struct resp *r)
         r->state = RESP_DONE;
     } else if (r->chunked) {
         r->state = RESP_CHUNK_SIZE;
-    } else if (r->have_length) {
+    } else if (r->have_length && !r->te) {
         r->remain = r->length;
         r->state = r->length ? RESP_BODY : RESP_DONE;
     } else {

@@ -34,6 +34,7 @@ struct resp {
     bool head;         /* the request was HEAD: no body whatever the headers say */
     bool close;        /* the connection ends after this response */
     bool have_length, chunked;
+    bool te;           /* a Transfer-Encoding header came */
     uint64_t length;   /* Content-Length */
     uint64_t remain;
     uint64_t body;     /* body bytes so far */

@@ -81,6 +81,29 @@ static void test_chunked_with_extensions_and_trailers(void **state)
     }
 }
 
+/* chunked counts only as the last coding; any other last coding runs to the close, whatever
+ * Content-Length says (RFC 9112 6.1, 6.3) */
+static void test_transfer_coding_order(void **state)
+{
+    (void)state;
+    const char last[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n"
+                        "2\r\nab\r\n0\r\n\r\n";
+    struct resp *r = fresh(false);
+    assert_int_equal(resp_feed(r, last, sizeof(last) - 1), (long)(sizeof(last) - 1));
+    assert_int_equal(r->state, RESP_DONE);
+    assert_int_equal(r->body, 2);
+    const char *other[] = {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n3\r\nxyz",
+                           "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: gzip\r\n"
+                           "\r\n3\r\nxyz"};
+    for (int i = 0; i < 2; i++) {
+        r = fresh(false);
+        assert_int_equal(resp_feed(r, other[i], strlen(other[i])), (long)strlen(other[i]));
+        assert_int_equal(r->state, RESP_UNTIL_CLOSE);
+        assert_true(r->close);
+        assert_int_equal(r->body, 6); /* "3\r\nxyz": the bytes as they came */
+    }
+}
+
 static void test_no_body_cases(void **state)
 {
     (void)state;
@@ -168,6 +191,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_content_length_any_split),
         cmocka_unit_test(test_chunked_with_extensions_and_trailers),
+        cmocka_unit_test(test_transfer_coding_order),
         cmocka_unit_test(test_no_body_cases),
         cmocka_unit_test(test_interim_skipped),
         cmocka_unit_test(test_until_close_and_eof),
