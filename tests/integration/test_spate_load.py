@@ -32,10 +32,10 @@ def load(*args, timeout=60, **kw):
     return p
 
 
-def load_json(tmp_path, *args, **kw):
+def load_json(tmp_path, *args, rc=0, **kw):
     out = tmp_path / "run.json"
     p = load("--json", out, *args, **kw)
-    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.returncode == rc, p.stdout + p.stderr
     return json.loads(out.read_text()), p
 
 
@@ -218,8 +218,11 @@ def test_check_file_and_sha256(tmp_path, spate, docroot):
     f = docroot / "medium.bin"
     run, _ = load_json(tmp_path, "-c", 2, "-d", "300ms", "--check", f, spate.url("/medium.bin"))
     assert run["requests"] > 5 and run["errors"]["check"] == 0
-    run, _ = load_json(tmp_path, "-c", 2, "-d", "300ms", "--check", f, spate.url("/hello.txt"))
+    # a body that fails the check fails the command too, and says how many
+    run, p = load_json(tmp_path, "-c", 2, "-d", "300ms", "--check", f, spate.url("/hello.txt"),
+                       rc=1)
     assert run["requests"] > 5 and run["errors"]["check"] == run["requests"]
+    assert "%d bodies differ" % run["requests"] in p.stderr, p.stderr
     good = hashlib.sha256(b"hello, world\n").hexdigest()
     run, _ = load_json(tmp_path, "-c", 2, "-d", "300ms", "--sha256", good, spate.url("/hello.txt"))
     assert run["requests"] > 5 and run["errors"]["check"] == 0
@@ -447,6 +450,72 @@ def test_rate_too_high_is_reported(tmp_path):
 # ------------------------------------------------------------------ errors
 
 
+def test_errors_found_before_the_run(tmp_path):
+    """What would spoil a long run is refused at once (exit 2), not after it: an output that
+    cannot be written, a CPU not in the process's set, a --paths file that cannot serve."""
+    t0 = time.monotonic()
+    p = load("-d", "30s", "--json", "/nonexistent/x.json", "http://127.0.0.1:1/")
+    assert p.returncode == 2 and "cannot write /nonexistent/x.json" in p.stderr, p.stderr
+    p = load("-d", "30s", "--cpus", "1000", "http://127.0.0.1:1/")
+    assert p.returncode == 2 and "CPU 1000" in p.stderr, p.stderr
+    bad = tmp_path / "paths.txt"
+    bad.write_text("/a\nb\n")
+    p = load("-d", "30s", "--paths", bad, "http://127.0.0.1:1/")
+    assert p.returncode == 2 and "line 2 does not start with /" in p.stderr, p.stderr
+    bad.write_text("\n\n")
+    p = load("-d", "30s", "--paths", bad, "http://127.0.0.1:1/")
+    assert p.returncode == 2 and "no path in it" in p.stderr, p.stderr
+    p = load("-d", "30s", "--paths", tmp_path / "missing", "http://127.0.0.1:1/")
+    assert p.returncode == 2 and "No such file" in p.stderr, p.stderr
+    assert time.monotonic() - t0 < 10
+
+
+def test_host_header_replaces_the_urls(tmp_path):
+    with PyServer() as srv:
+        run, _ = load_json(tmp_path, "-c", 1, "-d", "200ms", "-H", "host: example.com",
+                           srv.url("/h"))
+        req = srv.last_request
+    assert run["requests"] > 5
+    assert req.count(b"ost:") == 1 and b"\r\nhost: example.com" in req, req
+
+
+def test_json_on_stdout_is_json_alone(tmp_path, spate):
+    p = load("-c", 1, "-d", "200ms", "--json", "-", spate.url("/hello.txt"))
+    assert p.returncode == 0, p.stderr
+    run = json.loads(p.stdout)  # the summary went to stderr
+    assert run["requests"] > 5 and "Requests/sec:" in p.stderr
+
+
+def test_answers_owed_at_the_end_are_charged(tmp_path):
+    """A server that stops answering near the end, with --timeout longer than the rest of the
+    run: the requests still owed wait out their timeout and count, none is dropped."""
+    with PyServer(stall_after=20, stall_s=5) as srv:
+        run, p = load_json(tmp_path, "-c", 2, "-d", "500ms", "--timeout", "1500ms",
+                           srv.url("/s"))
+    assert run["sent"] == run["requests"] + run["errors"]["timeout"], run
+    assert run["errors"]["timeout"] >= 1, run["errors"]
+    assert run["latency_us"]["max"] >= 1400000, run["latency_us"]
+
+
+def test_plot_labels_and_merge_names(tmp_path, spate):
+    import xml.etree.ElementTree as ET
+    a = tmp_path / "a.json"
+    label = "\u00e9" * 30 + "\x01end"
+    p = load("-c", 1, "-d", "200ms", "--label", label, "--json", a, "--plot",
+             tmp_path / "a.svg", spate.url("/hello.txt"))
+    assert p.returncode == 0, p.stderr
+    ET.parse(tmp_path / "a.svg")  # well-formed: the label cut on a character, its control out
+    p = load("--plot-merge", tmp_path / "m.svg", a, a)
+    assert p.returncode == 0, p.stderr
+    texts = [t.text or "" for t in ET.parse(tmp_path / "m.svg").iter()]
+    assert any(t.startswith("\u00e9" * 19) for t in texts), texts
+    assert any(t.endswith("?end") for t in texts), texts
+    before = a.read_bytes()
+    p = load("--plot-merge", a, a)
+    assert p.returncode == 2 and "must end in .svg or .html" in p.stderr, p.stderr
+    assert a.read_bytes() == before  # its input left alone
+
+
 def test_unreachable_server():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -469,6 +538,20 @@ def test_unreachable_server():
     (["--spin", "1s", "http://127.0.0.1:1/"], "bad --spin '1s'"),
     (["-H", "nocolon", "http://127.0.0.1:1/"], "bad header 'nocolon'"),
     ([], "no URL given"),
+    # what strtod takes but a user never means: hex, and rates too small to schedule
+    (["-R", "0x10", "http://127.0.0.1:1/"], "bad rate '0x10'"),
+    (["-R", "1e-30", "http://127.0.0.1:1/"], "bad rate '1e-30'"),
+    (["-d", "0x10", "http://127.0.0.1:1/"], "bad duration '0x10'"),
+    # a request that would only ever be answered 400
+    (["http://127.0.0.1:1/a b"], "percent-encode"),
+    (["-H", "Bad Name: v", "http://127.0.0.1:1/"], "bad header 'Bad Name: v'"),
+    (["-H", "Host: a", "-H", "host: b", "http://127.0.0.1:1/"], "a second Host"),
+    (["http://[127.0.0.1]:1/"], "brackets are for IPv6"),
+    (["http://%s/" % ("h" * 300)], "longer than 255"),
+    (["-m", "HEAD", "--check", "/etc/hostname", "http://127.0.0.1:1/"], "no body to check"),
+    (["--check", "/etc/hostname", "--sha256", "0" * 64, "http://127.0.0.1:1/"],
+     "both given"),
+    (["--plot", "out.png", "http://127.0.0.1:1/"], "bad --plot 'out.png'"),
 ])
 def test_usage_errors_name_the_value(args, needle):
     p = load(*args)

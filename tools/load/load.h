@@ -40,6 +40,7 @@ struct load_opts {
     bool poisson, close;
     const char *method;
     char *headers; /* extra header lines, each "Name: value\r\n" */
+    bool host_header; /* one of them is Host: it replaces the URL's */
     size_t headers_len;
     const char *paths_file, *json_file, *plot_file, *label;
     double zipf; /* 0: uniform choice among --paths */

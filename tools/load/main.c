@@ -78,6 +78,25 @@ static void probe(struct load_opts *o)
     exit(1);
 }
 
+/* --cpus must name CPUs this process may run on (found now, not after the run); more
+ * threads than CPUs share them, which is allowed but said. */
+static void check_cpus(const struct load_opts *o, const cpu_set_t *mask)
+{
+    for (int i = 0; i < o->ncpus; i++) {
+        if (!CPU_ISSET(o->cpus[i], mask)) {
+            fprintf(stderr, "spate-load: --cpus names CPU %d, which is not in this process's "
+                            "CPU set (%d CPUs there; taskset -p shows it)\n",
+                    o->cpus[i], CPU_COUNT(mask));
+            exit(2);
+        }
+    }
+    int ncpu = o->ncpus ? o->ncpus : CPU_COUNT(mask);
+    if (ncpu > 0 && o->threads > ncpu) {
+        fprintf(stderr, "spate-load: note: %d threads on %d CPU%s: some threads share a CPU\n",
+                o->threads, ncpu, ncpu == 1 ? "" : "s");
+    }
+}
+
 /* Thread i's CPU: --cpus[i % n], or the i-th CPU (modulo) of the affinity mask. */
 static int cpu_for(const struct load_opts *o, int i, const cpu_set_t *mask)
 {
@@ -102,13 +121,17 @@ int main(int argc, char **argv)
     if (merge) {
         return plot_merge(argv[mi], argc - mi - 1, argv + mi + 1);
     }
-    fit_nofile(&o);
-    probe(&o);
-
     cpu_set_t mask;
     if (sched_getaffinity(0, sizeof(mask), &mask) < 0) {
         CPU_ZERO(&mask);
     }
+    check_cpus(&o, &mask);
+    fit_nofile(&o);
+    probe(&o);
+
+    /* with --json - the JSON owns stdout, and the summary goes to stderr */
+    FILE *text = o.json_file && !strcmp(o.json_file, "-") ? stderr : stdout;
+    report_start(text, &o);
     struct load_sync sync;
     pthread_barrier_init(&sync.ready, NULL, (unsigned)o.threads + 1);
     pthread_barrier_init(&sync.go, NULL, (unsigned)o.threads + 1);
@@ -153,8 +176,8 @@ int main(int argc, char **argv)
     r.seconds = (double)o.duration_ns / 1e9;
     r.rate = (double)r.total.requests / r.seconds;
     r.rate_short = o.rate > 0 && r.rate < 0.95 * o.rate;
-    report_text(stdout, &o, &r);
-    fflush(stdout);
+    report_text(text, &o, &r);
+    fflush(text);
     if (r.rate_short) {
         fprintf(stderr,
                 "spate-load: WARNING: achieved %.0f req/s, below 95%% of the target %.0f req/s: "
@@ -172,6 +195,11 @@ int main(int argc, char **argv)
     }
     if (r.total.requests == 0) {
         fprintf(stderr, "spate-load: no response at all from %s\n", o.url);
+        rc = 1;
+    }
+    if (r.total.err[ERR_CHECK]) { /* a check that fails fails the command, not just a line */
+        fprintf(stderr, "spate-load: %llu bodies differ from what --check/--sha256 expects\n",
+                (unsigned long long)r.total.err[ERR_CHECK]);
         rc = 1;
     }
     free(one);

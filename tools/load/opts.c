@@ -3,6 +3,7 @@
 
 #include "tools/load/check.h"
 #include "tools/load/paths.h"
+#include "tools/load/plot.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -13,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char usage_text[] =
     "usage: spate-load [options] URL\n"
@@ -48,12 +52,26 @@ static void usage_error(const char *msg, const char *val)
     exit(2);
 }
 
+/* Whether [s, end) is a plain decimal number: strtod also takes hex, "inf" and "nan". */
+static bool decimal(const char *s, const char *end)
+{
+    bool digit = false;
+    for (; s < end; s++) {
+        if (*s >= '0' && *s <= '9') {
+            digit = true;
+        } else if (!strchr(".eE+-", *s)) {
+            return false;
+        }
+    }
+    return digit;
+}
+
 int opts_duration(const char *s, uint64_t *ns)
 {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || errno || !(v > 0) || !isfinite(v)) {
+    if (end == s || errno || !(v > 0) || !isfinite(v) || !decimal(s, end)) {
         return -1;
     }
     double mul = 1e9;
@@ -99,7 +117,7 @@ int opts_rate(const char *s, double *rate)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || errno || !(v >= 0) || !isfinite(v)) {
+    if (end == s || errno || !(v >= 0) || !isfinite(v) || !decimal(s, end)) {
         return -1;
     }
     if (*end == 'k' || *end == 'K') {
@@ -109,7 +127,9 @@ int opts_rate(const char *s, double *rate)
         v *= 1e6;
         end++;
     }
-    if (*end || v > 1e9) {
+    /* below 1 request in 1000 s the gaps between a connection's requests outgrow the
+     * clock's range; 0 itself is the closed loop */
+    if (*end || v > 1e9 || (v > 0 && v < 0.001)) {
         return -1;
     }
     *rate = v;
@@ -167,6 +187,25 @@ int opts_cpus(const char *s, int **cpus, int *n)
     return 0;
 }
 
+bool opts_writable(const char *path)
+{
+    if (access(path, F_OK) == 0) {
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+            errno = EISDIR;
+            return false;
+        }
+        return access(path, W_OK) == 0;
+    }
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        return access(".", W_OK | X_OK) == 0;
+    }
+    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path) ? (int)(slash - path) : 1, path);
+    return access(dir, W_OK | X_OK) == 0;
+}
+
 static long int_arg(const char *name, const char *v, long lo, long hi)
 {
     char *end;
@@ -184,10 +223,15 @@ static long int_arg(const char *name, const char *v, long lo, long hi)
 static void parse_url(struct load_opts *o, const char *url)
 {
     o->url = url;
-    if (strncmp(url, "http://", 7)) {
-        usage_error(strncmp(url, "https://", 8) ? "bad URL '%s' (want http://HOST[:PORT]/PATH)"
-                                                : "bad URL '%s': only http:// is supported",
+    if (strncasecmp(url, "http://", 7)) { /* schemes are case-insensitive (RFC 3986 3.1) */
+        usage_error(strncasecmp(url, "https://", 8) ? "bad URL '%s' (want http://HOST[:PORT]/PATH)"
+                                                    : "bad URL '%s': only http:// is supported",
                     url);
+    }
+    for (const char *q = url; *q; q++) {
+        if ((unsigned char)*q <= 0x20 || *q == 0x7f) {
+            usage_error("bad URL '%s' (a space or a control character: percent-encode it)", url);
+        }
     }
     const char *h = url + 7, *he, *rest;
     if (*h == '[') {
@@ -197,12 +241,18 @@ static void parse_url(struct load_opts *o, const char *url)
         }
         rest = he + 1;
         h++;
+        if (!memchr(h, ':', (size_t)(he - h))) {
+            usage_error("bad URL '%s' (brackets are for IPv6 literals only)", url);
+        }
     } else {
         he = h + strcspn(h, ":/?#");
         rest = he;
     }
-    if (he == h || (size_t)(he - h) >= sizeof(o->host)) {
+    if (he == h) {
         usage_error("bad URL '%s' (no host)", url);
+    }
+    if ((size_t)(he - h) >= sizeof(o->host)) {
+        usage_error("bad URL '%s' (host name longer than 255 bytes)", url);
     }
     memcpy(o->host, h, (size_t)(he - h));
     o->host[he - h] = 0;
@@ -258,6 +308,20 @@ static void add_header(struct load_opts *o, const char *h)
     const char *colon = strchr(h, ':');
     if (!colon || colon == h || strpbrk(h, "\r\n")) {
         usage_error("bad header '%s' (want 'Name: value')", h);
+    }
+    /* the name is a token (RFC 9110 5.1): a space or a separator in it is a 400 */
+    static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
+                                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    for (const char *q = h; q < colon; q++) {
+        if (!strchr(tchar, *q)) {
+            usage_error("bad header '%s' (the name holds a character a header name cannot)", h);
+        }
+    }
+    if (colon - h == 4 && !strncasecmp(h, "host", 4)) {
+        if (o->host_header) {
+            usage_error("bad header '%s' (a second Host)", h);
+        }
+        o->host_header = true;
     }
     size_t n = strlen(h);
     char *m = realloc(o->headers, o->headers_len + n + 3);
@@ -347,6 +411,10 @@ int opts_parse(struct load_opts *o, int argc, char **argv, bool *merge, int *mer
             }
             break;
         case O_CHECK:
+            if (o->check) {
+                usage_error("--check and --sha256 both given (the second: %s): give one of them once",
+                            optarg);
+            }
             if (check_file_digest(optarg, o->sha256) < 0) {
                 fprintf(stderr, "spate-load: cannot read --check file '%s'\n", optarg);
                 exit(2);
@@ -354,6 +422,10 @@ int opts_parse(struct load_opts *o, int argc, char **argv, bool *merge, int *mer
             o->check = true;
             break;
         case O_SHA:
+            if (o->check) {
+                usage_error("--check and --sha256 both given (the second: %s): give one of them once",
+                            optarg);
+            }
             if (check_parse_hex(optarg, o->sha256) < 0) {
                 usage_error("bad --sha256 '%s' (64 hex digits)", optarg);
             }
@@ -382,12 +454,27 @@ int opts_parse(struct load_opts *o, int argc, char **argv, bool *merge, int *mer
     if (o->zipf > 0 && !o->paths_file) {
         usage_error("%s needs --paths FILE", "--zipf");
     }
+    if (o->check && !strcmp(o->method, "HEAD")) {
+        usage_error("%s: HEAD answers have no body to check", "--check/--sha256");
+    }
+    if (o->plot_file && !plot_name_ok(o->plot_file)) {
+        usage_error("bad --plot '%s' (a name ending in .svg or .html)", o->plot_file);
+    }
+    /* found now, not after a run of minutes */
+    const char *outs[] = {o->json_file, o->plot_file};
+    for (int i = 0; i < 2; i++) {
+        if (outs[i] && strcmp(outs[i], "-") && !opts_writable(outs[i])) {
+            fprintf(stderr, "spate-load: cannot write %s: %s\n", outs[i], strerror(errno));
+            exit(2);
+        }
+    }
     parse_url(o, argv[optind]);
     if (o->paths_file) {
-        o->paths = paths_load(o->paths_file, o->zipf);
+        char why[160];
+        o->paths = paths_load(o->paths_file, o->zipf, why, sizeof(why));
         if (!o->paths) {
-            fprintf(stderr, "spate-load: cannot read paths from '%s' (one path a line, each "
-                            "starting with /)\n", o->paths_file);
+            fprintf(stderr, "spate-load: cannot use --paths '%s': %s (one path a line, each "
+                            "starting with /)\n", o->paths_file, why);
             exit(2);
         }
     }

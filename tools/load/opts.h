@@ -17,3 +17,7 @@ int opts_duration(const char *s, uint64_t *ns);
 int opts_rate(const char *s, double *rate);
 int opts_spin(const char *s, uint64_t *ns); /* 0, or a time in ns/us/ms up to 10 ms */
 int opts_cpus(const char *s, int **cpus, int *n);
+
+/* Whether path can be written: an existing file writable, or a new one's folder (errno set
+ * when not). */
+bool opts_writable(const char *path);

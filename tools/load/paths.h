@@ -14,8 +14,9 @@ struct load_paths {
     double *cdf; /* NULL: uniform */
 };
 
-/* Reads FILE; NULL if it cannot be read, is empty, or a line does not start with '/'. */
-struct load_paths *paths_load(const char *file, double zipf);
+/* Reads FILE; NULL if it cannot be read, holds no path, or a line does not start with '/' or
+ * holds a space or a control character; then why says which (and the line). */
+struct load_paths *paths_load(const char *file, double zipf, char *why, size_t whylen);
 void paths_free(struct load_paths *p);
 
 /* A path's index for a uniform draw u in [0, 1). */

@@ -67,14 +67,12 @@ static double stdev_ns(const struct hist_snap *h)
     return sqrt(acc / (double)(h->count - 1));
 }
 
-void report_text(FILE *f, const struct load_opts *o, const struct load_result *r)
+void report_start(FILE *f, const struct load_opts *o)
 {
-    const struct load_stats *t = &r->total;
-    char a[32], b[32], c[32];
     fprintf(f, "Running %.3gs test @ %s\n", (double)o->duration_ns / 1e9, o->url);
     fprintf(f, "  %d threads and %d connections", o->threads, o->conns);
     if (o->rate > 0) {
-        fprintf(f, ", open loop at %.0f req/s (%s)", o->rate, o->poisson ? "Poisson" : "even");
+        fprintf(f, ", open loop at %.6g req/s (%s)", o->rate, o->poisson ? "Poisson" : "even");
     } else {
         fprintf(f, ", closed loop");
     }
@@ -82,6 +80,13 @@ void report_text(FILE *f, const struct load_opts *o, const struct load_result *r
         fprintf(f, ", pipeline %d", o->pipeline);
     }
     fprintf(f, "%s\n", o->close ? ", Connection: close" : "");
+    fflush(f);
+}
+
+void report_text(FILE *f, const struct load_opts *o, const struct load_result *r)
+{
+    const struct load_stats *t = &r->total;
+    char a[32], b[32], c[32];
     fmt_time(a, sizeof(a), mean_ns(r->lat));
     fmt_time(b, sizeof(b), stdev_ns(r->lat));
     fmt_time(c, sizeof(c), (double)r->lat->max);

@@ -20,6 +20,8 @@ struct load_result {
 #define REPORT_CURVE_POINTS 102
 double report_curve_pct(int k);
 
+/* The first lines, before the run (as wrk prints them); then the summary after it. */
+void report_start(FILE *f, const struct load_opts *o);
 void report_text(FILE *f, const struct load_opts *o, const struct load_result *r);
 
 /* Writes the JSON file; -1 (errno set) if it cannot be written. */

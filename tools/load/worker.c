@@ -246,6 +246,20 @@ static void enqueue(struct conn *c, uint64_t intended, uint64_t now)
     w->st.sent++;
 }
 
+/* Every request still owed on c has waited at least until now: each is charged what it
+ * waited (a lower bound), so a stall longer than --timeout still shows in the distribution
+ * instead of leaving it, and each counts as a timeout (not as a response). */
+static void give_up(struct conn *c, uint64_t now)
+{
+    struct worker *w = c->w;
+    for (unsigned i = 0; i < c->q_n; i++) {
+        uint64_t t0 = c->intended[(c->q_head + i) % LOAD_MAX_PIPELINE];
+        hist_record(w->st.lat, now > t0 ? now - t0 : 0);
+    }
+    w->st.err[ERR_TIMEOUT] += c->q_n;
+    reset(c);
+}
+
 /* Does what is due on c at now; returns when c next needs a look (UINT64_MAX: only when one
  * of its operations completes). */
 static uint64_t pump(struct conn *c, uint64_t now)
@@ -268,16 +282,7 @@ static uint64_t pump(struct conn *c, uint64_t now)
     if (c->q_n) {
         uint64_t deadline = c->sent_at[c->q_head] + w->o->timeout_ns;
         if (now >= deadline) {
-            /* every request still owed here has waited at least this long: each is charged
-             * what it waited until now (a lower bound), so a stall longer than --timeout
-             * still shows in the distribution instead of leaving it; and each counts as a
-             * timeout (not as a response) */
-            for (unsigned i = 0; i < c->q_n; i++) {
-                uint64_t t0 = c->intended[(c->q_head + i) % LOAD_MAX_PIPELINE];
-                hist_record(w->st.lat, now > t0 ? now - t0 : 0);
-            }
-            w->st.err[ERR_TIMEOUT] += c->q_n;
-            reset(c);
+            give_up(c, now);
             return c->state == C_IDLE ? now : UINT64_MAX;
         }
         due = deadline;
@@ -506,7 +511,9 @@ static void run(struct worker *w)
                    o->poisson, 0x51ED270B27F1A3ull * (uint64_t)(gi + 1));
     }
     w->running = true;
-    uint64_t wake = 0, grace = o->timeout_ns < 2000000000ull ? o->timeout_ns : 2000000000ull;
+    /* after the end, the answers still owed get their full --timeout: each then arrives or
+     * is charged as a timeout, never dropped */
+    uint64_t wake = 0, grace = o->timeout_ns;
     uint64_t drain_end = UINT64_MAX;
     for (;;) {
         uint64_t now = load_now();
@@ -523,6 +530,11 @@ static void run(struct worker *w)
             }
         }
         if (w->stopping && (w->inflight == 0 || now >= drain_end)) {
+            for (int i = 0; i < w->n; i++) { /* what the deadlines have not caught yet */
+                if (w->conns[i]->state == C_OPEN && w->conns[i]->q_n) {
+                    give_up(w->conns[i], now);
+                }
+            }
             break;
         }
         uint64_t until = w->stopping ? drain_end : w->end;
@@ -596,8 +608,11 @@ struct worker *worker_new(const struct load_opts *o, struct load_sync *sync, int
     w->st.lat = calloc(1, sizeof(struct hist));
     size_t cap = 64 + strlen(o->hostport) + o->headers_len + strlen(o->method);
     w->suffix = malloc(cap);
-    w->suffix_len = (size_t)snprintf(w->suffix, cap, " HTTP/1.1\r\nHost: %s\r\n%s%s\r\n",
-                                     o->hostport, o->headers ? o->headers : "",
+    /* a Host given with -H replaces the URL's, as in wrk (two would be a 400) */
+    w->suffix_len = (size_t)snprintf(w->suffix, cap, " HTTP/1.1\r\n%s%s%s%s%s\r\n",
+                                     o->host_header ? "" : "Host: ",
+                                     o->host_header ? "" : o->hostport,
+                                     o->host_header ? "" : "\r\n", o->headers ? o->headers : "",
                                      o->close ? "Connection: close\r\n" : "");
     char *pre = malloc(strlen(o->method) + 2);
     sprintf(pre, "%s ", o->method);
