@@ -11,10 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define W 860
+#define W 940
 #define H 520
 #define ML 80 /* margins: left, right, top, bottom */
-#define MR 200
+#define MR 280
 #define MT 40
 #define MB 60
 #define NINES 5.0 /* the x axis ends at 99.999% */
@@ -80,8 +80,10 @@ void plot_label(char *dst, size_t cap, const char *src)
     }
 }
 
+/* ten colours, then the same ten dashed: twenty runs before two lines look alike */
 static const char *const colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
-                                     "#8c564b", "#e377c2", "#17becf"};
+                                     "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
+#define NCOLORS 10
 
 /* x position of a percentile: log10(1 / (1 - p)), the count of nines, capped at NINES */
 static double xpos(double pct)
@@ -107,6 +109,24 @@ static double nice_top(double v)
         }
     }
     return 10 * p;
+}
+
+struct yaxis {
+    bool log;
+    double scale, top; /* linear: the unit (1 us or 1000) and the axis's top in it */
+    double d0, d1;     /* log: the decades of microseconds at the bottom and the top */
+};
+
+static double ypos(const struct yaxis *a, double us)
+{
+    double f;
+    if (a->log) {
+        double d = us > 0 ? log10(us) : a->d0;
+        f = ((d < a->d0 ? a->d0 : d) - a->d0) / (a->d1 - a->d0);
+    } else {
+        f = us / a->scale / a->top;
+    }
+    return H - MB - (H - MT - MB) * f;
 }
 
 static void xml_text(FILE *f, const char *s)
@@ -137,14 +157,24 @@ static int draw(const char *path, int n, const struct series *s)
               "</title></head><body>\n",
               f);
     }
-    double top = 0;
+    double top = 0, low = INFINITY; /* the highest latency, and the lowest median */
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < s[i].n; k++) {
             top = s[i].us[k] > top ? s[i].us[k] : top;
+            if (s[i].pct[k] >= 50 && s[i].us[k] > 0 && s[i].us[k] < low) {
+                low = s[i].us[k];
+            }
         }
     }
     bool ms = top >= 10000;
     double scale = ms ? 1000 : 1, ytop = nice_top(top / scale);
+    /* curves more than 100x apart (one server queueing at 90% load, the others not): a log
+     * axis in decades, or every curve but the worst lies flat on the floor */
+    struct yaxis ya = {.log = isfinite(low) && top / low > 100, .scale = scale, .top = ytop};
+    if (ya.log) {
+        ya.d0 = floor(log10(low));
+        ya.d1 = ceil(log10(top));
+    }
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n",
             W, H, W, H);
@@ -158,30 +188,41 @@ static int draw(const char *path, int n, const struct series *s)
         fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", x, H - MB + 18,
                 ticks[t]);
     }
-    for (int t = 0; t <= 5; t++) {
-        double y = H - MB - (H - MT - MB) * t / 5.0;
+    int nt = ya.log ? (int)(ya.d1 - ya.d0) : 5;
+    for (int t = 0; t <= nt; t++) {
+        double y = H - MB - (H - MT - MB) * t / (double)nt;
         fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", ML, y,
                 W - MR, y);
-        fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n", ML - 6, y + 4,
-                ytop * t / 5.0);
+        char lab[32];
+        if (ya.log) {
+            double us = pow(10, ya.d0 + t);
+            snprintf(lab, sizeof(lab), "%g %s", us >= 1e6 ? us / 1e6 : us >= 1e3 ? us / 1e3 : us,
+                     us >= 1e6 ? "s" : us >= 1e3 ? "ms" : "us");
+        } else {
+            snprintf(lab, sizeof(lab), "%g", ytop * t / 5.0);
+        }
+        fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", ML - 6, y + 4,
+                lab);
     }
     fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">percentile</text>\n",
             (ML + W - MR) / 2, H - 18);
     fprintf(f, "<text transform=\"translate(20 %d) rotate(-90)\" text-anchor=\"middle\">"
                "latency (%s)</text>\n",
-            (MT + H - MB) / 2, ms ? "ms" : "us");
+            (MT + H - MB) / 2, ya.log ? "log scale" : ms ? "ms" : "us");
     for (int i = 0; i < n; i++) {
-        const char *col = colors[i % 8];
-        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", col);
+        const char *col = colors[i % NCOLORS];
+        const char *dash = i / NCOLORS % 2 ? " stroke-dasharray=\"6 3\"" : "";
+        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", col,
+                dash);
         for (int k = 0; k < s[i].n; k++) {
-            double y = H - MB - (H - MT - MB) * (s[i].us[k] / scale) / ytop;
+            double y = ypos(&ya, s[i].us[k]);
             fprintf(f, "%.1f,%.1f ", xpos(s[i].pct[k]), y);
         }
         fputs("\"/>\n", f);
         int ly = MT + 10 + 20 * i;
         fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
-                   "stroke-width=\"3\"/>\n",
-                W - MR + 12, ly, W - MR + 32, ly, col);
+                   "stroke-width=\"3\"%s/>\n",
+                W - MR + 12, ly, W - MR + 32, ly, col, dash);
         fprintf(f, "<text x=\"%d\" y=\"%d\">", W - MR + 38, ly + 4);
         char shortl[40];
         plot_label(shortl, sizeof(shortl), s[i].label); /* valid already: a cut, at a char */
