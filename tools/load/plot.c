@@ -2,6 +2,7 @@
 #include "tools/load/plot.h"
 
 #include "tools/load/report.h"
+#include "tools/load/text.h"
 
 #include <errno.h>
 #include <math.h>
@@ -29,55 +30,6 @@ bool plot_name_ok(const char *path)
 {
     size_t n = strlen(path);
     return (n > 4 && !strcmp(path + n - 4, ".svg")) || (n > 5 && !strcmp(path + n - 5, ".html"));
-}
-
-/* The length of the UTF-8 sequence starting at s if it is one XML allows (no C0 control but
- * tab, no DEL, no overlong form, no surrogate), else 0. */
-static size_t utf8_char(const unsigned char *s)
-{
-    unsigned c = s[0];
-    if (c < 0x80) {
-        return (c >= 0x20 && c != 0x7f) || c == '\t' ? 1 : 0;
-    }
-    size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-    if (n == 0 || (n == 3 && c >= 0xf0)) {
-        return 0;
-    }
-    unsigned cp = c & (0x7f >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
-        return 0;
-    }
-    return n;
-}
-
-void plot_label(char *dst, size_t cap, const char *src)
-{
-    const unsigned char *s = (const unsigned char *)src;
-    size_t k = 0;
-    while (*s) {
-        size_t n = utf8_char(s);
-        size_t take = n ? n : 1;
-        if (k + (n ? n : 1) >= cap) {
-            break;
-        }
-        if (n) {
-            memcpy(dst + k, s, n);
-        } else {
-            dst[k] = '?';
-        }
-        k += n ? n : 1;
-        s += take;
-    }
-    if (cap) {
-        dst[k] = 0;
-    }
 }
 
 /* ten colours, then the same ten dashed: twenty runs before two lines look alike */
@@ -225,7 +177,7 @@ static int draw(const char *path, int n, const struct series *s)
                 W - MR + 12, ly, W - MR + 32, ly, col, dash);
         fprintf(f, "<text x=\"%d\" y=\"%d\">", W - MR + 38, ly + 4);
         char shortl[40];
-        plot_label(shortl, sizeof(shortl), s[i].label); /* valid already: a cut, at a char */
+        text_label(shortl, sizeof(shortl), s[i].label); /* valid already: a cut, at a char */
         xml_text(f, shortl);
         fputs("<title>", f);
         xml_text(f, s[i].label);
@@ -245,7 +197,7 @@ int plot_write(const char *path, int n, const char *const labels[],
 {
     struct series *s = calloc((size_t)n, sizeof(*s));
     for (int i = 0; i < n; i++) {
-        plot_label(s[i].label, sizeof(s[i].label), labels[i]);
+        text_label(s[i].label, sizeof(s[i].label), labels[i]);
         for (int k = 0; k < REPORT_CURVE_POINTS; k++) {
             s[i].pct[k] = report_curve_pct(k);
             s[i].us[k] = (double)hist_percentile(hists[i], s[i].pct[k]) / 1e3;
@@ -284,95 +236,6 @@ static char *slurp(const char *path)
     return buf;
 }
 
-/* The UTF-8 of code point cp at out (room for 4); its length. */
-static size_t put_utf8(char *out, unsigned cp)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xc0 | cp >> 6);
-        out[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xe0 | cp >> 12);
-        out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-        out[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (char)(0xf0 | cp >> 18);
-    out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-    out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-    out[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
-static int hex4(const char *s, unsigned *v)
-{
-    *v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = s[i];
-        unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
-                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-                     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
-                                            : 16;
-        if (d == 16) {
-            return -1;
-        }
-        *v = *v << 4 | d;
-    }
-    return 0;
-}
-
-/* Decodes the JSON string whose body starts at s (after its opening quote) into out (cap
- * bytes, cut short if it must be): the escapes \" \\ \/ \b \f \n \r \t and \uXXXX (with
- * surrogate pairs). What is not valid comes out as '?'. */
-static void json_string(const char *s, char *out, size_t cap)
-{
-    size_t k = 0;
-    while (*s && *s != '"' && k + 5 < cap) {
-        if (*s != '\\') {
-            out[k++] = *s++;
-            continue;
-        }
-        s++;
-        unsigned cp;
-        switch (*s) {
-        case 'b': out[k++] = '\b'; s++; break;
-        case 'f': out[k++] = '\f'; s++; break;
-        case 'n': out[k++] = '\n'; s++; break;
-        case 'r': out[k++] = '\r'; s++; break;
-        case 't': out[k++] = '\t'; s++; break;
-        case 'u':
-            if (hex4(s + 1, &cp) < 0) {
-                out[k++] = '?';
-                s++;
-                break;
-            }
-            s += 5;
-            if (cp >= 0xd800 && cp < 0xdc00) { /* a high surrogate: its low one follows */
-                unsigned lo;
-                if (s[0] == '\\' && s[1] == 'u' && hex4(s + 2, &lo) == 0 && lo >= 0xdc00 &&
-                    lo < 0xe000) {
-                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                    s += 6;
-                } else {
-                    cp = '?';
-                }
-            } else if (cp >= 0xdc00 && cp < 0xe000) {
-                cp = '?';
-            }
-            k += put_utf8(out + k, cp);
-            break;
-        case 0: break;
-        default: out[k++] = *s++; break; /* \" \\ \/ */
-        }
-    }
-    out[k] = 0;
-}
-
 /* Reads "label" and "curve" back from a JSON file spate-load wrote; -1 if they are missing. */
 static int read_run(const char *path, struct series *s)
 {
@@ -381,11 +244,11 @@ static int read_run(const char *path, struct series *s)
         return -1;
     }
     const char *l = strstr(j, "\"label\"");
-    plot_label(s->label, sizeof(s->label), path);
+    text_label(s->label, sizeof(s->label), path);
     if (l && (l = strchr(l + 7, '"'))) {
         char raw[sizeof(s->label) * 2];
-        json_string(l + 1, raw, sizeof(raw));
-        plot_label(s->label, sizeof(s->label), raw);
+        text_json_string(l + 1, raw, sizeof(raw));
+        text_label(s->label, sizeof(s->label), raw);
     }
     const char *c = strstr(j, "\"curve\"");
     c = c ? strchr(c, '[') : NULL;

@@ -14,10 +14,6 @@
 /* Whether a plot may be written to path: its name ends in .svg or .html. */
 bool plot_name_ok(const char *path);
 
-/* Copies a label into dst (cap bytes) as valid UTF-8 without control characters (either
- * becomes '?'), cut on a character boundary: what an SVG text node can hold. */
-void plot_label(char *dst, size_t cap, const char *src);
-
 /* Writes a plot of n runs (labels[i], hists[i]); -1 with errno if the file cannot be written. */
 int plot_write(const char *path, int n, const char *const labels[],
                struct hist_snap *const hists[]);
