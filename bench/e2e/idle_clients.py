@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """idle_clients.py PORT N [HOST] - opens N TCP connections to HOST:PORT (default 127.0.0.1),
-sends nothing, and holds them until killed. Used to run the shared harness with an idle crowd:
+sends nothing, and holds them until killed. Used to run a comparison with an idle crowd:
 
-  ../shared/bench/compare.sh spate-idle='sh -c "build/spate ... --listen 127.0.0.1:{PORT} &
-      sleep 0.3; python3 bench/e2e/idle_clients.py {PORT} 5000 & wait"' ...
+  bench/e2e/compare.py --servers spate --server spate-idle='sh -c "build-rel/spate --root {ROOT}
+      --listen 127.0.0.1:{PORT} --workers 1 & sleep 0.3;
+      python3 bench/e2e/idle_clients.py {PORT} 5000 & wait"' --scenarios small
 """
 import resource
 import signal
