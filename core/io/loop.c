@@ -430,8 +430,10 @@ void io_loop_run_deferred(struct io_loop *l)
         struct io_defer *d = list;
         list = d->next;
         d->queued = false;
+        l->others = list != NULL;
         d->fn(d);
     }
+    l->others = false;
     while (l->arm) {
         list = l->arm;
         l->arm = NULL;
@@ -513,12 +515,14 @@ int io_loop_wait(struct io_loop *l, uint64_t wake_by_ms)
         return rc;
     }
     io_loop_clock(l);
-    unsigned head, n = 0;
+    unsigned head, n = 0, ready = io_uring_cq_ready(ring);
     io_uring_for_each_cqe(ring, head, cqe)
     {
+        l->others = n + 1 < ready;
         dispatch(l, cqe);
         n++;
     }
+    l->others = false;
     io_uring_cq_advance(ring, n);
     expire_timers(l);
     return 0;

@@ -94,6 +94,8 @@ struct io_loop {
 
     /* deferred work: `work` is taken once per turn (fairness), `arm` is run to the end */
     struct io_defer *work, *arm;
+    /* while a completion or a deferred item is handled: others of this turn still wait */
+    bool others;
 
     /* timeout lists whose heads bound the sleep and whose expired nodes fire */
     struct timer_list *timers[IO_TIMER_LISTS];
@@ -167,6 +169,13 @@ int io_loop_submit(struct io_loop *l) MUST_CHECK;
 
 /* Refreshes the clocks (done by io_loop_wait; exposed for startup and tests). */
 void io_loop_clock(struct io_loop *l);
+
+/* Whether other owners wait for the worker: completions of this turn not yet handled, work
+ * deferred in this one or to the next. A long send yields the turn only then. */
+static inline bool io_loop_others_wait(const struct io_loop *l)
+{
+    return l->others || l->work != NULL;
+}
 
 /* Schedules d for the next turn's work (no-op if already scheduled). */
 static inline void io_defer(struct io_loop *l, struct io_defer *d)
