@@ -3,6 +3,7 @@
 
 #include "core/base/alloc.h"
 #include "core/base/numfmt.h"
+#include "core/base/utf8.h"
 #include "proto/date.h"
 
 #include <dirent.h>
@@ -223,46 +224,6 @@ static void put_dec(struct fs_out *o, uint64_t v)
 {
     char d[24];
     put(o, d, num_u64_to_dec(d, v));
-}
-
-/*
- * The length of the UTF-8 sequence at p (at most n bytes): 1..4 when it is well formed
- * (no overlong form, no surrogate, nothing past U+10FFFF), 0 when it is not.
- */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    if (c < 0x80) {
-        return 1;
-    }
-    size_t k;
-    uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-        k = 2;
-        cp = c & 0x1fu;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        k = 3;
-        cp = c & 0x0fu;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        k = 4;
-        cp = c & 0x07u;
-    } else {
-        return 0;
-    }
-    if (n < k) {
-        return 0;
-    }
-    for (size_t i = 1; i < k; i++) {
-        if ((p[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        cp = cp << 6 | (p[i] & 0x3fu);
-    }
-    if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
-        return 0;
-    }
-    return k;
 }
 
 /* Text for HTML: entities for the five specials, U+FFFD for controls and non-UTF-8 bytes. */

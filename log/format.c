@@ -3,6 +3,7 @@
 
 #include "core/base/alloc.h"
 #include "core/base/numfmt.h"
+#include "core/base/utf8.h"
 #include "log/ring.h"
 #include "proto/hdr_table.h"
 
@@ -304,43 +305,6 @@ void log_format_free(struct log_format *f)
 }
 
 /* ---------------------------------------------------------------- escaping */
-
-/* Length of a valid UTF-8 sequence at s (1-4), or 0 if the bytes there are not one. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80) {
-        return 1;
-    }
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len) {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
-        return 0; /* overlong or a surrogate */
-    }
-    return len;
-}
 
 /* bytes written as they are: printable ASCII except the quote and the backslash */
 static const uint8_t plain[256] = {

@@ -1,33 +1,19 @@
 /* text.c - see text.h. */
 #include "tools/load/text.h"
 
+#include "core/base/utf8.h"
+
 #include <stdbool.h>
 #include <string.h>
 
-/* The length of the UTF-8 sequence starting at s if it is one XML allows (no C0 control but
- * tab, no DEL, no overlong form, no surrogate), else 0. */
-static size_t utf8_char(const unsigned char *s)
+/* The length of the character at s if it is one an XML text node allows (UTF-8, no C0
+ * control but tab, no DEL), else 0. */
+static size_t xml_char(const unsigned char *s)
 {
-    unsigned c = s[0];
-    if (c < 0x80) {
-        return (c >= 0x20 && c != 0x7f) || c == '\t' ? 1 : 0;
+    if (*s < 0x80) {
+        return (*s >= 0x20 && *s != 0x7f) || *s == '\t' ? 1 : 0;
     }
-    size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-    if (n == 0 || (n == 3 && c >= 0xf0)) {
-        return 0;
-    }
-    unsigned cp = c & (0x7f >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
-        return 0;
-    }
-    return n;
+    return utf8_len(s, strnlen((const char *)s, 4));
 }
 
 void text_label(char *dst, size_t cap, const char *src)
@@ -35,7 +21,7 @@ void text_label(char *dst, size_t cap, const char *src)
     const unsigned char *s = (const unsigned char *)src;
     size_t k = 0;
     while (*s) {
-        size_t n = utf8_char(s);
+        size_t n = xml_char(s);
         size_t take = n ? n : 1;
         if (k + (n ? n : 1) >= cap) {
             break;
