@@ -609,10 +609,12 @@ struct worker *worker_new(const struct load_opts *o, struct load_sync *sync, int
     size_t cap = 64 + strlen(o->hostport) + o->headers_len + strlen(o->method);
     w->suffix = malloc(cap);
     /* a Host given with -H replaces the URL's, as in wrk (two would be a 400) */
-    w->suffix_len = (size_t)snprintf(w->suffix, cap, " HTTP/1.1\r\n%s%s%s%s%s\r\n",
-                                     o->host_header ? "" : "Host: ",
-                                     o->host_header ? "" : o->hostport,
-                                     o->host_header ? "" : "\r\n", o->headers ? o->headers : "",
+    char host[sizeof(o->hostport) + 16] = "";
+    if (!o->host_header) {
+        snprintf(host, sizeof(host), "Host: %s\r\n", o->hostport);
+    }
+    w->suffix_len = (size_t)snprintf(w->suffix, cap, " HTTP/1.1\r\n%s%s%s\r\n", host,
+                                     o->headers ? o->headers : "",
                                      o->close ? "Connection: close\r\n" : "");
     char *pre = malloc(strlen(o->method) + 2);
     sprintf(pre, "%s ", o->method);
